@@ -1,0 +1,59 @@
+# molt - the front door. `make run` and `make test` work on a fresh Debian
+# machine as root: they install what they need first.
+
+CC        ?= cc
+CFLAGS_FILE := c-core/cflags.txt
+CORE_CFLAGS := $(shell cat $(CFLAGS_FILE)) -Ic-core/include -Ic-core/src
+C_SOURCES := $(shell find c-core/src -name '*.c' | sort)
+C_HEADERS := $(shell find c-core -name '*.h')
+C_ONLY    := target/c-only/molt-c
+MOLT      := target/release/molt
+PORT      ?= 11211
+ARGS      ?=
+
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+.PHONY: all build c-only run test deps test-deps lint cargo-test memccapable clean
+
+all: build
+
+# ---- dependencies --------------------------------------------------------
+# bindgen needs libclang; the conformance suite's reference peer and the
+# libmemcached tools are Debian packages too.
+deps:
+	@sh scripts/ensure-deps.sh build
+
+test-deps:
+	@sh scripts/ensure-deps.sh test
+
+# ---- builds --------------------------------------------------------------
+build: deps $(C_ONLY)
+	cargo build --release --locked
+
+# The C-only baseline: the same sources and flags, no Rust, no cargo.
+c-only: $(C_ONLY)
+$(C_ONLY): $(C_SOURCES) $(C_HEADERS) $(CFLAGS_FILE)
+	@mkdir -p $(dir $@)
+	$(CC) $(CORE_CFLAGS) -o $@ $(C_SOURCES) -lpthread
+
+run: build
+	$(MOLT) -l 127.0.0.1 -p $(PORT) $(ARGS)
+
+# ---- checks --------------------------------------------------------------
+test: deps test-deps build lint cargo-test memccapable
+	@echo "make test: all checks passed"
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --release --locked --all-targets -- -D warnings
+
+cargo-test:
+	cargo test --release --locked --no-fail-fast
+
+# libmemcached's protocol checker against both binaries.
+memccapable: build
+	@sh scripts/memccapable.sh $(C_ONLY) && sh scripts/memccapable.sh $(MOLT) --storage slab
+
+clean:
+	cargo clean
+	rm -rf target/c-only

@@ -1,0 +1,4 @@
+/* bindings.h - the one curated header bindgen reads for the Rust side. */
+#include "molt.h"
+#include "storage.h"
+#include "transport.h"

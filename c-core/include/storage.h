@@ -1,0 +1,158 @@
+/* storage.h - the storage seam.
+ *
+ * The protocol layer reaches item storage only through these functions. An
+ * engine (C slab, later Rust seg) fills a molt_storage_ops table; a
+ * molt_storage handle pairs that table with the engine's private state.
+ *
+ * Contract every engine keeps:
+ *  - Time is passed in: `now` is unix time in seconds, supplied by the caller.
+ *    Engines never read a clock, so tests move time without sleeping.
+ *  - Expiry: `exptime` is absolute unix seconds; 0 means never. An item is
+ *    live while exptime == 0 || now < exptime. The protocol layer converts
+ *    memcached's relative/absolute/negative forms before calling.
+ *  - No pointer into engine memory outlives a call: reads hand the value to a
+ *    caller-supplied sink while the engine holds its lock.
+ *  - Engines are thread safe; the core calls them from any worker thread.
+ *  - Outputs are written only when the call returns MOLT_OK.
+ *
+ * Read by bindgen: no static inline code and no function-like macros here.
+ */
+#ifndef MOLT_STORAGE_H
+#define MOLT_STORAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Result codes shared by both sides of the boundary; 0 is success. */
+typedef enum molt_status {
+    MOLT_OK = 0,
+    MOLT_NOT_FOUND = 1,   /* no live item under that key */
+    MOLT_NOT_STORED = 2,  /* add on existing key, replace/append/prepend on missing */
+    MOLT_EXISTS = 3,      /* cas unique did not match */
+    MOLT_TOO_LARGE = 4,   /* item can never fit (key + value over the item limit) */
+    MOLT_NO_MEMORY = 5,   /* could not make room under the memory limit */
+    MOLT_NON_NUMERIC = 6, /* incr/decr on a value that is not a decimal u64 */
+    MOLT_INVALID = 7,     /* bad argument: NULL pointer, empty or over-long key */
+    MOLT_INTERNAL = 8     /* engine failure (e.g. a caught panic) */
+} molt_status;
+
+/* How a write combines with what is stored. */
+typedef enum molt_store_mode {
+    MOLT_STORE_SET = 0,     /* store unconditionally */
+    MOLT_STORE_ADD = 1,     /* only if no live item */
+    MOLT_STORE_REPLACE = 2, /* only if a live item exists */
+    MOLT_STORE_APPEND = 3,  /* add data after the live item's value; keeps flags/exptime */
+    MOLT_STORE_PREPEND = 4, /* add data before the live item's value; keeps flags/exptime */
+    MOLT_STORE_CAS = 5      /* only if the live item's cas equals the given cas */
+} molt_store_mode;
+
+/* Longest key the protocol allows (memcached's KEY_MAX_LENGTH). */
+#define MOLT_KEY_MAX 250
+
+/* Engine construction parameters. */
+typedef struct molt_storage_config {
+    uint64_t memory_limit;  /* bytes the engine may use for items */
+    uint32_t item_size_max; /* largest value length accepted, in bytes */
+    double growth_factor;   /* slab class growth factor (slab only; 0 = default) */
+} molt_storage_config;
+
+/* What a read reports about an item besides its value. */
+typedef struct molt_item_info {
+    uint32_t flags;  /* client flags, opaque 32 bits */
+    uint64_t cas;    /* unique of the current version */
+    int64_t exptime; /* absolute unix seconds, 0 = never */
+} molt_item_info;
+
+/* Engine counters; gauges are as of the call. */
+typedef struct molt_storage_stats {
+    uint64_t curr_items;   /* live and not-yet-reclaimed items */
+    uint64_t total_items;  /* successful stores since start */
+    uint64_t bytes;        /* bytes held by items (headers, keys, values) */
+    uint64_t evictions;    /* live items removed to make room */
+    uint64_t expired;      /* expired or flushed items reclaimed */
+    uint64_t memory_used;  /* bytes of item memory allocated from the system */
+    uint64_t memory_limit; /* the configured limit */
+    uint64_t hash_buckets; /* current hash table size */
+} molt_storage_stats;
+
+/* Receives a value during a read, while the engine holds its lock. The
+ * pointer is valid only for the duration of the call. */
+typedef void (*molt_value_sink)(void *ctx, const molt_item_info *info,
+                                const uint8_t *value, size_t value_len);
+
+/* The table an engine implements. `self` is the engine's private state. */
+typedef struct molt_storage_ops {
+    const char *name;
+    /* Read a live item; when touch is non-zero also set its exptime to
+     * new_exptime first (gat). */
+    molt_status (*get)(void *self, const uint8_t *key, size_t key_len,
+                       int64_t now, int touch, int64_t new_exptime,
+                       molt_value_sink sink, void *ctx);
+    /* Write according to mode. cas is read only by MOLT_STORE_CAS.
+     * On success *cas_out (if not NULL) holds the new item's cas. */
+    molt_status (*store)(void *self, molt_store_mode mode, const uint8_t *key,
+                         size_t key_len, const uint8_t *value,
+                         size_t value_len, uint32_t flags, int64_t exptime,
+                         uint64_t cas, int64_t now, uint64_t *cas_out);
+    /* incr (incr != 0) wraps at 2^64; decr floors at 0. The stored value
+     * becomes the decimal result. */
+    molt_status (*arith)(void *self, const uint8_t *key, size_t key_len,
+                         int incr, uint64_t delta, int64_t now,
+                         uint64_t *value_out, uint64_t *cas_out);
+    molt_status (*remove)(void *self, const uint8_t *key, size_t key_len,
+                          int64_t now);
+    molt_status (*touch)(void *self, const uint8_t *key, size_t key_len,
+                         int64_t exptime, int64_t now);
+    /* Invalidate every item stored before `at` once now >= at (at <= now:
+     * immediately). */
+    molt_status (*flush)(void *self, int64_t at, int64_t now);
+    void (*stats)(void *self, int64_t now, molt_storage_stats *out);
+    void (*destroy)(void *self);
+} molt_storage_ops;
+
+/* An engine instance: its table and its state. */
+typedef struct molt_storage molt_storage;
+
+/* Names of the engines compiled into this binary, NULL-terminated. */
+const char *const *molt_storage_engines(void);
+
+/* Open engine `name` ("slab", ...). Returns MOLT_INVALID for an unknown
+ * name or bad config, MOLT_NO_MEMORY when allocation fails. */
+molt_status molt_storage_open(const char *name, const molt_storage_config *cfg,
+                              molt_storage **out);
+/* Close and free; NULL is a no-op. */
+void molt_storage_free(molt_storage *st);
+const char *molt_storage_name(const molt_storage *st);
+
+molt_status molt_storage_get(molt_storage *st, const uint8_t *key,
+                             size_t key_len, int64_t now, molt_value_sink sink,
+                             void *ctx);
+molt_status molt_storage_get_touch(molt_storage *st, const uint8_t *key,
+                                   size_t key_len, int64_t exptime,
+                                   int64_t now, molt_value_sink sink,
+                                   void *ctx);
+molt_status molt_storage_store(molt_storage *st, molt_store_mode mode,
+                               const uint8_t *key, size_t key_len,
+                               const uint8_t *value, size_t value_len,
+                               uint32_t flags, int64_t exptime, uint64_t cas,
+                               int64_t now, uint64_t *cas_out);
+molt_status molt_storage_arith(molt_storage *st, const uint8_t *key,
+                               size_t key_len, int incr, uint64_t delta,
+                               int64_t now, uint64_t *value_out,
+                               uint64_t *cas_out);
+molt_status molt_storage_remove(molt_storage *st, const uint8_t *key,
+                                size_t key_len, int64_t now);
+molt_status molt_storage_touch(molt_storage *st, const uint8_t *key,
+                               size_t key_len, int64_t exptime, int64_t now);
+molt_status molt_storage_flush(molt_storage *st, int64_t at, int64_t now);
+void molt_storage_stats_read(molt_storage *st, int64_t now,
+                             molt_storage_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,81 @@
+/* transport.h - the per-connection I/O seam.
+ *
+ * The event loop moves bytes only through these functions, so an encrypted
+ * transport (TLS, in Rust) can replace plain TCP without the loop, the
+ * protocol or storage changing. All calls are non-blocking: an operation that
+ * cannot progress returns MOLT_IO_WANT_READ or MOLT_IO_WANT_WRITE and the
+ * loop waits for that readiness on the connection's socket before calling
+ * again. A transport may want to write while reading (handshake, key update)
+ * and the reverse.
+ *
+ * Read by bindgen: no static inline code and no function-like macros here.
+ */
+#ifndef MOLT_TRANSPORT_H
+#define MOLT_TRANSPORT_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum molt_io_status {
+    MOLT_IO_OK = 0,         /* progress made (or handshake complete) */
+    MOLT_IO_WANT_READ = 1,  /* retry once the socket is readable */
+    MOLT_IO_WANT_WRITE = 2, /* retry once the socket is writable */
+    MOLT_IO_EOF = 3,        /* the peer closed cleanly */
+    MOLT_IO_ERROR = 4       /* fatal for this connection */
+} molt_io_status;
+
+/* One transport implementation. `conn` is the transport's per-connection
+ * state, created by `attach` and released by `detach`. */
+typedef struct molt_transport_ops {
+    const char *name;
+    /* Take over accepted socket `fd` (already non-blocking). */
+    molt_io_status (*attach)(void *self, int fd, void **conn_out);
+    /* Advance the handshake; MOLT_IO_OK once application data may flow. */
+    molt_io_status (*handshake)(void *conn);
+    /* Read up to len bytes of application data; *n_out set on MOLT_IO_OK. */
+    molt_io_status (*read)(void *conn, unsigned char *buf, size_t len,
+                           size_t *n_out);
+    /* Write up to len bytes; *n_out set on MOLT_IO_OK (may be short). */
+    molt_io_status (*write)(void *conn, const unsigned char *buf, size_t len,
+                            size_t *n_out);
+    /* Push out anything the transport buffered itself (TLS records). */
+    molt_io_status (*flush)(void *conn);
+    /* Bytes of application data already decrypted/buffered inside the
+     * transport, readable without the socket becoming readable again. */
+    size_t (*pending)(void *conn);
+    /* Send a polite close if the transport has one, release the per-
+     * connection state and close the socket. NULL is a no-op. */
+    void (*detach)(void *conn);
+    /* Release the transport itself. */
+    void (*destroy)(void *self);
+} molt_transport_ops;
+
+typedef struct molt_transport molt_transport;
+typedef struct molt_transport_conn molt_transport_conn;
+
+/* Plain TCP. Returns NULL only if allocation fails. */
+molt_transport *molt_transport_tcp_new(void);
+/* Release; NULL is a no-op. */
+void molt_transport_free(molt_transport *t);
+const char *molt_transport_name(const molt_transport *t);
+
+/* Per-connection calls, dispatched through the transport's table. */
+molt_io_status molt_transport_attach(molt_transport *t, int fd,
+                                     molt_transport_conn **conn_out);
+molt_io_status molt_transport_handshake(molt_transport_conn *c);
+molt_io_status molt_transport_read(molt_transport_conn *c, unsigned char *buf,
+                                   size_t len, size_t *n_out);
+molt_io_status molt_transport_write(molt_transport_conn *c,
+                                    const unsigned char *buf, size_t len,
+                                    size_t *n_out);
+molt_io_status molt_transport_flush(molt_transport_conn *c);
+size_t molt_transport_pending(const molt_transport_conn *c);
+void molt_transport_detach(molt_transport_conn *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

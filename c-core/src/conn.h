@@ -1,0 +1,67 @@
+/* conn.h - one client connection: buffers, I/O through transport.h, and the
+ * request state the protocol layer keeps between reads. */
+#ifndef MOLT_CONN_H
+#define MOLT_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "storage.h"
+#include "transport.h"
+
+struct molt_worker;
+
+#define CONN_BUF_INITIAL (16 * 1024)
+/* Buffers above this size are released back to CONN_BUF_INITIAL when idle. */
+#define CONN_BUF_KEEP (256 * 1024)
+/* Longest command line accepted (a multi-get of thousands of keys fits). */
+#define CONN_LINE_MAX (1024 * 1024)
+/* Stop parsing new requests while this much output waits to be sent. */
+#define CONN_WBUF_HIGH (1024 * 1024)
+
+/* A storage command waiting for its data block. */
+typedef struct pending_store {
+    molt_store_mode mode;
+    uint8_t key[MOLT_KEY_MAX];
+    size_t key_len;
+    uint32_t flags;
+    int64_t exptime; /* absolute */
+    uint64_t cas;
+    size_t data_len; /* value bytes + 2 for CRLF */
+    int noreply;
+} pending_store;
+
+typedef struct molt_conn {
+    int fd;
+    molt_transport_conn *tc;
+    struct molt_worker *worker;
+    molt_buf rbuf;
+    molt_buf wbuf;
+    size_t rbuf_limit;
+    size_t wbuf_limit;
+    size_t scanned;       /* bytes of rbuf already searched for '\n' */
+    size_t get_resume;    /* offset of the next key of a get paused mid-line */
+    size_t swallow;       /* bytes of a refused data block still to discard */
+    int want_data;        /* pending holds a command awaiting its data */
+    pending_store pending;
+    int handshaking;
+    int close_after_write; /* quit, or a fatal protocol error */
+    int peer_closed;
+    int input_stalled;    /* stopped parsing because output backed up */
+    uint32_t interest;    /* epoll events currently registered */
+    int deferred;         /* on the worker's ready list */
+    struct molt_conn *prev, *next;  /* worker's list of connections */
+    struct molt_conn *ready_next;   /* worker's ready list */
+} molt_conn;
+
+/* Create a connection for an accepted, non-blocking socket. NULL on error
+ * (the socket is closed). */
+molt_conn *conn_open(struct molt_worker *w, int fd);
+/* Handle readiness events (EPOLLIN/EPOLLOUT bits), or a deferred turn when
+ * events == 0. May close and free c. */
+void conn_on_events(molt_conn *c, uint32_t events);
+/* Close the socket and free everything. */
+void conn_close(molt_conn *c);
+
+#endif

@@ -1,0 +1,19 @@
+/* numparse.h - memcached-compatible parsing of protocol numbers, and fast
+ * decimal formatting. */
+#ifndef MOLT_NUMPARSE_H
+#define MOLT_NUMPARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Each returns 1 and writes *out on success, 0 on a malformed number. Input
+ * is a token of length n (not NUL-terminated). */
+int parse_u64(const char *s, size_t n, uint64_t *out);
+int parse_u32(const char *s, size_t n, uint32_t *out);
+int parse_i64(const char *s, size_t n, int64_t *out);
+int parse_i32(const char *s, size_t n, int32_t *out);
+
+/* Write v in decimal to out (at least 20 bytes); returns the length. */
+size_t format_u64(char *out, uint64_t v);
+
+#endif

@@ -1,0 +1,204 @@
+/* server.c - molt_main: options, engines, the listener and the workers,
+ * and clean shutdown on SIGINT/SIGTERM. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "molt.h"
+#include "options.h"
+#include "server.h"
+#include "worker.h"
+
+static const char too_many_conns[] = "SERVER_ERROR Too many open connections\r\n";
+
+static int open_listener(const molt_options *o, char *err, size_t err_len) {
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    char port[16];
+    snprintf(port, sizeof(port), "%d", o->port);
+    int gai = getaddrinfo(o->listen, port, &hints, &res);
+    if (gai != 0) {
+        snprintf(err, err_len, "cannot resolve listen address '%s': %s", o->listen,
+                 gai_strerror(gai));
+        return -1;
+    }
+    int fd = -1;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) continue;
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 1024) == 0) break;
+        snprintf(err, err_len, "cannot listen on %s:%d: %s", o->listen, o->port,
+                 strerror(errno));
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+static void reject(molt_server *s, int fd) {
+    /* Best effort: the socket is new, so the short reply fits its buffer. */
+    ssize_t n = send(fd, too_many_conns, sizeof(too_many_conns) - 1,
+                     MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)n;
+    close(fd);
+    atomic_fetch_add_explicit(&s->rejected_conns, 1, memory_order_relaxed);
+}
+
+static void accept_all(molt_server *s, int lfd, unsigned *next_worker) {
+    for (;;) {
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) return; /* EAGAIN, or a transient error such as EMFILE */
+        uint64_t curr = atomic_load_explicit(&s->curr_conns, memory_order_relaxed);
+        if (curr >= (uint64_t)s->opts.max_conns) {
+            reject(s, fd);
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        atomic_fetch_add_explicit(&s->curr_conns, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&s->total_conns, 1, memory_order_relaxed);
+        molt_worker *w = &s->workers[*next_worker % (unsigned)s->nworkers];
+        *next_worker += 1;
+        if (worker_give(w, fd) != 0) {
+            close(fd);
+            atomic_fetch_sub_explicit(&s->curr_conns, 1, memory_order_relaxed);
+        }
+    }
+}
+
+/* Accept until SIGINT/SIGTERM arrives on sfd. */
+static void listen_loop(molt_server *s, int lfd, int sfd) {
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0) return;
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd};
+    epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+    ev.data.fd = sfd;
+    epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+    unsigned next_worker = 0;
+    for (;;) {
+        struct epoll_event events[2];
+        int n = epoll_wait(ep, events, 2, -1);
+        if (n < 0 && errno != EINTR) break;
+        int stop = 0;
+        for (int i = 0; i < n; i++) {
+            if (events[i].data.fd == sfd) stop = 1;
+            else accept_all(s, lfd, &next_worker);
+        }
+        if (stop) break;
+    }
+    close(ep);
+}
+
+static int block_signals(sigset_t *set) {
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    signal(SIGPIPE, SIG_IGN);
+    /* Blocked before any thread starts, so every thread inherits it and the
+     * signals reach only the signalfd. */
+    if (pthread_sigmask(SIG_BLOCK, set, NULL) != 0) return -1;
+    return signalfd(-1, set, SFD_CLOEXEC);
+}
+
+static int run(molt_server *s) {
+    char err[256] = "";
+    molt_options *o = &s->opts;
+    molt_storage_config cfg = {
+        .memory_limit = o->memory_mb * 1024 * 1024,
+        .item_size_max = o->item_size_max,
+        .growth_factor = o->growth_factor,
+    };
+    molt_status st = molt_storage_open(o->storage, &cfg, &s->storage);
+    if (st != MOLT_OK) {
+        if (st == MOLT_INVALID) {
+            fprintf(stderr, "molt: unknown storage engine '%s' (this binary has:", o->storage);
+            for (const char *const *e = molt_storage_engines(); *e; e++)
+                fprintf(stderr, " %s", *e);
+            fprintf(stderr, ")\n");
+        } else {
+            fprintf(stderr, "molt: cannot start storage engine '%s' (status %d)\n",
+                    o->storage, (int)st);
+        }
+        return 1;
+    }
+    s->transport = molt_transport_tcp_new();
+    sigset_t sigs;
+    int sfd = block_signals(&sigs);
+    int lfd = s->transport ? open_listener(o, err, sizeof(err)) : -1;
+    if (lfd < 0 || sfd < 0) {
+        fprintf(stderr, "molt: %s\n", err[0] ? err : "start-up failed");
+        if (lfd >= 0) close(lfd);
+        if (sfd >= 0) close(sfd);
+        molt_transport_free(s->transport);
+        molt_storage_free(s->storage);
+        return 1;
+    }
+    s->started = (int64_t)time(NULL);
+    s->nworkers = o->threads;
+    s->workers = calloc((size_t)o->threads, sizeof(*s->workers));
+    int started = 0, rc = 0;
+    for (; s->workers && started < o->threads; started++) {
+        if (worker_setup(&s->workers[started], s) != 0) break;
+        if (worker_start(&s->workers[started]) != 0) {
+            worker_teardown(&s->workers[started]);
+            break;
+        }
+    }
+    if (started == o->threads) {
+        if (o->verbose)
+            fprintf(stderr, "molt %s: listening on %s:%d, engine %s, transport %s, %llu MiB, %d threads\n",
+                    MOLT_VERSION, o->listen, o->port, molt_storage_name(s->storage),
+                    molt_transport_name(s->transport), (unsigned long long)o->memory_mb,
+                    o->threads);
+        listen_loop(s, lfd, sfd);
+    } else {
+        fprintf(stderr, "molt: cannot start worker threads\n");
+        rc = 1;
+    }
+    close(lfd);
+    for (int i = 0; i < started; i++) worker_stop(&s->workers[i]);
+    for (int i = 0; i < started; i++) worker_teardown(&s->workers[i]);
+    free(s->workers);
+    close(sfd);
+    molt_transport_free(s->transport);
+    molt_storage_free(s->storage);
+    return rc;
+}
+
+int molt_main(int argc, char **argv) {
+    molt_server server;
+    memset(&server, 0, sizeof(server));
+    options_defaults(&server.opts);
+    char err[256];
+    switch (options_parse(&server.opts, argc, argv, err, sizeof(err))) {
+    case OPTIONS_HELP:
+        fputs(options_usage(), stdout);
+        return 0;
+    case OPTIONS_VERSION:
+        printf("molt %s (memcached %s protocol)\n", MOLT_VERSION, MOLT_VERSION_REPLY);
+        return 0;
+    case OPTIONS_ERROR:
+        fprintf(stderr, "molt: %s\n", err);
+        return 64;
+    case OPTIONS_RUN:
+        break;
+    }
+    return run(&server);
+}

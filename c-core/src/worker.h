@@ -1,0 +1,42 @@
+/* worker.h - a worker thread: one epoll loop owning its connections. */
+#ifndef MOLT_WORKER_H
+#define MOLT_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "server.h"
+#include "stats.h"
+
+struct molt_conn;
+
+typedef struct molt_worker {
+    molt_server *server;
+    int epfd;
+    int notify_fd; /* eventfd: new connections queued, or stop */
+    pthread_t thread;
+    pthread_mutex_t queue_lock;
+    int *queue; /* accepted sockets waiting to be adopted */
+    size_t queue_len, queue_cap;
+    _Atomic int stop;
+    int64_t now; /* unix seconds, refreshed every loop turn */
+    molt_counters counters;
+    struct molt_conn *conns; /* every open connection, for shutdown */
+    struct molt_conn *ready; /* connections with work left over */
+} molt_worker;
+
+/* setup/teardown: teardown closes every connection the worker owns. */
+int worker_setup(molt_worker *w, molt_server *server);
+void worker_teardown(molt_worker *w);
+int worker_start(molt_worker *w);
+/* Ask the worker to exit its loop, then join it. */
+void worker_stop(molt_worker *w);
+/* Hand an accepted socket to the worker (called by the listener). Returns
+ * 0, or -1 if it could not be queued (the caller closes the socket). */
+int worker_give(molt_worker *w, int fd);
+
+/* Mark a connection for another turn without waiting for epoll. */
+void worker_defer(molt_worker *w, struct molt_conn *c);
+
+#endif

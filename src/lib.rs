@@ -1,0 +1,10 @@
+//! molt: a memcached-compatible cache server whose C core is migrated to Rust
+//! one component at a time. This crate is the mixed build: it links the C
+//! core (compiled by build.rs) and exposes it to Rust through one safe
+//! wrapper module, [`c_core`].
+
+pub mod c_core;
+
+pub use c_core::{
+    engines, run_c_main, Item, Status, Storage, StorageConfig, StorageStats, StoreMode,
+};
