@@ -50,8 +50,9 @@ enum Op {
     Prefix(Vec<u8>),
     /// `<* name`: one line, any content.
     AnyLine,
-    /// `<+ prefix` lines followed by `<~~ LINE`: read lines until exactly
-    /// LINE; each prefix must start some line before it (any order).
+    /// `<+ fields` lines followed by `<~~ LINE`: read lines until exactly
+    /// LINE; each `<+` must match some line before it, in any order (see
+    /// field_prefix_match).
     SkipUntil { contains: Vec<Vec<u8>>, until: Vec<u8> },
     Eof,
     Sleep(Duration),
@@ -431,12 +432,13 @@ fn check(client: &mut Client, step: &Step, vars: &mut HashMap<String, Vec<u8>>) 
                         return Ok(());
                     }
                     return Err(mm(
-                        format!("lines starting with [{}] before {}", missing.join(", "), escape_bytes(until)),
+                        format!("lines matching `<+ {}` before {}", missing.join("`, `<+ "), escape_bytes(until)),
                         b"(none of them)",
                     ));
                 }
+                let body = &got[..got.len() - 2];
                 for (p, s) in contains.iter().zip(seen.iter_mut()) {
-                    if got.starts_with(p) {
+                    if field_prefix_match(body, p) {
                         *s = true;
                     }
                 }
@@ -446,6 +448,13 @@ fn check(client: &mut Client, step: &Step, vars: &mut HashMap<String, Vec<u8>>) 
         Op::Eof => client.expect_eof().map_err(|got| mm("connection closed (EOF)".into(), &got)),
         Op::Send(_) | Op::Sleep(_) => unreachable!(),
     }
+}
+
+/// `<+` matching: the line is `p`, or `p` followed by a space and more
+/// ("STAT pid" matches "STAT pid 42"; "STAT curr_items 2" does not match
+/// "STAT curr_items 20").
+fn field_prefix_match(line: &[u8], p: &[u8]) -> bool {
+    line == p || (line.starts_with(p) && line.get(p.len()) == Some(&b' '))
 }
 
 /// One line including its "\n", or what arrived before EOF/timeout with a
