@@ -53,7 +53,10 @@ enum Op {
     /// `<+ fields` lines followed by `<~~ LINE`: read lines until exactly
     /// LINE; each `<+` must match some line before it, in any order (see
     /// field_prefix_match).
-    SkipUntil { contains: Vec<Vec<u8>>, until: Vec<u8> },
+    SkipUntil {
+        contains: Vec<Vec<u8>>,
+        until: Vec<u8>,
+    },
     Eof,
     Sleep(Duration),
 }
@@ -118,7 +121,11 @@ fn load_transcripts() -> Vec<Transcript> {
         .map(|p| parse_file(p))
         .filter(|t| only.as_ref().is_none_or(|o| o.contains(&t.name)))
         .collect();
-    assert!(!list.is_empty(), "no transcripts found in {}", dir.display());
+    assert!(
+        !list.is_empty(),
+        "no transcripts found in {}",
+        dir.display()
+    );
     list
 }
 
@@ -137,8 +144,8 @@ fn env_list(var: &str) -> Option<Vec<String>> {
 }
 
 fn parse_file(path: &Path) -> Transcript {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("read {}: {}", path.display(), e));
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {}", path.display(), e));
     let name = path.file_stem().unwrap().to_string_lossy().into_owned();
     let mut t = Transcript {
         name,
@@ -187,7 +194,9 @@ fn parse_file(path: &Path) -> Transcript {
             for s in segs {
                 match s {
                     Seg::Lit(b) => out.extend(b),
-                    Seg::Cap(_) => err("$cas(...) is only allowed in `>`, `>>`, `<` and `<<` lines"),
+                    Seg::Cap(_) => {
+                        err("$cas(...) is only allowed in `>`, `>>`, `<` and `<<` lines")
+                    }
                 }
             }
             out
@@ -222,7 +231,10 @@ fn parse_file(path: &Path) -> Transcript {
         } else if line == "<" {
             Op::Expect(vec![Seg::Lit(b"\r\n".to_vec())])
         } else if let Some(rest) = line.strip_prefix("sleep ") {
-            let secs: f64 = rest.trim().parse().unwrap_or_else(|_| err("bad sleep seconds"));
+            let secs: f64 = rest
+                .trim()
+                .parse()
+                .unwrap_or_else(|_| err("bad sleep seconds"));
             if !(0.0..=3.0).contains(&secs) {
                 err("sleep must be between 0 and 3 seconds");
             }
@@ -236,7 +248,11 @@ fn parse_file(path: &Path) -> Transcript {
         t.steps.push(Step { line: lineno, op });
     }
     if let Some((l, _)) = pending_contains.first() {
-        panic!("{}:{}: `<+` without a following `<~~ LINE`", path.display(), l);
+        panic!(
+            "{}:{}: `<+` without a following `<~~ LINE`",
+            path.display(),
+            l
+        );
     }
     let total_sleep: f64 = t
         .steps
@@ -246,9 +262,14 @@ fn parse_file(path: &Path) -> Transcript {
             _ => 0.0,
         })
         .sum();
-    assert!(total_sleep <= 3.0, "{}: total sleep {} s exceeds 3 s", path.display(), total_sleep);
     assert!(
-        !(t.split && (!t.pipelinable())),
+        total_sleep <= 3.0,
+        "{}: total sleep {} s exceeds 3 s",
+        path.display(),
+        total_sleep
+    );
+    assert!(
+        !t.split || t.pipelinable(),
         "{}: `#! split` needs a pipelinable file (no sleep, no capture in sends)",
         path.display()
     );
@@ -265,13 +286,20 @@ fn parse_segments(text: &str, raw_escapes: bool) -> Result<Vec<Seg>, String> {
         if let Some(r) = rest.strip_prefix("$repeat(") {
             let ch = r.chars().next().ok_or("unterminated $repeat(")?;
             let r = &r[ch.len_utf8()..];
-            let r = r.strip_prefix(',').ok_or("$repeat(c,N): expected ',' after one character")?;
+            let r = r
+                .strip_prefix(',')
+                .ok_or("$repeat(c,N): expected ',' after one character")?;
             let close = r.find(')').ok_or("unterminated $repeat(")?;
-            let n: usize = r[..close].trim().parse().map_err(|_| "$repeat(c,N): bad N")?;
+            let n: usize = r[..close]
+                .trim()
+                .parse()
+                .map_err(|_| "$repeat(c,N): bad N")?;
             let mut buf = [0u8; 4];
             let enc = ch.encode_utf8(&mut buf).as_bytes();
-            for _ in 0..n {
-                lit.extend_from_slice(enc);
+            if let [b] = enc {
+                lit.resize(lit.len() + n, *b);
+            } else {
+                lit.extend(enc.iter().cycle().take(enc.len() * n));
             }
             rest = &r[close + 1..];
         } else if let Some(r) = rest.strip_prefix("$cas(") {
@@ -369,7 +397,11 @@ fn line_of(step: &Step) -> String {
 }
 
 /// Reads and checks one expectation step.
-fn check(client: &mut Client, step: &Step, vars: &mut HashMap<String, Vec<u8>>) -> Result<(), Mismatch> {
+fn check(
+    client: &mut Client,
+    step: &Step,
+    vars: &mut HashMap<String, Vec<u8>>,
+) -> Result<(), Mismatch> {
     let mm = |expected: String, got: &[u8]| Mismatch {
         line: line_of(step),
         expected,
@@ -383,7 +415,9 @@ fn check(client: &mut Client, step: &Step, vars: &mut HashMap<String, Vec<u8>>) 
                     exp.extend_from_slice(b);
                 }
             }
-            client.expect_bytes(&exp).map_err(|got| mm(escape_bytes(&exp), &got))
+            client
+                .expect_bytes(&exp)
+                .map_err(|got| mm(escape_bytes(&exp), &got))
         }
         Op::Expect(segs) => {
             let shown = render_template(segs, vars);
@@ -401,7 +435,10 @@ fn check(client: &mut Client, step: &Step, vars: &mut HashMap<String, Vec<u8>>) 
             if got.starts_with(p) && got.ends_with(b"\r\n") {
                 Ok(())
             } else {
-                Err(mm(format!("a line starting with {}", escape_bytes(p)), &got))
+                Err(mm(
+                    format!("a line starting with {}", escape_bytes(p)),
+                    &got,
+                ))
             }
         }
         Op::AnyLine => {
@@ -432,7 +469,11 @@ fn check(client: &mut Client, step: &Step, vars: &mut HashMap<String, Vec<u8>>) 
                         return Ok(());
                     }
                     return Err(mm(
-                        format!("lines matching `<+ {}` before {}", missing.join("`, `<+ "), escape_bytes(until)),
+                        format!(
+                            "lines matching `<+ {}` before {}",
+                            missing.join("`, `<+ "),
+                            escape_bytes(until)
+                        ),
                         b"(none of them)",
                     ));
                 }
@@ -443,9 +484,14 @@ fn check(client: &mut Client, step: &Step, vars: &mut HashMap<String, Vec<u8>>) 
                     }
                 }
             }
-            Err(mm(format!("a line {}", escape_bytes(&want)), b"(100000 lines without it)"))
+            Err(mm(
+                format!("a line {}", escape_bytes(&want)),
+                b"(100000 lines without it)",
+            ))
         }
-        Op::Eof => client.expect_eof().map_err(|got| mm("connection closed (EOF)".into(), &got)),
+        Op::Eof => client
+            .expect_eof()
+            .map_err(|got| mm("connection closed (EOF)".into(), &got)),
         Op::Send(_) | Op::Sleep(_) => unreachable!(),
     }
 }
@@ -486,7 +532,11 @@ fn render_template(segs: &[Seg], vars: &HashMap<String, Vec<u8>>) -> String {
 
 /// Matches `line` against literal and capture segments; captures are runs
 /// of digits. Returns the new bindings, or None on a mismatch.
-fn match_template(segs: &[Seg], line: &[u8], vars: &HashMap<String, Vec<u8>>) -> Option<Vec<(String, Vec<u8>)>> {
+fn match_template(
+    segs: &[Seg],
+    line: &[u8],
+    vars: &HashMap<String, Vec<u8>>,
+) -> Option<Vec<(String, Vec<u8>)>> {
     let mut pos = 0;
     let mut binds: Vec<(String, Vec<u8>)> = Vec::new();
     for g in segs {
@@ -498,12 +548,17 @@ fn match_template(segs: &[Seg], line: &[u8], vars: &HashMap<String, Vec<u8>>) ->
                 pos += b.len();
             }
             Seg::Cap(name) => {
-                let n = line[pos..].iter().take_while(|c| c.is_ascii_digit()).count();
+                let n = line[pos..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_digit())
+                    .count();
                 if n == 0 {
                     return None;
                 }
                 let v = line[pos..pos + n].to_vec();
-                let bound = vars.get(name).or_else(|| binds.iter().find(|(k, _)| k == name).map(|(_, v)| v));
+                let bound = vars
+                    .get(name)
+                    .or_else(|| binds.iter().find(|(k, _)| k == name).map(|(_, v)| v));
                 match bound {
                     Some(old) if *old != v => return None,
                     Some(_) => {}
@@ -516,7 +571,11 @@ fn match_template(segs: &[Seg], line: &[u8], vars: &HashMap<String, Vec<u8>>) ->
     (pos == line.len()).then_some(binds)
 }
 
-fn expand_send(segs: &[Seg], vars: &HashMap<String, Vec<u8>>, step: &Step) -> Result<Vec<u8>, Mismatch> {
+fn expand_send(
+    segs: &[Seg],
+    vars: &HashMap<String, Vec<u8>>,
+    step: &Step,
+) -> Result<Vec<u8>, Mismatch> {
     let mut out = Vec::new();
     for g in segs {
         match g {
@@ -543,7 +602,8 @@ fn check_sentinel(client: &mut Client) -> Result<(), Mismatch> {
     } else {
         Err(Mismatch {
             line: "end".into(),
-            expected: "VERSION ... (answer to the sentinel `version`: nothing else may be pending)".into(),
+            expected: "VERSION ... (answer to the sentinel `version`: nothing else may be pending)"
+                .into(),
             got: escape_bytes(&got),
         })
     }
@@ -583,7 +643,10 @@ fn run_exchange(t: &Transcript, server: &Server) -> Result<(), Mismatch> {
         return Ok(());
     }
     pending.extend_from_slice(SENTINEL);
-    let last = t.steps.last().cloned().unwrap_or(Step { line: 0, op: Op::AnyLine });
+    let last = t.steps.last().cloned().unwrap_or(Step {
+        line: 0,
+        op: Op::AnyLine,
+    });
     client.send(&pending).map_err(|e| io_err(&last, e))?;
     check_sentinel(&mut client)
 }
@@ -605,7 +668,12 @@ fn request_stream(t: &Transcript) -> Vec<u8> {
 
 /// Writes `chunks` from a second thread (pausing `pause` between them)
 /// while this thread reads and checks every expectation.
-fn run_stream(t: &Transcript, server: &Server, chunks: &[&[u8]], pause: Duration) -> Result<(), Mismatch> {
+fn run_stream(
+    t: &Transcript,
+    server: &Server,
+    chunks: &[&[u8]],
+    pause: Duration,
+) -> Result<(), Mismatch> {
     let mut client = server.client();
     let mut writer = client.try_clone_stream().expect("clone stream");
     std::thread::scope(|s| {
@@ -653,8 +721,20 @@ fn run_pipelined(t: &Transcript, server: &Server) -> Result<(), Mismatch> {
 fn run_split(t: &Transcript, server: &Server) -> Result<(), Mismatch> {
     let bytes = request_stream(t);
     for i in 1..bytes.len() {
-        run_stream(t, server, &[&bytes[..i], &bytes[i..]], Duration::from_millis(2)).map_err(|mut m| {
-            m.line = format!("{} (split at byte {} of {}, after {:?})", m.line, i, bytes.len(), escape_bytes(&bytes[..i]));
+        run_stream(
+            t,
+            server,
+            &[&bytes[..i], &bytes[i..]],
+            Duration::from_millis(2),
+        )
+        .map_err(|mut m| {
+            m.line = format!(
+                "{} (split at byte {} of {}, after {:?})",
+                m.line,
+                i,
+                bytes.len(),
+                escape_bytes(&bytes[..i])
+            );
             m
         })?;
     }
@@ -680,7 +760,12 @@ fn run_file_on_target(t: &Transcript, target: &Target) -> Vec<Failure> {
         };
         if let Err(m) = result {
             failures.push(Failure {
-                file: t.path.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap_or(&t.path).display().to_string(),
+                file: t
+                    .path
+                    .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+                    .unwrap_or(&t.path)
+                    .display()
+                    .to_string(),
                 line: m.line,
                 target: target.name.to_string(),
                 mode: mode.to_string(),
@@ -698,7 +783,12 @@ fn run_all(targets: &[Target], transcripts: &[Transcript]) {
     let started = Instant::now();
     let jobs: Vec<(&Target, &Transcript)> = targets
         .iter()
-        .flat_map(|tg| transcripts.iter().filter(|t| !t.skips(tg.name)).map(move |t| (tg, t)))
+        .flat_map(|tg| {
+            transcripts
+                .iter()
+                .filter(|t| !t.skips(tg.name))
+                .map(move |t| (tg, t))
+        })
         .collect();
     let next = Mutex::new(0usize);
     let failures: Mutex<Vec<Failure>> = Mutex::new(Vec::new());
@@ -724,7 +814,10 @@ fn run_all(targets: &[Target], transcripts: &[Transcript]) {
                             .cloned()
                             .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
                             .unwrap_or_else(|| "panic".into());
-                        panics.lock().unwrap().push(format!("{} on {}: {}", t.name, target.name, msg));
+                        panics
+                            .lock()
+                            .unwrap()
+                            .push(format!("{} on {}: {}", t.name, target.name, msg));
                     }
                 }
             });
@@ -743,7 +836,10 @@ fn run_all(targets: &[Target], transcripts: &[Transcript]) {
     if failures.is_empty() && panics.is_empty() {
         return;
     }
-    let mut report = format!("{} conformance failure(s):\n", failures.len() + panics.len());
+    let mut report = format!(
+        "{} conformance failure(s):\n",
+        failures.len() + panics.len()
+    );
     for p in &panics {
         report.push_str(&format!("\n{}\n", p));
     }
@@ -755,7 +851,10 @@ fn run_all(targets: &[Target], transcripts: &[Transcript]) {
 
 fn selected(targets: Vec<Target>) -> Vec<Target> {
     match env_list("MOLT_TARGETS") {
-        Some(only) => targets.into_iter().filter(|t| only.iter().any(|o| o == t.name)).collect(),
+        Some(only) => targets
+            .into_iter()
+            .filter(|t| only.iter().any(|o| o == t.name))
+            .collect(),
         None => targets,
     }
 }

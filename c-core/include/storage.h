@@ -33,7 +33,7 @@ typedef enum molt_status {
     MOLT_NOT_FOUND = 1,   /* no live item under that key */
     MOLT_NOT_STORED = 2,  /* add on existing key, replace/append/prepend on missing */
     MOLT_EXISTS = 3,      /* cas unique did not match */
-    MOLT_TOO_LARGE = 4,   /* item can never fit (key + value over the item limit) */
+    MOLT_TOO_LARGE = 4,   /* molt_item_size() over the item limit */
     MOLT_NO_MEMORY = 5,   /* could not make room under the memory limit */
     MOLT_NON_NUMERIC = 6, /* incr/decr on a value that is not a decimal u64 */
     MOLT_INVALID = 7,     /* bad argument: NULL pointer, empty or over-long key */
@@ -53,10 +53,17 @@ typedef enum molt_store_mode {
 /* Longest key the protocol allows (memcached's KEY_MAX_LENGTH). */
 #define MOLT_KEY_MAX 250
 
+/* The item size limit (molt_storage_config.item_size_max) is counted the
+ * way memcached 1.6 counts it, so that exactly the values memcached accepts
+ * are accepted by every engine: a 48-byte header, an 8-byte cas, the key
+ * and a NUL, the value and its CRLF, and 4 bytes for non-zero flags. Both
+ * engines apply it to stores and to append/prepend results. */
+size_t molt_item_size(size_t key_len, uint32_t flags, size_t value_len);
+
 /* Engine construction parameters. */
 typedef struct molt_storage_config {
     uint64_t memory_limit;  /* bytes the engine may use for items */
-    uint32_t item_size_max; /* largest value length accepted, in bytes */
+    uint32_t item_size_max; /* largest molt_item_size() accepted */
     double growth_factor;   /* slab class growth factor (slab only; 0 = default) */
 } molt_storage_config;
 

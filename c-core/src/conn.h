@@ -44,6 +44,7 @@ typedef struct molt_conn {
     size_t get_resume;    /* offset of the next key of a get paused mid-line */
     size_t swallow;       /* bytes of a refused data block still to discard */
     int want_data;        /* pending holds a command awaiting its data */
+    int noreply;          /* the current command suppresses its replies */
     pending_store pending;
     int handshaking;
     int close_after_write; /* quit, or a fatal protocol error */

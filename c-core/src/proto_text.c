@@ -7,6 +7,7 @@
 
 #include "numparse.h"
 #include "options.h"
+#include "server_stats.h"
 #include "stats.h"
 #include "worker.h"
 
@@ -53,15 +54,17 @@ static molt_counters *counters(molt_conn *c) { return &c->worker->counters; }
 static int64_t now_of(molt_conn *c) { return c->worker->now; }
 static molt_storage *storage_of(molt_conn *c) { return c->worker->server->storage; }
 
+/* Every reply of a command that ends in "noreply" is suppressed, errors
+ * included (as memcached does); token-count errors come before that. */
 static void reply(molt_conn *c, const char *s, size_t n) {
+    if (c->noreply) return;
     if (buf_append(&c->wbuf, s, n, c->wbuf_limit) != 0) c->close_after_write = 1;
 }
 #define REPLY(c, lit) reply((c), (lit), sizeof(lit) - 1)
 
-static void reply_unless(molt_conn *c, int noreply, const char *s, size_t n) {
-    if (!noreply) reply(c, s, n);
+static void set_noreply(molt_conn *c, const token *t, size_t n) {
+    c->noreply = n > 1 && tok_is(&t[n - 1], "noreply");
 }
-#define REPLY_UNLESS(c, nr, lit) reply_unless((c), (nr), (lit), sizeof(lit) - 1)
 
 /* ---- retrieval ---------------------------------------------------------- */
 
@@ -197,35 +200,40 @@ static int process_get(molt_conn *c, const char *line, size_t len, size_t args,
 
 /* ---- storage commands --------------------------------------------------- */
 
-static void reply_store_status(molt_conn *c, molt_status st, int noreply) {
+static void reply_store_status(molt_conn *c, molt_status st) {
     molt_counters *k = counters(c);
     int is_cas = c->pending.mode == MOLT_STORE_CAS;
     switch (st) {
     case MOLT_OK:
         if (is_cas) counter_add(&k->cas_hits, 1);
-        REPLY_UNLESS(c, noreply, "STORED\r\n");
+        REPLY(c, "STORED\r\n");
         break;
     case MOLT_NOT_STORED:
-        REPLY_UNLESS(c, noreply, "NOT_STORED\r\n");
+        REPLY(c, "NOT_STORED\r\n");
         break;
     case MOLT_EXISTS:
         counter_add(&k->cas_badval, 1);
-        REPLY_UNLESS(c, noreply, "EXISTS\r\n");
+        REPLY(c, "EXISTS\r\n");
         break;
     case MOLT_NOT_FOUND:
         counter_add(&k->cas_misses, 1);
-        REPLY_UNLESS(c, noreply, "NOT_FOUND\r\n");
+        REPLY(c, "NOT_FOUND\r\n");
         break;
     case MOLT_TOO_LARGE:
         counter_add(&k->store_too_large, 1);
-        REPLY_UNLESS(c, noreply, "SERVER_ERROR object too large for cache\r\n");
+        /* memcached: an append/prepend that outgrows the limit is simply
+         * not stored; anything else too large is a server error. */
+        if (c->pending.mode == MOLT_STORE_APPEND || c->pending.mode == MOLT_STORE_PREPEND)
+            REPLY(c, "NOT_STORED\r\n");
+        else
+            REPLY(c, "SERVER_ERROR object too large for cache\r\n");
         break;
     case MOLT_NO_MEMORY:
         counter_add(&k->store_no_memory, 1);
-        REPLY_UNLESS(c, noreply, "SERVER_ERROR out of memory storing object\r\n");
+        REPLY(c, "SERVER_ERROR out of memory storing object\r\n");
         break;
     default:
-        REPLY_UNLESS(c, noreply, "SERVER_ERROR storage failure\r\n");
+        REPLY(c, "SERVER_ERROR storage failure\r\n");
         break;
     }
 }
@@ -233,16 +241,17 @@ static void reply_store_status(molt_conn *c, molt_status st, int noreply) {
 /* The data block of a pending store has fully arrived at `data`. */
 static void complete_store(molt_conn *c, const char *data) {
     pending_store *p = &c->pending;
+    c->noreply = p->noreply;
     size_t vlen = p->data_len - 2;
     if (data[vlen] != '\r' || data[vlen + 1] != '\n') {
-        REPLY_UNLESS(c, p->noreply, "CLIENT_ERROR bad data chunk\r\n");
+        REPLY(c, "CLIENT_ERROR bad data chunk\r\n");
         return;
     }
     counter_add(&counters(c)->cmd_set, 1);
     molt_status st = molt_storage_store(storage_of(c), p->mode, p->key, p->key_len,
                                         (const uint8_t *)data, vlen, p->flags,
                                         p->exptime, p->cas, now_of(c), NULL);
-    reply_store_status(c, st, p->noreply);
+    reply_store_status(c, st);
 }
 
 /* set/add/replace/append/prepend (5 tokens, +1 for noreply) and cas (6/7). */
@@ -253,6 +262,7 @@ static void process_update(molt_conn *c, const token *t, size_t n,
         REPLY(c, "ERROR\r\n");
         return;
     }
+    set_noreply(c, t, n);
     uint32_t flags;
     int32_t exptime, vlen;
     uint64_t cas = 0;
@@ -262,10 +272,10 @@ static void process_update(molt_conn *c, const token *t, size_t n,
         REPLY(c, msg_bad_format);
         return;
     }
-    int noreply = n == base + 1 && tok_is(&t[n - 1], "noreply");
-    if ((uint64_t)vlen > c->worker->server->opts.item_size_max) {
+    if (molt_item_size(t[1].n, flags, (size_t)vlen) >
+        c->worker->server->opts.item_size_max) {
         counter_add(&counters(c)->store_too_large, 1);
-        REPLY_UNLESS(c, noreply, "SERVER_ERROR object too large for cache\r\n");
+        REPLY(c, "SERVER_ERROR object too large for cache\r\n");
         /* memcached drops the old value so a failed set cannot leave stale
          * data readable. */
         if (mode == MOLT_STORE_SET)
@@ -282,7 +292,7 @@ static void process_update(molt_conn *c, const token *t, size_t n,
     p->exptime = proto_absolute_exptime(exptime, now_of(c));
     p->cas = cas;
     p->data_len = (size_t)vlen + 2;
-    p->noreply = noreply;
+    p->noreply = c->noreply;
     c->want_data = 1;
 }
 
@@ -293,7 +303,7 @@ static void process_arith(molt_conn *c, const token *t, size_t n, int incr) {
         REPLY(c, "ERROR\r\n");
         return;
     }
-    int noreply = n == 4 && tok_is(&t[3], "noreply");
+    set_noreply(c, t, n);
     if (t[1].n > MOLT_KEY_MAX) {
         REPLY(c, msg_bad_format);
         return;
@@ -314,22 +324,21 @@ static void process_arith(molt_conn *c, const token *t, size_t n, int incr) {
         size_t len = format_u64(num, value);
         num[len++] = '\r';
         num[len++] = '\n';
-        reply_unless(c, noreply, num, len);
+        reply(c, num, len);
         break;
     }
     case MOLT_NOT_FOUND:
         counter_add(incr ? &k->incr_misses : &k->decr_misses, 1);
-        REPLY_UNLESS(c, noreply, "NOT_FOUND\r\n");
+        REPLY(c, "NOT_FOUND\r\n");
         break;
     case MOLT_NON_NUMERIC:
-        REPLY_UNLESS(c, noreply,
-                     "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n");
+        REPLY(c, "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n");
         break;
     case MOLT_NO_MEMORY:
-        REPLY_UNLESS(c, noreply, "SERVER_ERROR out of memory\r\n");
+        REPLY(c, "SERVER_ERROR out of memory\r\n");
         break;
     default:
-        REPLY_UNLESS(c, noreply, "SERVER_ERROR storage failure\r\n");
+        REPLY(c, "SERVER_ERROR storage failure\r\n");
         break;
     }
 }
@@ -339,29 +348,28 @@ static void process_delete(molt_conn *c, const token *t, size_t n) {
         REPLY(c, "ERROR\r\n");
         return;
     }
-    int noreply = 0;
+    set_noreply(c, t, n);
     if (n > 2) {
         int hold_is_zero = tok_is(&t[2], "0");
-        noreply = tok_is(&t[n - 1], "noreply");
-        int valid = (n == 3 && (hold_is_zero || noreply)) ||
-                    (n == 4 && hold_is_zero && noreply);
+        int valid = (n == 3 && (hold_is_zero || c->noreply)) ||
+                    (n == 4 && hold_is_zero && c->noreply);
         if (!valid) {
             REPLY(c, "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n");
             return;
         }
     }
     if (t[1].n > MOLT_KEY_MAX) {
-        REPLY_UNLESS(c, noreply, msg_bad_format);
+        REPLY(c, msg_bad_format);
         return;
     }
     molt_counters *k = counters(c);
     if (molt_storage_remove(storage_of(c), (const uint8_t *)t[1].p, t[1].n,
                             now_of(c)) == MOLT_OK) {
         counter_add(&k->delete_hits, 1);
-        REPLY_UNLESS(c, noreply, "DELETED\r\n");
+        REPLY(c, "DELETED\r\n");
     } else {
         counter_add(&k->delete_misses, 1);
-        REPLY_UNLESS(c, noreply, "NOT_FOUND\r\n");
+        REPLY(c, "NOT_FOUND\r\n");
     }
 }
 
@@ -370,7 +378,7 @@ static void process_touch(molt_conn *c, const token *t, size_t n) {
         REPLY(c, "ERROR\r\n");
         return;
     }
-    int noreply = n == 4 && tok_is(&t[3], "noreply");
+    set_noreply(c, t, n);
     if (t[1].n > MOLT_KEY_MAX) {
         REPLY(c, msg_bad_format);
         return;
@@ -386,10 +394,10 @@ static void process_touch(molt_conn *c, const token *t, size_t n) {
     if (molt_storage_touch(storage_of(c), (const uint8_t *)t[1].p, t[1].n,
                            proto_absolute_exptime(exptime, now), now) == MOLT_OK) {
         counter_add(&k->touch_hits, 1);
-        REPLY_UNLESS(c, noreply, "TOUCHED\r\n");
+        REPLY(c, "TOUCHED\r\n");
     } else {
         counter_add(&k->touch_misses, 1);
-        REPLY_UNLESS(c, noreply, "NOT_FOUND\r\n");
+        REPLY(c, "NOT_FOUND\r\n");
     }
 }
 
@@ -398,36 +406,54 @@ static void process_flush(molt_conn *c, const token *t, size_t n) {
         REPLY(c, "ERROR\r\n");
         return;
     }
-    int noreply = n > 1 && tok_is(&t[n - 1], "noreply");
+    set_noreply(c, t, n);
     int32_t delay = 0;
-    if (n == (size_t)(noreply ? 3 : 2) && !parse_i32(t[1].p, t[1].n, &delay)) {
-        REPLY(c, msg_bad_format);
+    /* memcached reads a delay whenever one could be there, so
+     * "flush_all noreply 1" is an error, "flush_all noreply" is not. */
+    if ((n == 3 || (n == 2 && !c->noreply)) && !parse_i32(t[1].p, t[1].n, &delay)) {
+        REPLY(c, "CLIENT_ERROR invalid exptime argument\r\n");
         return;
     }
     counter_add(&counters(c)->cmd_flush, 1);
     int64_t now = now_of(c);
     int64_t at = delay > 0 ? proto_absolute_exptime(delay, now) : now;
     molt_storage_flush(storage_of(c), at, now);
-    REPLY_UNLESS(c, noreply, "OK\r\n");
+    REPLY(c, "OK\r\n");
 }
 
-static void process_stats(molt_conn *c, size_t n) {
+static void process_verbosity(molt_conn *c, const token *t, size_t n) {
+    if (n != 2 && n != 3) {
+        REPLY(c, "ERROR\r\n");
+        return;
+    }
+    set_noreply(c, t, n);
+    uint32_t level;
+    if (!parse_u32(t[1].p, t[1].n, &level)) {
+        REPLY(c, msg_bad_format);
+        return;
+    }
+    /* Accepted for compatibility; logging verbosity is set at start-up. */
+    REPLY(c, "OK\r\n");
+}
+
+static void process_stats(molt_conn *c, const token *t, size_t n) {
+    molt_server *s = c->worker->server;
+    if (n == 2 && tok_is(&t[1], "reset")) {
+        server_stats_reset(s, now_of(c));
+        REPLY(c, "RESET\r\n");
+        return;
+    }
     if (n != 1) {
         REPLY(c, "ERROR\r\n");
         return;
     }
-    molt_server *s = c->worker->server;
     molt_counter_totals totals;
-    memset(&totals, 0, sizeof(totals));
-    for (int i = 0; i < s->nworkers; i++) counters_sum(&s->workers[i].counters, &totals);
     molt_storage_stats engine;
-    molt_storage_stats_read(s->storage, now_of(c), &engine);
+    server_stats_read(s, now_of(c), &totals, &engine);
     molt_server_facts facts = {
         .now = now_of(c),
         .started = s->started,
         .curr_connections = atomic_load_explicit(&s->curr_conns, memory_order_relaxed),
-        .total_connections = atomic_load_explicit(&s->total_conns, memory_order_relaxed),
-        .rejected_connections = atomic_load_explicit(&s->rejected_conns, memory_order_relaxed),
         .max_connections = s->opts.max_conns,
         .threads = s->nworkers,
         .engine = molt_storage_name(s->storage),
@@ -444,6 +470,7 @@ static int dispatch(molt_conn *c, const char *line, size_t len) {
     size_t cb = i;
     while (i < len && line[i] != ' ') i++;
     token cmd = {line + cb, i - cb};
+    c->noreply = 0;
     if (cmd.n == 0) {
         REPLY(c, "ERROR\r\n");
         return 1;
@@ -467,10 +494,9 @@ static int dispatch(molt_conn *c, const char *line, size_t len) {
     else if (tok_is(&cmd, "touch")) process_touch(c, t, n);
     else if (tok_is(&cmd, "flush_all")) process_flush(c, t, n);
     else if (tok_is(&cmd, "version")) REPLY(c, "VERSION " MOLT_VERSION_REPLY "\r\n");
-    else if (tok_is(&cmd, "verbosity") && (n == 2 || n == 3))
-        REPLY_UNLESS(c, tok_is(&t[n - 1], "noreply"), "OK\r\n");
+    else if (tok_is(&cmd, "verbosity")) process_verbosity(c, t, n);
     else if (tok_is(&cmd, "quit")) c->close_after_write = 1;
-    else if (tok_is(&cmd, "stats")) process_stats(c, n);
+    else if (tok_is(&cmd, "stats")) process_stats(c, t, n);
     else REPLY(c, "ERROR\r\n");
     return 1;
 }
@@ -499,6 +525,7 @@ void proto_process(molt_conn *c) {
             }
             c->want_data = 0;
             complete_store(c, r->data + r->start);
+            c->noreply = 0;
             buf_consume(r, c->pending.data_len);
             continue;
         }

@@ -19,6 +19,7 @@
 #include "molt.h"
 #include "options.h"
 #include "server.h"
+#include "server_stats.h"
 #include "worker.h"
 
 static const char too_many_conns[] = "SERVER_ERROR Too many open connections\r\n";
@@ -152,7 +153,9 @@ static int run(molt_server *s) {
     }
     s->started = (int64_t)time(NULL);
     s->nworkers = o->threads;
-    s->workers = calloc((size_t)o->threads, sizeof(*s->workers));
+    s->workers = server_stats_setup(s) == 0
+                     ? calloc((size_t)o->threads, sizeof(*s->workers))
+                     : NULL;
     int started = 0, rc = 0;
     for (; s->workers && started < o->threads; started++) {
         if (worker_setup(&s->workers[started], s) != 0) break;
@@ -176,6 +179,7 @@ static int run(molt_server *s) {
     for (int i = 0; i < started; i++) worker_stop(&s->workers[i]);
     for (int i = 0; i < started; i++) worker_teardown(&s->workers[i]);
     free(s->workers);
+    server_stats_teardown(s);
     close(sfd);
     molt_transport_free(s->transport);
     molt_storage_free(s->storage);

@@ -2,6 +2,7 @@
 #ifndef MOLT_SERVER_H
 #define MOLT_SERVER_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -22,6 +23,10 @@ typedef struct molt_server {
     _Atomic uint64_t curr_conns;
     _Atomic uint64_t total_conns;
     _Atomic uint64_t rejected_conns;
+    /* `stats reset` records the totals it saw; reports subtract them, so no
+     * worker's counters are ever written by another thread. */
+    pthread_mutex_t stats_lock;
+    struct molt_stats_baseline *stats_baseline;
 } molt_server;
 
 #endif

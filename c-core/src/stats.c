@@ -13,6 +13,14 @@ void counters_sum(const molt_counters *c, molt_counter_totals *into) {
 #undef X
 }
 
+void counters_subtract(molt_counter_totals *into, const molt_counter_totals *base) {
+#define X(name) into->name -= base->name;
+    MOLT_COUNTERS(X)
+#undef X
+    into->total_connections -= base->total_connections;
+    into->rejected_connections -= base->rejected_connections;
+}
+
 static int stat_line(molt_buf *out, size_t limit, const char *name,
                      const char *fmt_value) {
     char line[256];
@@ -50,8 +58,8 @@ int stats_report(molt_buf *out, size_t limit, const molt_server_facts *f,
     rc |= stat_tv(out, limit, "rusage_system", &ru.ru_stime);
     rc |= stat_u64(out, limit, "max_connections", (uint64_t)f->max_connections);
     rc |= stat_u64(out, limit, "curr_connections", f->curr_connections);
-    rc |= stat_u64(out, limit, "total_connections", f->total_connections);
-    rc |= stat_u64(out, limit, "rejected_connections", f->rejected_connections);
+    rc |= stat_u64(out, limit, "total_connections", t->total_connections);
+    rc |= stat_u64(out, limit, "rejected_connections", t->rejected_connections);
 #define X(name) rc |= stat_u64(out, limit, #name, t->name);
     MOLT_COUNTERS(X)
 #undef X

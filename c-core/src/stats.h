@@ -52,17 +52,19 @@ typedef struct molt_counter_totals {
 #define X(name) uint64_t name;
     MOLT_COUNTERS(X)
 #undef X
+    uint64_t total_connections;
+    uint64_t rejected_connections;
 } molt_counter_totals;
 
 void counters_sum(const molt_counters *c, molt_counter_totals *into);
+/* into -= base, field by field (counters and connection totals). */
+void counters_subtract(molt_counter_totals *into, const molt_counter_totals *base);
 
 /* Server-wide facts the report needs besides counters. */
 typedef struct molt_server_facts {
     int64_t now;
     int64_t started;
     uint64_t curr_connections;
-    uint64_t total_connections;
-    uint64_t rejected_connections;
     int max_connections;
     int threads;
     const char *engine;

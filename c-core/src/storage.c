@@ -23,6 +23,10 @@ static const engine_entry engines[] = {
 
 static const char *const engine_names[] = {"slab", NULL};
 
+size_t molt_item_size(size_t key_len, uint32_t flags, size_t value_len) {
+    return 48 + 8 + key_len + 1 + value_len + 2 + (flags != 0 ? 4 : 0);
+}
+
 const char *const *molt_storage_engines(void) { return engine_names; }
 
 molt_status molt_storage_open(const char *name, const molt_storage_config *cfg,

@@ -37,7 +37,11 @@ impl Target {
 pub fn targets() -> Vec<Target> {
     vec![
         Target::new("molt-c", molt_c_program(), &[]),
-        Target::new("molt-slab", env!("CARGO_BIN_EXE_molt"), &["--storage", "slab"]),
+        Target::new(
+            "molt-slab",
+            env!("CARGO_BIN_EXE_molt"),
+            &["--storage", "slab"],
+        ),
     ]
 }
 
@@ -67,7 +71,11 @@ pub fn reference_memcached() -> Option<Target> {
         args.push("-u".into());
         args.push("root".into());
     }
-    Some(Target { name: "memcached", program, args })
+    Some(Target {
+        name: "memcached",
+        program,
+        args,
+    })
 }
 
 fn running_as_root() -> bool {
@@ -138,7 +146,12 @@ impl Server {
         let child = cmd
             .spawn()
             .map_err(|e| format!("spawn {}: {}", target.program.display(), e))?;
-        let mut server = Server { child, port, target_name: target.name, stderr_path };
+        let mut server = Server {
+            child,
+            port,
+            target_name: target.name,
+            stderr_path,
+        };
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if let Ok(Some(status)) = server.child.try_wait() {
@@ -244,7 +257,9 @@ impl Client {
         s.set_nodelay(true)?;
         s.set_read_timeout(Some(CLIENT_TIMEOUT))?;
         s.set_write_timeout(Some(CLIENT_TIMEOUT))?;
-        Ok(Client { reader: BufReader::with_capacity(64 * 1024, s) })
+        Ok(Client {
+            reader: BufReader::with_capacity(64 * 1024, s),
+        })
     }
 
     pub fn stream(&self) -> &TcpStream {
@@ -274,7 +289,9 @@ impl Client {
     /// `max` bytes. Returns what was read if the peer closes first.
     pub fn read_line_raw(&mut self, max: usize) -> io::Result<Vec<u8>> {
         let mut out = Vec::new();
-        (&mut self.reader).take(max as u64).read_until(b'\n', &mut out)?;
+        (&mut self.reader)
+            .take(max as u64)
+            .read_until(b'\n', &mut out)?;
         Ok(out)
     }
 

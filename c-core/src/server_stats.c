@@ -1,0 +1,66 @@
+/* server_stats.c - see server_stats.h. */
+#include "server_stats.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "worker.h"
+
+struct molt_stats_baseline {
+    molt_counter_totals totals;
+    uint64_t total_items;
+    uint64_t evictions;
+    uint64_t expired;
+};
+
+int server_stats_setup(molt_server *s) {
+    s->stats_baseline = calloc(1, sizeof(*s->stats_baseline));
+    if (s->stats_baseline == NULL) return -1;
+    if (pthread_mutex_init(&s->stats_lock, NULL) != 0) {
+        free(s->stats_baseline);
+        s->stats_baseline = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+void server_stats_teardown(molt_server *s) {
+    if (s->stats_baseline == NULL) return;
+    pthread_mutex_destroy(&s->stats_lock);
+    free(s->stats_baseline);
+    s->stats_baseline = NULL;
+}
+
+static void read_raw(molt_server *s, int64_t now, molt_counter_totals *t,
+                     molt_storage_stats *e) {
+    memset(t, 0, sizeof(*t));
+    for (int i = 0; i < s->nworkers; i++) counters_sum(&s->workers[i].counters, t);
+    t->total_connections = atomic_load_explicit(&s->total_conns, memory_order_relaxed);
+    t->rejected_connections = atomic_load_explicit(&s->rejected_conns, memory_order_relaxed);
+    molt_storage_stats_read(s->storage, now, e);
+}
+
+void server_stats_read(molt_server *s, int64_t now, molt_counter_totals *t,
+                       molt_storage_stats *e) {
+    read_raw(s, now, t, e);
+    pthread_mutex_lock(&s->stats_lock);
+    const struct molt_stats_baseline *b = s->stats_baseline;
+    counters_subtract(t, &b->totals);
+    e->total_items -= b->total_items;
+    e->evictions -= b->evictions;
+    e->expired -= b->expired;
+    pthread_mutex_unlock(&s->stats_lock);
+}
+
+void server_stats_reset(molt_server *s, int64_t now) {
+    molt_counter_totals t;
+    molt_storage_stats e;
+    read_raw(s, now, &t, &e);
+    pthread_mutex_lock(&s->stats_lock);
+    struct molt_stats_baseline *b = s->stats_baseline;
+    b->totals = t;
+    b->total_items = e.total_items;
+    b->evictions = e.evictions;
+    b->expired = e.expired;
+    pthread_mutex_unlock(&s->stats_lock);
+}

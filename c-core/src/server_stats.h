@@ -1,0 +1,16 @@
+/* server_stats.h - server-wide statistics: worker counters summed, engine
+ * stats, and `stats reset` as a baseline subtracted on read. */
+#ifndef MOLT_SERVER_STATS_H
+#define MOLT_SERVER_STATS_H
+
+#include "server.h"
+#include "stats.h"
+
+int server_stats_setup(molt_server *s);
+void server_stats_teardown(molt_server *s);
+/* Totals since start-up or the last reset. */
+void server_stats_read(molt_server *s, int64_t now, molt_counter_totals *totals,
+                       molt_storage_stats *engine);
+void server_stats_reset(molt_server *s, int64_t now);
+
+#endif
