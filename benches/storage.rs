@@ -18,7 +18,8 @@ fn loaded(engine: &str, value_len: usize) -> Storage {
     let s = Storage::open(engine, &StorageConfig::default()).expect("open");
     let v = vec![b'v'; value_len];
     for i in 0..KEYS {
-        s.store(StoreMode::Set, &key(i), &v, 0, 0, NOW).expect("preload");
+        s.store(StoreMode::Set, &key(i), &v, 0, 0, NOW)
+            .expect("preload");
     }
     s
 }

@@ -286,7 +286,13 @@ impl Storage {
     }
 
     /// incr (`incr == true`) or decr; returns (new value, new cas).
-    pub fn arith(&self, key: &[u8], incr: bool, delta: u64, now: i64) -> Result<(u64, u64), Status> {
+    pub fn arith(
+        &self,
+        key: &[u8],
+        incr: bool,
+        delta: u64,
+        now: i64,
+    ) -> Result<(u64, u64), Status> {
         let (mut value, mut cas) = (0u64, 0u64);
         // SAFETY: the handle is live; key is valid for its length; the two
         // outputs are valid places for one u64 each.

@@ -81,13 +81,17 @@ fn small_memory_limit_evicts_and_stays_within_it() {
         for i in total - 50..total {
             let key = format!("key:{i}");
             c.send_line(&format!("get {key}")).unwrap();
-            let (_, v) = read_get(&mut c, &key).unwrap_or_else(|| panic!("{}: {key} evicted", target.name));
+            let (_, v) =
+                read_get(&mut c, &key).unwrap_or_else(|| panic!("{}: {key} evicted", target.name));
             assert_eq!(v, value);
         }
         // 40k x 200 B written through a 2 MiB cache: the process stays small.
         let rss = rss_kib(server.pid());
         assert!(rss < 48 * 1024, "{}: RSS {rss} KiB", target.name);
-        assert_eq!(c.request("version").unwrap().split(' ').next(), Some("VERSION"));
+        assert_eq!(
+            c.request("version").unwrap().split(' ').next(),
+            Some("VERSION")
+        );
     }
 }
 
@@ -115,17 +119,28 @@ fn concurrent_clients_read_only_whole_values() {
                         c.send(&req).unwrap();
                         assert_eq!(c.read_line().unwrap(), "STORED", "{name}");
                         let incr = c.read_line().unwrap();
-                        assert!(incr == "NOT_FOUND" || incr.parse::<u64>().is_ok(), "{name}: {incr}");
+                        assert!(
+                            incr == "NOT_FOUND" || incr.parse::<u64>().is_ok(),
+                            "{name}: {incr}"
+                        );
                         let (flags, v) = read_get(&mut c, &key).expect("just written");
                         let first = v[0];
                         assert!(v.iter().all(|&b| b == first), "{name}: torn value");
-                        assert_eq!(u32::from(first - b'a'), flags, "{name}: flags and value disagree");
+                        assert_eq!(
+                            u32::from(first - b'a'),
+                            flags,
+                            "{name}: flags and value disagree"
+                        );
                     }
                 });
             }
         });
         let mut c = server.client();
-        assert!(c.request("version").unwrap().starts_with("VERSION "), "{}", target.name);
+        assert!(
+            c.request("version").unwrap().starts_with("VERSION "),
+            "{}",
+            target.name
+        );
     }
 }
 
@@ -165,7 +180,11 @@ fn connections_over_the_limit_are_refused_and_the_server_keeps_serving() {
         let mut first = server.client();
         let deadline = Instant::now() + Duration::from_secs(5);
         while stat(&stats(&mut first), "curr_connections") != 1 {
-            assert!(Instant::now() < deadline, "{}: probe connection not reaped", target.name);
+            assert!(
+                Instant::now() < deadline,
+                "{}: probe connection not reaped",
+                target.name
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
         let mut held: Vec<Client> = vec![first];
@@ -180,7 +199,11 @@ fn connections_over_the_limit_are_refused_and_the_server_keeps_serving() {
             "{}",
             target.name
         );
-        assert!(extra.expect_eof().is_ok(), "{}: closed after the error", target.name);
+        assert!(
+            extra.expect_eof().is_ok(),
+            "{}: closed after the error",
+            target.name
+        );
         assert!(held[0].request("version").unwrap().starts_with("VERSION "));
         drop(held.pop());
         // The freed slot is usable once the server has seen the close.
@@ -194,12 +217,19 @@ fn connections_over_the_limit_are_refused_and_the_server_keeps_serving() {
             std::thread::sleep(Duration::from_millis(20));
         }
         let mut c = held.pop().unwrap();
-        assert!(stat(&stats(&mut c), "rejected_connections") >= 1, "{}", target.name);
+        assert!(
+            stat(&stats(&mut c), "rejected_connections") >= 1,
+            "{}",
+            target.name
+        );
     }
 }
 
 fn signal(pid: u32, sig: &str) {
-    let ok = Command::new("kill").args([sig, &pid.to_string()]).status().unwrap();
+    let ok = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap();
     assert!(ok.success());
 }
 
@@ -216,11 +246,19 @@ fn sigterm_and_sigint_shut_down_cleanly() {
                 if let Some(s) = server.exit_status() {
                     break s;
                 }
-                assert!(Instant::now() < deadline, "{}: still running after {sig}", target.name);
+                assert!(
+                    Instant::now() < deadline,
+                    "{}: still running after {sig}",
+                    target.name
+                );
                 std::thread::sleep(Duration::from_millis(10));
             };
             assert!(status.success(), "{}: {sig} -> {status}", target.name);
-            assert!(c.expect_eof().is_ok(), "{}: client connection closed", target.name);
+            assert!(
+                c.expect_eof().is_ok(),
+                "{}: client connection closed",
+                target.name
+            );
         }
     }
 }
@@ -232,7 +270,10 @@ fn start_error(target: &Target, args: &[&str]) -> (i32, String) {
         .args(args)
         .output()
         .unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -243,16 +284,26 @@ fn bad_start_up_arguments_are_clear_errors() {
             (&["-p", "70000"], "invalid port '70000'"),
             (&["-m", "abc"], "invalid memory limit 'abc'"),
             (&["-t", "0"], "invalid thread count '0'"),
-            (&["-I", "512"], "item max size cannot be less than 1024 bytes"),
+            (
+                &["-I", "512"],
+                "item max size cannot be less than 1024 bytes",
+            ),
             (&["-m", "2", "-I", "2m"], "higher than 1/2 of memory max"),
             (&["--bogus"], "unknown option '--bogus'"),
         ];
         for (args, want) in cases {
             let (code, err) = start_error(&target, args);
             assert_ne!(code, 0, "{}: {args:?}", target.name);
-            assert!(err.contains(want), "{}: {args:?}: stderr {err:?}", target.name);
+            assert!(
+                err.contains(want),
+                "{}: {args:?}: stderr {err:?}",
+                target.name
+            );
         }
-        let out = Command::new(&target.program).arg("--help").output().unwrap();
+        let out = Command::new(&target.program)
+            .arg("--help")
+            .output()
+            .unwrap();
         assert!(out.status.success());
         assert!(String::from_utf8_lossy(&out.stdout).contains("--storage"));
         let out = Command::new(&target.program).arg("-V").output().unwrap();

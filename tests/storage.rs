@@ -30,7 +30,10 @@ fn set(s: &Storage, key: &[u8], value: &[u8], flags: u32, exptime: i64, now: i64
 fn engines_are_registered() {
     let names = molt::engines();
     for engine in ENGINES {
-        assert!(names.iter().any(|n| n == engine), "{engine} missing from {names:?}");
+        assert!(
+            names.iter().any(|n| n == engine),
+            "{engine} missing from {names:?}"
+        );
     }
     assert_eq!(
         Storage::open("no-such-engine", &StorageConfig::default()).err(),
@@ -83,13 +86,27 @@ fn every_store_gives_a_new_cas() {
 #[test]
 fn add_and_replace_depend_on_presence() {
     each_engine(|e, s| {
-        assert_eq!(s.store(StoreMode::Replace, b"k", b"x", 0, 0, T0), Err(Status::NotStored), "{e}");
-        s.store(StoreMode::Add, b"k", b"first", 1, 0, T0).expect("add");
-        assert_eq!(s.store(StoreMode::Add, b"k", b"second", 2, 0, T0), Err(Status::NotStored), "{e}");
+        assert_eq!(
+            s.store(StoreMode::Replace, b"k", b"x", 0, 0, T0),
+            Err(Status::NotStored),
+            "{e}"
+        );
+        s.store(StoreMode::Add, b"k", b"first", 1, 0, T0)
+            .expect("add");
+        assert_eq!(
+            s.store(StoreMode::Add, b"k", b"second", 2, 0, T0),
+            Err(Status::NotStored),
+            "{e}"
+        );
         assert_eq!(s.get(b"k", T0).unwrap().value, b"first", "{e}");
-        s.store(StoreMode::Replace, b"k", b"third", 3, 0, T0).expect("replace");
+        s.store(StoreMode::Replace, b"k", b"third", 3, 0, T0)
+            .expect("replace");
         let item = s.get(b"k", T0).unwrap();
-        assert_eq!((item.value.as_slice(), item.flags), (&b"third"[..], 3), "{e}");
+        assert_eq!(
+            (item.value.as_slice(), item.flags),
+            (&b"third"[..], 3),
+            "{e}"
+        );
     });
 }
 
@@ -97,7 +114,8 @@ fn add_and_replace_depend_on_presence() {
 fn add_succeeds_over_an_expired_item() {
     each_engine(|e, s| {
         set(s, b"k", b"old", 0, T0 + 5, T0);
-        s.store(StoreMode::Add, b"k", b"new", 0, 0, T0 + 5).expect("add over expired");
+        s.store(StoreMode::Add, b"k", b"new", 0, 0, T0 + 5)
+            .expect("add over expired");
         assert_eq!(s.get(b"k", T0 + 5).unwrap().value, b"new", "{e}");
     });
 }
@@ -105,11 +123,21 @@ fn add_succeeds_over_an_expired_item() {
 #[test]
 fn append_and_prepend_keep_flags_and_expiry() {
     each_engine(|e, s| {
-        assert_eq!(s.store(StoreMode::Append, b"k", b"x", 0, 0, T0), Err(Status::NotStored), "{e}");
-        assert_eq!(s.store(StoreMode::Prepend, b"k", b"x", 0, 0, T0), Err(Status::NotStored), "{e}");
+        assert_eq!(
+            s.store(StoreMode::Append, b"k", b"x", 0, 0, T0),
+            Err(Status::NotStored),
+            "{e}"
+        );
+        assert_eq!(
+            s.store(StoreMode::Prepend, b"k", b"x", 0, 0, T0),
+            Err(Status::NotStored),
+            "{e}"
+        );
         set(s, b"k", b"mid", 7, T0 + 100, T0);
-        s.store(StoreMode::Append, b"k", b"-end", 99, 0, T0).unwrap();
-        s.store(StoreMode::Prepend, b"k", b"start-", 98, 0, T0).unwrap();
+        s.store(StoreMode::Append, b"k", b"-end", 99, 0, T0)
+            .unwrap();
+        s.store(StoreMode::Prepend, b"k", b"start-", 98, 0, T0)
+            .unwrap();
         let item = s.get(b"k", T0).unwrap();
         assert_eq!(item.value, b"start-mid-end", "{e}");
         assert_eq!(item.flags, 7, "{e}");
@@ -121,16 +149,31 @@ fn append_and_prepend_keep_flags_and_expiry() {
 #[test]
 fn cas_succeeds_only_with_the_current_unique() {
     each_engine(|e, s| {
-        assert_eq!(s.store(StoreMode::Cas(1), b"k", b"v", 0, 0, T0), Err(Status::NotFound), "{e}");
+        assert_eq!(
+            s.store(StoreMode::Cas(1), b"k", b"v", 0, 0, T0),
+            Err(Status::NotFound),
+            "{e}"
+        );
         let c1 = set(s, b"k", b"v1", 0, 0, T0);
-        let c2 = s.store(StoreMode::Cas(c1), b"k", b"v2", 5, 0, T0).expect("cas hit");
+        let c2 = s
+            .store(StoreMode::Cas(c1), b"k", b"v2", 5, 0, T0)
+            .expect("cas hit");
         assert_ne!(c1, c2, "{e}");
-        assert_eq!(s.store(StoreMode::Cas(c1), b"k", b"v3", 0, 0, T0), Err(Status::Exists), "{e}");
+        assert_eq!(
+            s.store(StoreMode::Cas(c1), b"k", b"v3", 0, 0, T0),
+            Err(Status::Exists),
+            "{e}"
+        );
         let item = s.get(b"k", T0).unwrap();
-        assert_eq!((item.value.as_slice(), item.flags, item.cas), (&b"v2"[..], 5, c2), "{e}");
+        assert_eq!(
+            (item.value.as_slice(), item.flags, item.cas),
+            (&b"v2"[..], 5, c2),
+            "{e}"
+        );
         // touch does not change the unique, so a cas after it still wins
         s.touch(b"k", T0 + 50, T0).unwrap();
-        s.store(StoreMode::Cas(c2), b"k", b"v4", 0, 0, T0).expect("cas after touch");
+        s.store(StoreMode::Cas(c2), b"k", b"v4", 0, 0, T0)
+            .expect("cas after touch");
     });
 }
 
@@ -147,7 +190,11 @@ fn incr_wraps_and_decr_floors_at_zero() {
         let item = s.get(b"n", T0).unwrap();
         assert_eq!(item.value, b"9", "{e}: value is the exact decimal");
         assert_eq!(item.flags, 3, "{e}: flags kept");
-        assert_eq!(s.arith(b"n", true, u64::MAX, T0).unwrap().0, 8, "{e}: wraps");
+        assert_eq!(
+            s.arith(b"n", true, u64::MAX, T0).unwrap().0,
+            8,
+            "{e}: wraps"
+        );
     });
 }
 
@@ -156,7 +203,11 @@ fn incr_rejects_non_numeric_values() {
     each_engine(|e, s| {
         for bad in [&b"abc"[..], b"", b"12a", b"-1", b"18446744073709551616"] {
             set(s, b"n", bad, 0, 0, T0);
-            assert_eq!(s.arith(b"n", true, 1, T0), Err(Status::NonNumeric), "{e}: {bad:?}");
+            assert_eq!(
+                s.arith(b"n", true, 1, T0),
+                Err(Status::NonNumeric),
+                "{e}: {bad:?}"
+            );
             assert_eq!(s.get(b"n", T0).unwrap().value, bad, "{e}: value untouched");
         }
     });
@@ -170,7 +221,11 @@ fn delete_removes_live_items_only() {
         s.remove(b"k", T0).unwrap();
         assert_eq!(s.get(b"k", T0), Err(Status::NotFound), "{e}");
         set(s, b"x", b"v", 0, T0 + 1, T0);
-        assert_eq!(s.remove(b"x", T0 + 1), Err(Status::NotFound), "{e}: expired");
+        assert_eq!(
+            s.remove(b"x", T0 + 1),
+            Err(Status::NotFound),
+            "{e}: expired"
+        );
     });
 }
 
@@ -196,7 +251,11 @@ fn touch_and_gat_move_expiry() {
         let item = s.get_touch(b"k", T0 + 60, T0 + 50).unwrap();
         assert_eq!(item.value, b"v", "{e}");
         assert_eq!(item.exptime, T0 + 60, "{e}: gat reports the new exptime");
-        assert_eq!(s.get(b"k", T0 + 60), Err(Status::NotFound), "{e}: gat shortened");
+        assert_eq!(
+            s.get(b"k", T0 + 60),
+            Err(Status::NotFound),
+            "{e}: gat shortened"
+        );
         set(s, b"p", b"v", 0, T0 + 10, T0);
         s.touch(b"p", 0, T0).unwrap();
         assert!(s.get(b"p", T0 + 1_000_000).is_ok(), "{e}: touch 0 = never");
@@ -212,8 +271,13 @@ fn immediate_flush_spares_later_writes() {
         assert_eq!(s.get(b"a", T0), Err(Status::NotFound), "{e}");
         assert_eq!(s.get(b"b", T0), Err(Status::NotFound), "{e}");
         set(s, b"c", b"3", 0, 0, T0);
-        assert_eq!(s.get(b"c", T0).unwrap().value, b"3", "{e}: same-second write survives");
-        s.store(StoreMode::Add, b"a", b"again", 0, 0, T0).expect("add after flush");
+        assert_eq!(
+            s.get(b"c", T0).unwrap().value,
+            b"3",
+            "{e}: same-second write survives"
+        );
+        s.store(StoreMode::Add, b"a", b"again", 0, 0, T0)
+            .expect("add after flush");
     });
 }
 
@@ -225,7 +289,11 @@ fn delayed_flush_takes_effect_at_its_time() {
         assert!(s.get(b"a", T0 + 9).is_ok(), "{e}: not yet");
         set(s, b"b", b"2", 0, 0, T0 + 5);
         assert_eq!(s.get(b"a", T0 + 10), Err(Status::NotFound), "{e}");
-        assert_eq!(s.get(b"b", T0 + 10), Err(Status::NotFound), "{e}: written before the flush time");
+        assert_eq!(
+            s.get(b"b", T0 + 10),
+            Err(Status::NotFound),
+            "{e}: written before the flush time"
+        );
         set(s, b"c", b"3", 0, 0, T0 + 11);
         assert!(s.get(b"c", T0 + 12).is_ok(), "{e}: written after");
     });
@@ -240,8 +308,16 @@ fn invalid_keys_and_oversized_values_are_refused() {
         };
         let s = open(engine, cfg);
         let long = vec![b'k'; 251];
-        assert_eq!(s.store(StoreMode::Set, &long, b"v", 0, 0, T0), Err(Status::Invalid), "{engine}");
-        assert_eq!(s.store(StoreMode::Set, b"", b"v", 0, 0, T0), Err(Status::Invalid), "{engine}");
+        assert_eq!(
+            s.store(StoreMode::Set, &long, b"v", 0, 0, T0),
+            Err(Status::Invalid),
+            "{engine}"
+        );
+        assert_eq!(
+            s.store(StoreMode::Set, b"", b"v", 0, 0, T0),
+            Err(Status::Invalid),
+            "{engine}"
+        );
         assert_eq!(s.get(&long, T0), Err(Status::Invalid), "{engine}");
         let max_key = vec![b'k'; 250];
         set(&s, &max_key, b"v", 0, 0, T0);
@@ -317,11 +393,15 @@ fn memory_pressure_evicts_old_items_and_keeps_recent_ones() {
         assert!(st.memory_used <= limit, "{engine}: {st:?}");
         assert!(st.evictions > 0, "{engine}: {st:?}");
         for i in n - 100..n {
-            assert!(s.get(format!("k{i}").as_bytes(), T0).is_ok(), "{engine}: recent k{i}");
+            assert!(
+                s.get(format!("k{i}").as_bytes(), T0).is_ok(),
+                "{engine}: recent k{i}"
+            );
         }
         // A different size class still gets memory once the first took it all.
         let big = vec![b'b'; 50_000];
-        s.store(StoreMode::Set, b"big", &big, 0, 0, T0).expect("reassigned page");
+        s.store(StoreMode::Set, b"big", &big, 0, 0, T0)
+            .expect("reassigned page");
         assert_eq!(s.get(b"big", T0).unwrap().value.len(), 50_000, "{engine}");
     }
 }
@@ -338,20 +418,43 @@ fn expired_items_are_reclaimed_before_live_ones_are_evicted() {
         );
         let value = [b'v'; 100];
         for i in 0..40_000u32 {
-            s.store(StoreMode::Set, format!("short{i}").as_bytes(), &value, 0, T0 + 5, T0)
-                .unwrap();
+            s.store(
+                StoreMode::Set,
+                format!("short{i}").as_bytes(),
+                &value,
+                0,
+                T0 + 5,
+                T0,
+            )
+            .unwrap();
         }
         let before = s.stats(T0);
         let later = T0 + 10;
         for i in 0..5_000u32 {
-            s.store(StoreMode::Set, format!("live{i}").as_bytes(), &value, 0, 0, later)
-                .unwrap();
+            s.store(
+                StoreMode::Set,
+                format!("live{i}").as_bytes(),
+                &value,
+                0,
+                0,
+                later,
+            )
+            .unwrap();
         }
         let after = s.stats(later);
-        assert_eq!(after.evictions, before.evictions, "{engine}: no live item evicted: {after:?}");
-        assert!(after.expired > before.expired, "{engine}: expired reclaimed: {after:?}");
+        assert_eq!(
+            after.evictions, before.evictions,
+            "{engine}: no live item evicted: {after:?}"
+        );
+        assert!(
+            after.expired > before.expired,
+            "{engine}: expired reclaimed: {after:?}"
+        );
         for i in 0..5_000u32 {
-            assert!(s.get(format!("live{i}").as_bytes(), later).is_ok(), "{engine}: live{i}");
+            assert!(
+                s.get(format!("live{i}").as_bytes(), later).is_ok(),
+                "{engine}: live{i}"
+            );
         }
     }
 }
@@ -368,11 +471,16 @@ fn concurrent_writers_never_produce_torn_values() {
                         // writers' values would show two different bytes.
                         let len = 10 + (i as usize * 37 + t as usize) % 3000;
                         let v = vec![b'a' + t; len];
-                        s.store(StoreMode::Set, key.as_bytes(), &v, u32::from(t), 0, T0).unwrap();
+                        s.store(StoreMode::Set, key.as_bytes(), &v, u32::from(t), 0, T0)
+                            .unwrap();
                         if let Ok(item) = s.get(key.as_bytes(), T0) {
                             let first = item.value[0];
                             assert!(item.value.iter().all(|&b| b == first), "{e}: torn value");
-                            assert_eq!(u32::from(first - b'a'), item.flags, "{e}: flags match value");
+                            assert_eq!(
+                                u32::from(first - b'a'),
+                                item.flags,
+                                "{e}: flags match value"
+                            );
                         }
                         let _ = s.arith(b"counter", true, 1, T0);
                     }

@@ -181,14 +181,14 @@ static int process_get(molt_conn *c, const char *line, size_t len, size_t args,
             c->close_after_write = 1;
             return 1;
         }
-        counter_add(&k->cmd_get, 1);
-        if (touch) counter_add(&k->cmd_touch, 1);
-        if (st == MOLT_OK) {
-            counter_add(&k->get_hits, 1);
-            if (touch) counter_add(&k->touch_hits, 1);
+        /* As memcached counts: gat/gats per key under touch, get/gets
+         * per key under get. */
+        if (touch) {
+            counter_add(&k->cmd_touch, 1);
+            counter_add(st == MOLT_OK ? &k->touch_hits : &k->touch_misses, 1);
         } else {
-            counter_add(&k->get_misses, 1);
-            if (touch) counter_add(&k->touch_misses, 1);
+            counter_add(&k->cmd_get, 1);
+            counter_add(st == MOLT_OK ? &k->get_hits : &k->get_misses, 1);
         }
         pos += klen;
         served++;

@@ -64,7 +64,8 @@ static molt_status slab_store(void *self, molt_store_mode mode,
     if (e == NULL || bad_key(key, key_len) || (value == NULL && value_len > 0) ||
         (unsigned)mode > MOLT_STORE_CAS)
         return MOLT_INVALID;
-    if (value_len > e->item_size_max) return MOLT_TOO_LARGE;
+    if (molt_item_size(key_len, flags, value_len) > e->item_size_max)
+        return MOLT_TOO_LARGE;
     int append = mode == MOLT_STORE_APPEND || mode == MOLT_STORE_PREPEND;
     uint64_t hv = slab_hash_key(&e->hash, key, key_len);
     molt_status rc = MOLT_OK;
@@ -92,8 +93,10 @@ static molt_status slab_store(void *self, molt_store_mode mode,
     case MOLT_STORE_APPEND:
     case MOLT_STORE_PREPEND:
         if (old == NULL) rc = MOLT_NOT_STORED;
-        else if ((uint64_t)old->nbytes + value_len > e->item_size_max)
-            rc = MOLT_TOO_LARGE;
+        else if (molt_item_size(key_len, old->flags,
+                                (size_t)old->nbytes + value_len) >
+                 e->item_size_max)
+            rc = MOLT_TOO_LARGE; /* the result, counted as memcached does */
         else {
             nbytes = old->nbytes + value_len;
             flags = old->flags;
@@ -281,7 +284,9 @@ molt_status molt_slab_create(const molt_storage_config *cfg, void **self_out) {
 
     slab_engine *e = calloc(1, sizeof(*e));
     if (e == NULL) return MOLT_NO_MEMORY;
-    size_t largest = (slab_item_total(MOLT_KEY_MAX, item_max) + 7) & ~(size_t)7;
+    /* molt_item_size() counts more than our header + key + value, so an
+     * accepted item always fits a chunk of align8(item_max) bytes. */
+    size_t largest = ((size_t)item_max + 7) & ~(size_t)7;
     e->page_size = largest > SLAB_MIN_PAGE ? largest : SLAB_MIN_PAGE;
     e->item_size_max = item_max;
     e->memory_limit = cfg->memory_limit;
