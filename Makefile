@@ -13,7 +13,7 @@ ARGS      ?=
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: all build c-only run test deps test-deps lint cargo-test memccapable clean
+.PHONY: all build c-only run test deps test-deps lint cargo-test memccapable bench-smoke clean
 
 all: build
 
@@ -28,7 +28,7 @@ test-deps:
 
 # ---- builds --------------------------------------------------------------
 build: deps $(C_ONLY)
-	cargo build --release --locked
+	cargo build --release --locked --workspace
 
 # The C-only baseline: the same sources and flags, no Rust, no cargo.
 c-only: $(C_ONLY)
@@ -40,19 +40,23 @@ run: build
 	$(MOLT) -l 127.0.0.1 -p $(PORT) $(ARGS)
 
 # ---- checks --------------------------------------------------------------
-test: deps test-deps build lint cargo-test memccapable
+test: deps test-deps build lint cargo-test memccapable bench-smoke
 	@echo "make test: all checks passed"
 
 lint:
 	cargo fmt --all -- --check
-	cargo clippy --release --locked --all-targets -- -D warnings
+	cargo clippy --release --locked --workspace --all-targets -- -D warnings
 
 cargo-test:
-	cargo test --release --locked --no-fail-fast
+	cargo test --release --locked --workspace --no-fail-fast
 
 # libmemcached's protocol checker against both binaries.
 memccapable: build
 	@sh scripts/memccapable.sh $(C_ONLY) && sh scripts/memccapable.sh $(MOLT) --storage slab
+
+# molt-bench against a live server: JSON shape and zero wrong replies.
+bench-smoke: build
+	@sh scripts/bench-smoke.sh $(MOLT) target/release/molt-bench --storage slab
 
 clean:
 	cargo clean

@@ -1,0 +1,150 @@
+//! Orchestration: connect, flush, preload, run the workers, watch progress.
+
+use crate::config::{Args, Plan};
+use crate::report::{Config, Preload, Report, Results};
+use crate::stats::Stats;
+use crate::worker::{self, Conn, Progress, Timing};
+use std::sync::atomic::Ordering;
+use std::thread::{self, ScopedJoinHandle};
+use std::time::{Duration, Instant};
+
+/// Polls the workers until they finish, printing one progress line per second.
+fn watch<T>(handles: &[ScopedJoinHandle<'_, T>], quiet: bool, mut line: impl FnMut(f64) -> String) {
+    let t0 = Instant::now();
+    let mut next = t0 + Duration::from_secs(1);
+    while !handles.iter().all(|h| h.is_finished()) {
+        thread::sleep(Duration::from_millis(20));
+        let now = Instant::now();
+        if now >= next {
+            if !quiet {
+                eprintln!("molt-bench: {}", line((now - t0).as_secs_f64()));
+            }
+            next += Duration::from_secs(1);
+        }
+    }
+}
+
+fn join_all<T>(handles: Vec<ScopedJoinHandle<'_, T>>) -> Vec<T> {
+    handles
+        .into_iter()
+        .map(|h| h.join().expect("worker thread panicked"))
+        .collect()
+}
+
+pub fn run(args: Args) -> Result<Report, String> {
+    let plan = Plan::from_args(&args)?;
+    let progress = Progress::default();
+    let mut total = Stats::default();
+    let mut conns = (0..plan.connections)
+        .map(|c| Conn::connect(&plan, c))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    if plan.flush {
+        worker::flush(&mut conns[0], &plan, &mut total, &progress);
+    }
+
+    let mut preload = None;
+    if plan.preload {
+        let t = Instant::now();
+        let n = plan.connections as u128;
+        let k = u128::from(plan.keys.count());
+        let results = thread::scope(|s| {
+            let handles: Vec<_> = conns
+                .iter_mut()
+                .enumerate()
+                .map(|(c, conn)| {
+                    let (plan, progress) = (&plan, &progress);
+                    let range = (k * c as u128 / n) as u64..(k * (c as u128 + 1) / n) as u64;
+                    s.spawn(move || {
+                        let mut st = Stats::default();
+                        let ok = worker::preload(conn, plan, range, &mut st, progress);
+                        (ok, st)
+                    })
+                })
+                .collect();
+            watch(&handles, args.quiet, |el| {
+                format!(
+                    "{el:4.0}s preload {}/{} keys",
+                    progress.replies.load(Ordering::Relaxed),
+                    k
+                )
+            });
+            join_all(handles)
+        });
+        for (c, (ok, st)) in results.into_iter().enumerate() {
+            total.merge(&st);
+            if !ok {
+                conns[c] = Conn::connect(&plan, c)?;
+            }
+        }
+        preload = Some(Preload {
+            keys: plan.keys.count(),
+            secs: (t.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+        });
+    }
+
+    let start = Instant::now() + Duration::from_millis(20);
+    let measure_start = start + plan.warmup;
+    let timing = Timing {
+        start,
+        measure_start,
+        end: measure_start + plan.duration,
+    };
+    let replies_before = progress.replies.load(Ordering::Relaxed);
+    let stats = thread::scope(|s| {
+        let handles: Vec<_> = conns
+            .iter_mut()
+            .map(|conn| {
+                let (plan, progress) = (&plan, &progress);
+                s.spawn(move || {
+                    if plan.open_loop() {
+                        worker::open_loop(conn, plan, timing, progress)
+                    } else {
+                        worker::closed_loop(conn, plan, timing, progress)
+                    }
+                })
+            })
+            .collect();
+        let mut last = (Instant::now(), replies_before);
+        watch(&handles, args.quiet, |_| {
+            let now = Instant::now();
+            let replies = progress.replies.load(Ordering::Relaxed);
+            let rate = (replies - last.1) as f64 / (now - last.0).as_secs_f64();
+            last = (now, replies);
+            let bad = progress.bad.load(Ordering::Relaxed);
+            let phase = if now < measure_start {
+                format!(
+                    "warm-up ({:.0}s left)",
+                    (measure_start - now).as_secs_f64().ceil()
+                )
+            } else if now < timing.end {
+                let measured = progress.measured.load(Ordering::Relaxed);
+                let avg = measured as f64 / (now - measure_start).as_secs_f64();
+                format!("measuring, avg {avg:.0} ops/s")
+            } else {
+                "draining".to_string()
+            };
+            let el = now.saturating_duration_since(start).as_secs_f64();
+            format!("{el:4.0}s {rate:9.0} ops/s  {phase}  wrong+errors {bad}")
+        });
+        join_all(handles)
+    });
+    for st in &stats {
+        total.merge(st);
+    }
+
+    let measured_secs = match (plan.requests, total.last_measured_done) {
+        (Some(_), Some(t)) if t < timing.end => (t - measure_start).as_secs_f64(),
+        _ => plan.duration.as_secs_f64(),
+    };
+    Ok(Report {
+        tool: "molt-bench",
+        version: env!("CARGO_PKG_VERSION"),
+        config: Config {
+            mode: if plan.open_loop() { "open" } else { "closed" },
+            target: plan.addr.to_string(),
+            args,
+        },
+        results: Results::from_stats(&total, measured_secs, preload),
+    })
+}
