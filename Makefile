@@ -13,7 +13,7 @@ ARGS      ?=
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: all build c-only run test deps test-deps lint cargo-test memccapable bench-smoke clean
+.PHONY: all build c-only run test deps test-deps lint cargo-test memccapable bench-smoke ffi-header clean
 
 all: build
 
@@ -52,11 +52,20 @@ cargo-test:
 
 # libmemcached's protocol checker against both binaries.
 memccapable: build
-	@sh scripts/memccapable.sh $(C_ONLY) && sh scripts/memccapable.sh $(MOLT) --storage slab
+	@sh scripts/memccapable.sh $(C_ONLY)
+	@sh scripts/memccapable.sh $(MOLT) --storage slab
+	@sh scripts/memccapable.sh $(MOLT) --storage seg
 
 # molt-bench against a live server: JSON shape and zero wrong replies.
 bench-smoke: build
 	@sh scripts/bench-smoke.sh $(MOLT) target/release/molt-bench --storage slab
+	@sh scripts/bench-smoke.sh $(MOLT) target/release/molt-bench --storage seg
+
+# Refresh the committed cbindgen header after changing ffi/src (make test
+# fails while it is stale).
+ffi-header:
+	cargo run --release --locked -q -p molt-ffi --example print_header > ffi/include/molt_ffi.h.new
+	mv ffi/include/molt_ffi.h.new ffi/include/molt_ffi.h
 
 clean:
 	cargo clean

@@ -40,10 +40,15 @@ fn main() {
     }
     let mut sources = Vec::new();
     c_sources(&core.join("src"), &mut sources);
+    // The mixed build adds the glue that puts Rust parts behind the seams;
+    // the C code reaches them through the cbindgen header.
+    c_sources(&core.join("mixed"), &mut sources);
     build
         .files(&sources)
         .include(core.join("include"))
         .include(core.join("src"))
+        .include(root.join("ffi/include"))
+        .define("MOLT_WITH_SEG", None)
         .compile("moltcore");
     println!("cargo:rustc-link-lib=pthread");
 

@@ -6,7 +6,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use molt::{Storage, StorageConfig, StoreMode};
 use std::hint::black_box;
 
-const ENGINES: &[&str] = &["slab"];
+const ENGINES: &[&str] = &["slab", "seg"];
 const NOW: i64 = 1_800_000_000;
 const KEYS: u32 = 100_000;
 

@@ -11,6 +11,7 @@ json=$(mktemp)
 "$molt" -l 127.0.0.1 -p "$port" "$@" &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true; rm -f "$json"' EXIT
+sh "$(dirname "$0")/wait-port.sh" "$port"
 "$bench" -p "$port" --flush --preload --expect-hits -c 4 -d 8 -w 0.5 -t 1 \
     --value-size 16-2048 --ratio 8:2 -m 4 --json "$json" -q
 python3 - "$json" <<'PY'

@@ -5,6 +5,10 @@
 
 pub mod c_core;
 
+// The C core calls the Rust engines through molt-ffi's exports; naming the
+// crate keeps it (and its #[no_mangle] functions) in the link.
+extern crate molt_ffi;
+
 pub use c_core::{
     engines, run_c_main, Item, Status, Storage, StorageConfig, StorageStats, StoreMode,
 };

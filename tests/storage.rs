@@ -5,7 +5,7 @@
 use molt::{Status, Storage, StorageConfig, StoreMode};
 
 /// Engines under test; a new engine is one more name here.
-const ENGINES: &[&str] = &["slab"];
+const ENGINES: &[&str] = &["slab", "seg"];
 
 const T0: i64 = 1_800_000_000;
 

@@ -127,6 +127,10 @@ typedef struct molt_storage molt_storage;
 /* Names of the engines compiled into this binary, NULL-terminated. */
 const char *const *molt_storage_engines(void);
 
+/* Non-zero when `name` is an engine this binary lacks because it is built
+ * without Rust (the C-only molt-c). */
+int molt_storage_engine_needs_rust(const char *name);
+
 /* Open engine `name` ("slab", ...). Returns MOLT_INVALID for an unknown
  * name or bad config, MOLT_NO_MEMORY when allocation fails. */
 molt_status molt_storage_open(const char *name, const molt_storage_config *cfg,

@@ -128,7 +128,12 @@ static int run(molt_server *s) {
     };
     molt_status st = molt_storage_open(o->storage, &cfg, &s->storage);
     if (st != MOLT_OK) {
-        if (st == MOLT_INVALID) {
+        if (st == MOLT_INVALID && molt_storage_engine_needs_rust(o->storage)) {
+            fprintf(stderr,
+                    "molt: storage engine '%s' is written in Rust and this binary was "
+                    "built without Rust (use the mixed binary, molt)\n",
+                    o->storage);
+        } else if (st == MOLT_INVALID) {
             fprintf(stderr, "molt: unknown storage engine '%s' (this binary has:", o->storage);
             for (const char *const *e = molt_storage_engines(); *e; e++)
                 fprintf(stderr, " %s", *e);

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "slab/slab.h"
+#include "storage_engines.h"
 
 struct molt_storage {
     const molt_storage_ops *ops;
@@ -19,9 +19,31 @@ typedef struct engine_entry {
 
 static const engine_entry engines[] = {
     {"slab", molt_slab_create, &molt_slab_ops},
+#ifdef MOLT_WITH_SEG
+    {"seg", molt_seg_create, &molt_seg_ops},
+#endif
 };
 
-static const char *const engine_names[] = {"slab", NULL};
+static const char *const engine_names[] = {
+    "slab",
+#ifdef MOLT_WITH_SEG
+    "seg",
+#endif
+    NULL,
+};
+
+/* Engines written in Rust: a C-only build knows their names, to say why it
+ * cannot open them. */
+static const char *const rust_engine_names[] = {"seg", NULL};
+
+int molt_storage_engine_needs_rust(const char *name) {
+    if (name == NULL) return 0;
+    for (const char *const *e = engine_names; *e; e++)
+        if (strcmp(*e, name) == 0) return 0;
+    for (const char *const *e = rust_engine_names; *e; e++)
+        if (strcmp(*e, name) == 0) return 1;
+    return 0;
+}
 
 size_t molt_item_size(size_t key_len, uint32_t flags, size_t value_len) {
     return 48 + 8 + key_len + 1 + value_len + 2 + (flags != 0 ? 4 : 0);

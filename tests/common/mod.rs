@@ -42,6 +42,11 @@ pub fn targets() -> Vec<Target> {
             env!("CARGO_BIN_EXE_molt"),
             &["--storage", "slab"],
         ),
+        Target::new(
+            "molt-seg",
+            env!("CARGO_BIN_EXE_molt"),
+            &["--storage", "seg"],
+        ),
     ]
 }
 

@@ -1,0 +1,567 @@
+//! The engine state behind the lock and the semantics of each operation.
+//! Everything here runs with the `Seg` mutex held.
+
+use crate::hashtable::{
+    hash_key, pack, slot_freq, slot_off, slot_seg, slot_tag, tag_of, HashTable, Loc, SLOTS,
+};
+use crate::item::{self, Header};
+use crate::segment::Segments;
+use crate::stats::Counters;
+use crate::ttl::{self, TtlBuckets};
+use crate::{ItemInfo, SegError, StoreMode};
+
+/// Delayed flushes remembered at once (more are folded into the latest).
+const MAX_PENDING: usize = 8;
+
+/// A live item found by a lookup.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Found {
+    pub loc: Loc,
+    pub seg: u32,
+    pub off: usize,
+    pub hdr: Header,
+}
+
+/// Engine state.
+pub(crate) struct Inner {
+    pub segs: Segments,
+    pub ttl: TtlBuckets,
+    pub table: HashTable,
+    pub seed: u64,
+    pub item_size_max: usize,
+    pub memory_limit: u64,
+    /// The next cas handed out.
+    pub cas_next: u64,
+    /// Items with a cas below this are flushed.
+    pub flush_cas: u64,
+    /// Set when a flush watermark moved and whole segments may be sweepable.
+    pub sweep_needed: bool,
+    pub pending: Vec<i64>,
+    pub pending_min: i64,
+    /// Earliest time a TTL bucket's head segment may expire.
+    pub next_expire: i64,
+    /// The `now` of the operation in progress.
+    pub now: i64,
+    /// Bumped whenever items other than the one an operation works on may
+    /// have moved or left the index (eviction, expiry, merge, rehash).
+    pub epoch: u64,
+    pub counters: Counters,
+    /// Reused buffers (no allocation per operation).
+    pub scratch: Vec<u8>,
+    pub merge_buf: Vec<crate::eviction::MergeItem>,
+}
+
+impl Inner {
+    pub fn new(segs: Segments, seed: u64, item_size_max: usize, memory_limit: u64) -> Inner {
+        Inner {
+            segs,
+            ttl: TtlBuckets::new(),
+            table: HashTable::new(12),
+            seed,
+            item_size_max,
+            memory_limit,
+            cas_next: 1,
+            flush_cas: 0,
+            sweep_needed: false,
+            pending: Vec::with_capacity(MAX_PENDING),
+            pending_min: i64::MAX,
+            next_expire: i64::MAX,
+            now: i64::MIN,
+            epoch: 0,
+            counters: Counters::default(),
+            scratch: Vec::new(),
+            merge_buf: Vec::new(),
+        }
+    }
+
+    /// Housekeeping at the start of every operation: due flushes and
+    /// proactive expiry of whole segments. One or two compares when idle.
+    #[inline]
+    pub fn tick(&mut self, now: i64) {
+        self.now = now;
+        if now >= self.pending_min {
+            self.flush_due(now);
+        }
+        if self.sweep_needed {
+            self.flush_sweep();
+        }
+        if now >= self.next_expire {
+            self.expire_heads(now);
+        }
+    }
+
+    // ---- lookups --------------------------------------------------------
+
+    /// The indexed item for `key` (live or not).
+    #[inline]
+    pub fn find(&self, key: &[u8], hash: u64) -> Option<Found> {
+        let tag = tag_of(hash);
+        let mut b = self.table.home(hash);
+        loop {
+            let bk = self.table.bucket(b);
+            for s in 1..SLOTS {
+                let v = bk.0[s];
+                if v == 0 || slot_tag(v) != tag {
+                    continue;
+                }
+                let seg = slot_seg(v);
+                let off = slot_off(v);
+                let data = &self.segs.data[seg as usize][off..];
+                if data[1] as usize != key.len() {
+                    continue;
+                }
+                let hl = item::header_len_from_ctrl(data[0]);
+                if &data[hl..hl + key.len()] == key {
+                    let hdr = item::read_header(data, self.segs.meta[seg as usize].base_cas);
+                    return Some(Found {
+                        loc: HashTable::loc(b, s),
+                        seg,
+                        off,
+                        hdr,
+                    });
+                }
+            }
+            b = self.table.next(b)?;
+        }
+    }
+
+    /// The live item for `key`; a dead one found is reclaimed (expired).
+    #[inline]
+    pub fn find_live(&mut self, key: &[u8], hash: u64, now: i64) -> Option<Found> {
+        let f = self.find(key, hash)?;
+        if f.hdr.live(now, self.flush_cas) {
+            return Some(f);
+        }
+        self.unlink(&f);
+        self.counters.expired += 1;
+        None
+    }
+
+    /// Drop an indexed item: clear its slot, mark it dead, fix accounting.
+    pub fn unlink(&mut self, f: &Found) {
+        self.table.clear(f.loc);
+        let size = f.hdr.total();
+        item::mark_dead(&mut self.segs.data[f.seg as usize][f.off..]);
+        let m = &mut self.segs.meta[f.seg as usize];
+        m.live_items -= 1;
+        m.live_bytes -= size;
+        self.counters.curr_items -= 1;
+        self.counters.bytes -= size as u64;
+    }
+
+    /// The value bytes of a found item.
+    #[inline]
+    pub fn value(&self, f: &Found) -> &[u8] {
+        let (at, len) = f.hdr.value_at();
+        let start = f.off + at;
+        &self.segs.data[f.seg as usize][start..start + len]
+    }
+
+    // ---- writes ---------------------------------------------------------
+
+    /// Write a new version of `key` (value = `a` then `b`) and point the
+    /// index at it, replacing whatever version is indexed then. `hint` is
+    /// the version found before, valid while `epoch` is unchanged.
+    #[allow(clippy::too_many_arguments)]
+    fn write_item(
+        &mut self,
+        key: &[u8],
+        hash: u64,
+        a: &[u8],
+        b: &[u8],
+        flags: u32,
+        exptime: u32,
+        cas: u64,
+        hint: Option<Found>,
+        freq: u8,
+    ) -> Result<(), SegError> {
+        let epoch = self.epoch;
+        let vlen = a.len() + b.len();
+        let bucket = ttl::bucket_index(exptime, self.now);
+        let (seg, off, hlen) = self.reserve(bucket, key.len(), vlen, flags, exptime, cas)?;
+        let old = if self.epoch == epoch {
+            hint
+        } else {
+            self.find(key, hash)
+        };
+        let base = self.segs.meta[seg as usize].base_cas;
+        let buf = &mut self.segs.data[seg as usize][off..];
+        let h = item::write_header(buf, key.len(), vlen, flags, exptime, cas, base);
+        debug_assert_eq!(h, hlen);
+        let mut p = h;
+        buf[p..p + key.len()].copy_from_slice(key);
+        p += key.len();
+        buf[p..p + a.len()].copy_from_slice(a);
+        p += a.len();
+        buf[p..p + b.len()].copy_from_slice(b);
+        let size = hlen + key.len() + vlen;
+        self.segs.meta[seg as usize].add_item(size, cas, exptime);
+        if exptime != 0 {
+            self.next_expire = self.next_expire.min(i64::from(exptime));
+        }
+        let tag = tag_of(hash);
+        match old {
+            Some(o) => {
+                let keep_freq = slot_freq(self.table.get(o.loc)).max(freq);
+                self.unlink(&o);
+                // unlink cleared the slot; reuse it in place.
+                self.table.set(o.loc, pack(tag, seg, off, keep_freq));
+                self.table.items += 1;
+            }
+            None => {
+                self.table.insert(hash, pack(tag, seg, off, freq));
+                if self.table.wants_growth() {
+                    self.grow();
+                }
+            }
+        }
+        self.counters.curr_items += 1;
+        self.counters.bytes += size as u64;
+        Ok(())
+    }
+
+    /// Take the next cas.
+    #[inline]
+    fn next_cas(&mut self) -> u64 {
+        let c = self.cas_next;
+        self.cas_next += 1;
+        c
+    }
+
+    pub fn store(
+        &mut self,
+        mode: StoreMode,
+        key: &[u8],
+        value: &[u8],
+        flags: u32,
+        exptime: i64,
+        now: i64,
+    ) -> Result<u64, SegError> {
+        let hash = hash_key(self.seed, key);
+        self.tick(now);
+        let old = self.find_live(key, hash, now);
+        let mut flags = flags;
+        let mut exp = 0u32;
+        let append = matches!(mode, StoreMode::Append | StoreMode::Prepend);
+        match mode {
+            StoreMode::Set => {}
+            StoreMode::Add => {
+                if let Some(o) = old {
+                    self.table.bump(o.loc);
+                    return Err(SegError::NotStored);
+                }
+            }
+            StoreMode::Replace => {
+                if old.is_none() {
+                    return Err(SegError::NotStored);
+                }
+            }
+            StoreMode::Cas(c) => match old {
+                None => return Err(SegError::NotFound),
+                Some(o) if o.hdr.cas != c => return Err(SegError::Exists),
+                Some(_) => {}
+            },
+            StoreMode::Append | StoreMode::Prepend => match old {
+                None => return Err(SegError::NotStored),
+                Some(o) => {
+                    let combined = o.hdr.vlen as usize + value.len();
+                    if crate::memcached_item_size(key.len(), o.hdr.flags, combined)
+                        > self.item_size_max
+                    {
+                        return Err(SegError::TooLarge);
+                    }
+                    flags = o.hdr.flags;
+                    exp = o.hdr.exptime;
+                }
+            },
+        }
+        if !append {
+            match item::norm_exptime(exptime, now) {
+                Some(e) => exp = e,
+                None => {
+                    // Already expired: the store only removes the old item.
+                    if let Some(o) = old {
+                        self.unlink(&o);
+                    }
+                    self.counters.total_items += 1;
+                    return Ok(self.next_cas());
+                }
+            }
+        }
+        let cas = self.cas_next;
+        if append {
+            let o = old.expect("checked above");
+            let mut scratch = std::mem::take(&mut self.scratch);
+            scratch.clear();
+            scratch.extend_from_slice(self.value(&o));
+            let r = if mode == StoreMode::Append {
+                self.write_item(key, hash, &scratch, value, flags, exp, cas, old, 0)
+            } else {
+                self.write_item(key, hash, value, &scratch, flags, exp, cas, old, 0)
+            };
+            self.scratch = scratch;
+            r?;
+        } else {
+            self.write_item(key, hash, value, &[], flags, exp, cas, old, 0)?;
+        }
+        self.cas_next += 1;
+        self.counters.total_items += 1;
+        Ok(cas)
+    }
+
+    pub fn arith(
+        &mut self,
+        key: &[u8],
+        incr: bool,
+        delta: u64,
+        now: i64,
+    ) -> Result<(u64, u64), SegError> {
+        let hash = hash_key(self.seed, key);
+        self.tick(now);
+        let o = self.find_live(key, hash, now).ok_or(SegError::NotFound)?;
+        let v = crate::num::parse_u64(self.value(&o)).ok_or(SegError::NonNumeric)?;
+        let v = if incr {
+            v.wrapping_add(delta)
+        } else {
+            v.saturating_sub(delta)
+        };
+        let mut digits = [0u8; 20];
+        let d = crate::num::format_u64(v, &mut digits);
+        let cas = self.cas_next;
+        self.write_item(
+            key,
+            hash,
+            d,
+            &[],
+            o.hdr.flags,
+            o.hdr.exptime,
+            cas,
+            Some(o),
+            0,
+        )?;
+        self.cas_next += 1;
+        Ok((v, cas))
+    }
+
+    pub fn remove(&mut self, key: &[u8], now: i64) -> Result<(), SegError> {
+        let hash = hash_key(self.seed, key);
+        self.tick(now);
+        let o = self.find_live(key, hash, now).ok_or(SegError::NotFound)?;
+        self.unlink(&o);
+        Ok(())
+    }
+
+    /// Give a live item a new exptime (already normalised, not past). Done in
+    /// place when its segment outlives the new time; otherwise the item is
+    /// copied (same cas) into the segment chain of its new TTL bucket.
+    /// Returns the item's location afterwards.
+    fn retime(&mut self, key: &[u8], hash: u64, f: Found, exp: u32) -> Result<Found, SegError> {
+        let seg_exp = self.segs.meta[f.seg as usize].expire_at;
+        if f.hdr.has_exp && exp != 0 && i64::from(exp) <= seg_exp {
+            let buf = &mut self.segs.data[f.seg as usize][f.off..];
+            item::set_exptime(buf, &f.hdr, exp);
+            self.next_expire = self.next_expire.min(i64::from(exp));
+            let mut f = f;
+            f.hdr.exptime = exp;
+            return Ok(f);
+        }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        scratch.extend_from_slice(self.value(&f));
+        let freq = slot_freq(self.table.get(f.loc));
+        let r = self.write_item(
+            key,
+            hash,
+            &scratch,
+            &[],
+            f.hdr.flags,
+            exp,
+            f.hdr.cas,
+            Some(f),
+            freq,
+        );
+        self.scratch = scratch;
+        r?;
+        Ok(self.find(key, hash).expect("just written"))
+    }
+
+    pub fn touch(&mut self, key: &[u8], exptime: i64, now: i64) -> Result<(), SegError> {
+        let hash = hash_key(self.seed, key);
+        self.tick(now);
+        let f = self.find_live(key, hash, now).ok_or(SegError::NotFound)?;
+        match item::norm_exptime(exptime, now) {
+            Some(exp) => {
+                let f = self.retime(key, hash, f, exp)?;
+                self.table.bump(f.loc);
+            }
+            None => {
+                self.unlink(&f);
+                self.counters.expired += 1;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn get<R>(
+        &mut self,
+        key: &[u8],
+        now: i64,
+        touch: Option<i64>,
+        f: impl FnOnce(&ItemInfo, &[u8]) -> R,
+    ) -> Result<R, SegError> {
+        let hash = hash_key(self.seed, key);
+        self.tick(now);
+        let mut found = self.find_live(key, hash, now).ok_or(SegError::NotFound)?;
+        let mut drop_after = false;
+        let mut reported_exp = i64::from(found.hdr.exptime);
+        if let Some(t) = touch {
+            match item::norm_exptime(t, now) {
+                Some(exp) => {
+                    found = self.retime(key, hash, found, exp)?;
+                    reported_exp = i64::from(exp);
+                }
+                None => {
+                    // gat with a past time: served once, then gone.
+                    drop_after = true;
+                    reported_exp = t;
+                }
+            }
+        }
+        let info = ItemInfo {
+            flags: found.hdr.flags,
+            cas: found.hdr.cas,
+            exptime: reported_exp,
+        };
+        let r = f(&info, self.value(&found));
+        if drop_after {
+            self.unlink(&found);
+            self.counters.expired += 1;
+        } else {
+            self.table.bump(found.loc);
+        }
+        Ok(r)
+    }
+
+    // ---- flush ----------------------------------------------------------
+
+    pub fn flush(&mut self, at: i64, now: i64) {
+        self.tick(now);
+        if at <= now {
+            self.flush_cas = self.cas_next;
+            self.flush_sweep();
+            return;
+        }
+        if self.pending.contains(&at) {
+            return;
+        }
+        if self.pending.len() < MAX_PENDING {
+            self.pending.push(at);
+        } else {
+            // Full: fold into the latest one, taking the later time. This can
+            // only delay a flush, never undo one.
+            let last = self.pending.iter_mut().max().expect("non-empty");
+            if at > *last {
+                *last = at;
+            }
+        }
+        self.pending_min = self.pending.iter().copied().min().unwrap_or(i64::MAX);
+    }
+
+    /// Turn delayed flushes whose time has come into the cas watermark:
+    /// everything stored until now was stored before their time.
+    fn flush_due(&mut self, now: i64) {
+        self.flush_cas = self.cas_next;
+        self.pending.retain(|&t| t > now);
+        self.pending_min = self.pending.iter().copied().min().unwrap_or(i64::MAX);
+        self.sweep_needed = true;
+    }
+
+    // ---- table growth ---------------------------------------------------
+
+    /// Double the hash table, rehashing keys read back from the segments.
+    fn grow(&mut self) {
+        let power = self.table.buckets().trailing_zeros() + 1;
+        let mut t = HashTable::new(power);
+        for v in self.table.values() {
+            let seg = slot_seg(v) as usize;
+            let off = slot_off(v);
+            let data = &self.segs.data[seg][off..];
+            let hl = item::header_len_from_ctrl(data[0]);
+            let key = &data[hl..hl + data[1] as usize];
+            t.insert(hash_key(self.seed, key), v);
+        }
+        self.table = t;
+        self.epoch += 1;
+    }
+
+    pub fn stats(&mut self, now: i64) -> crate::SegStats {
+        self.tick(now);
+        let c = &self.counters;
+        crate::SegStats {
+            curr_items: c.curr_items,
+            total_items: c.total_items,
+            bytes: c.bytes,
+            evictions: c.evictions,
+            expired: c.expired,
+            memory_used: self.segs.memory_used,
+            memory_limit: self.memory_limit,
+            hash_buckets: self.table.buckets() as u64,
+        }
+    }
+}
+
+#[cfg(test)]
+impl Inner {
+    /// Cross-check every counter and index entry against the segments.
+    pub fn check_invariants(&self) {
+        use crate::segment::State;
+        let mut live_items = 0u64;
+        let mut live_bytes = 0u64;
+        let mut used = 0u64;
+        for (id, m) in self.segs.meta.iter().enumerate() {
+            used += self.segs.data[id].len() as u64;
+            if m.state != State::Linked {
+                assert!(
+                    m.state == State::Free || m.state == State::Borrowed,
+                    "{id}: {m:?}"
+                );
+                continue;
+            }
+            let data = &self.segs.data[id];
+            let (mut off, mut n, mut bytes) = (0, 0u32, 0usize);
+            while off < m.write_off {
+                let h = item::read_header(&data[off..], m.base_cas);
+                if !h.dead {
+                    n += 1;
+                    bytes += h.total();
+                    let key = &data[off + h.key_at()..off + h.key_at() + h.klen as usize];
+                    let f = self.find(key, hash_key(self.seed, key)).expect("indexed");
+                    assert_eq!(
+                        (f.seg, f.off),
+                        (id as u32, off),
+                        "index points at live copy"
+                    );
+                    assert!(h.cas <= m.max_cas);
+                    if h.exptime != 0 {
+                        assert!(i64::from(h.exptime) <= m.expire_at, "{id}: {h:?} {m:?}");
+                    }
+                }
+                off += h.total();
+            }
+            assert_eq!(off, m.write_off);
+            assert_eq!((n, bytes), (m.live_items, m.live_bytes), "segment {id}");
+            live_items += u64::from(n);
+            live_bytes += bytes as u64;
+        }
+        assert_eq!(self.table.items as u64, live_items);
+        assert_eq!(self.counters.curr_items, live_items);
+        assert_eq!(self.counters.bytes, live_bytes);
+        assert_eq!(self.segs.memory_used, used);
+        assert!(used <= self.memory_limit);
+        for v in self.table.values() {
+            let m = &self.segs.meta[slot_seg(v) as usize];
+            assert_eq!(m.state, State::Linked);
+            assert!(slot_off(v) < m.write_off);
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! The key index: a table of cache-line-sized buckets.
+//!
+//! Each bucket is 64 bytes = 8 `u64` slots. Slot 0 is bucket info (the
+//! 1-based index of an overflow bucket chained after this one, 0 = none);
+//! slots 1..=7 hold items, 0 meaning empty:
+//!
+//! ```text
+//! bits  0..24  byte offset of the item in its segment
+//! bits 24..48  segment id
+//! bits 48..52  access frequency (saturating, for merge eviction)
+//! bits 52..64  tag: 12 high bits of the key hash (never 0)
+//! ```
+//!
+//! A lookup reads the home bucket (one cache line), compares tags and only
+//! touches segment memory for the slots whose tag matches. A full bucket
+//! chains overflow buckets; the table doubles (rehashing keys read back from
+//! the segments) once it holds more than 4 items per bucket.
+
+/// Item slots per bucket (slot 0 is bucket info).
+pub(crate) const SLOTS: usize = 8;
+/// Grow when items exceed this many per home bucket.
+pub(crate) const GROW_LOAD: usize = 4;
+const OVER_FLAG: u32 = 1 << 31;
+
+const OFF_MASK: u64 = (1 << 24) - 1;
+const SEG_SHIFT: u32 = 24;
+const SEG_MASK: u64 = (1 << 24) - 1;
+const FREQ_SHIFT: u32 = 48;
+const FREQ_MASK: u64 = 0xf;
+const TAG_SHIFT: u32 = 52;
+
+/// Largest segment id a slot can hold.
+pub(crate) const MAX_SEGMENTS: usize = (1 << 24) - 1;
+/// Largest item offset a slot can hold (so the largest segment).
+pub(crate) const MAX_OFFSET: usize = 1 << 24;
+/// Largest frequency value.
+pub(crate) const FREQ_MAX: u8 = 15;
+
+/// A 64-byte, cache-line-aligned bucket.
+#[derive(Clone, Copy, Default)]
+#[repr(C, align(64))]
+pub(crate) struct Bucket(pub [u64; SLOTS]);
+
+/// The position of a slot: bucket reference (high bit = overflow) and slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Loc {
+    bucket: u32,
+    slot: u8,
+}
+
+/// The tag of a hash (12 bits, never 0).
+#[inline]
+pub(crate) fn tag_of(hash: u64) -> u64 {
+    (hash >> TAG_SHIFT).max(1)
+}
+
+/// Build a slot value.
+#[inline]
+pub(crate) fn pack(tag: u64, seg: u32, off: usize, freq: u8) -> u64 {
+    debug_assert!(off < MAX_OFFSET && (seg as usize) <= MAX_SEGMENTS);
+    (tag << TAG_SHIFT)
+        | ((u64::from(freq) & FREQ_MASK) << FREQ_SHIFT)
+        | (u64::from(seg) << SEG_SHIFT)
+        | off as u64
+}
+
+#[inline]
+pub(crate) fn slot_tag(v: u64) -> u64 {
+    v >> TAG_SHIFT
+}
+#[inline]
+pub(crate) fn slot_seg(v: u64) -> u32 {
+    ((v >> SEG_SHIFT) & SEG_MASK) as u32
+}
+#[inline]
+pub(crate) fn slot_off(v: u64) -> usize {
+    (v & OFF_MASK) as usize
+}
+#[inline]
+pub(crate) fn slot_freq(v: u64) -> u8 {
+    ((v >> FREQ_SHIFT) & FREQ_MASK) as u8
+}
+
+#[inline(always)]
+fn r64(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+#[inline(always)]
+fn r32(b: &[u8], at: usize) -> u64 {
+    u64::from(u32::from_le_bytes(
+        b[at..at + 4].try_into().expect("4 bytes"),
+    ))
+}
+
+/// Seeded, fast, non-cryptographic key hash (folded 64x64->128 multiplies,
+/// in the manner of wyhash/foldhash): no per-byte loop and no memcpy.
+#[inline]
+pub(crate) fn hash_key(seed: u64, key: &[u8]) -> u64 {
+    const K1: u64 = 0x9e37_79b9_7f4a_7c15;
+    const K2: u64 = 0xd6e8_feb8_6659_fd93;
+    const K3: u64 = 0xa076_1d64_78bd_642f;
+    #[inline(always)]
+    fn fold(a: u64, b: u64) -> u64 {
+        let p = u128::from(a).wrapping_mul(u128::from(b));
+        (p as u64) ^ ((p >> 64) as u64)
+    }
+    let n = key.len();
+    let mut h = seed ^ (n as u64).wrapping_mul(K1);
+    let (a, b) = if n <= 16 {
+        if n >= 8 {
+            (r64(key, 0), r64(key, n - 8))
+        } else if n >= 4 {
+            (r32(key, 0), r32(key, n - 4))
+        } else if n > 0 {
+            let x =
+                (u64::from(key[0]) << 16) | (u64::from(key[n / 2]) << 8) | u64::from(key[n - 1]);
+            (x, 0)
+        } else {
+            (0, 0)
+        }
+    } else {
+        let mut i = 0;
+        while i + 16 < n {
+            h = fold(r64(key, i) ^ K2, r64(key, i + 8) ^ h);
+            i += 16;
+        }
+        (r64(key, n - 16), r64(key, n - 8))
+    };
+    h = fold(a ^ K2, b ^ h ^ K3);
+    fold(h ^ K1, seed ^ K2)
+}
+
+/// The bucket array with its overflow buckets.
+pub(crate) struct HashTable {
+    main: Vec<Bucket>,
+    over: Vec<Bucket>,
+    over_free: Vec<u32>,
+    mask: u64,
+    /// Occupied slots.
+    pub items: usize,
+}
+
+impl HashTable {
+    /// A table of `2^power` home buckets.
+    pub fn new(power: u32) -> HashTable {
+        let n = 1usize << power;
+        HashTable {
+            main: vec![Bucket::default(); n],
+            over: Vec::new(),
+            over_free: Vec::new(),
+            mask: (n - 1) as u64,
+            items: 0,
+        }
+    }
+
+    /// Number of home buckets.
+    pub fn buckets(&self) -> usize {
+        self.main.len()
+    }
+
+    /// Whether the load calls for doubling.
+    #[inline]
+    pub fn wants_growth(&self) -> bool {
+        self.items > self.main.len() * GROW_LOAD && self.main.len() < 1 << 31
+    }
+
+    #[inline]
+    pub fn home(&self, hash: u64) -> u32 {
+        (hash & self.mask) as u32
+    }
+
+    #[inline]
+    pub fn bucket(&self, b: u32) -> &Bucket {
+        if b & OVER_FLAG == 0 {
+            &self.main[b as usize]
+        } else {
+            &self.over[(b & !OVER_FLAG) as usize]
+        }
+    }
+
+    #[inline]
+    fn bucket_mut(&mut self, b: u32) -> &mut Bucket {
+        if b & OVER_FLAG == 0 {
+            &mut self.main[b as usize]
+        } else {
+            &mut self.over[(b & !OVER_FLAG) as usize]
+        }
+    }
+
+    /// The bucket chained after `b`, if any.
+    #[inline]
+    pub fn next(&self, b: u32) -> Option<u32> {
+        let link = self.bucket(b).0[0] as u32;
+        (link != 0).then(|| OVER_FLAG | (link - 1))
+    }
+
+    #[inline]
+    pub fn loc(bucket: u32, slot: usize) -> Loc {
+        Loc {
+            bucket,
+            slot: slot as u8,
+        }
+    }
+
+    #[inline]
+    pub fn get(&self, loc: Loc) -> u64 {
+        self.bucket(loc.bucket).0[loc.slot as usize]
+    }
+
+    #[inline]
+    pub fn set(&mut self, loc: Loc, v: u64) {
+        self.bucket_mut(loc.bucket).0[loc.slot as usize] = v;
+    }
+
+    /// Empty a slot.
+    #[inline]
+    pub fn clear(&mut self, loc: Loc) {
+        debug_assert!(self.get(loc) != 0);
+        self.set(loc, 0);
+        self.items -= 1;
+    }
+
+    /// Raise the frequency counter of a slot (saturating).
+    #[inline]
+    pub fn bump(&mut self, loc: Loc) {
+        let v = self.get(loc);
+        if slot_freq(v) < FREQ_MAX {
+            self.set(loc, v + (1 << FREQ_SHIFT));
+        }
+    }
+
+    /// Insert a slot value into the chain of `hash`'s home bucket.
+    pub fn insert(&mut self, hash: u64, v: u64) -> Loc {
+        let mut b = self.home(hash);
+        loop {
+            if let Some(s) = (1..SLOTS).find(|&s| self.bucket(b).0[s] == 0) {
+                self.bucket_mut(b).0[s] = v;
+                self.items += 1;
+                return Self::loc(b, s);
+            }
+            match self.next(b) {
+                Some(n) => b = n,
+                None => {
+                    let idx = match self.over_free.pop() {
+                        Some(i) => i,
+                        None => {
+                            self.over.push(Bucket::default());
+                            (self.over.len() - 1) as u32
+                        }
+                    };
+                    self.bucket_mut(b).0[0] = u64::from(idx + 1);
+                    b = OVER_FLAG | idx;
+                }
+            }
+        }
+    }
+
+    /// The slot holding exactly (seg, off) in `hash`'s chain.
+    pub fn find_exact(&self, hash: u64, seg: u32, off: usize) -> Option<Loc> {
+        let tag = tag_of(hash);
+        let mut b = self.home(hash);
+        loop {
+            let bk = self.bucket(b);
+            for s in 1..SLOTS {
+                let v = bk.0[s];
+                if v != 0 && slot_tag(v) == tag && slot_seg(v) == seg && slot_off(v) == off {
+                    return Some(Self::loc(b, s));
+                }
+            }
+            b = self.next(b)?;
+        }
+    }
+
+    /// Every occupied slot value (for rehashing).
+    pub fn values(&self) -> impl Iterator<Item = u64> + '_ {
+        self.main
+            .iter()
+            .chain(self.over.iter())
+            .flat_map(|b| b.0[1..].iter().copied())
+            .filter(|&v| v != 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_fields_roundtrip() {
+        let v = pack(0xabc, 123_456, 1_000_000, 9);
+        assert_eq!(slot_tag(v), 0xabc);
+        assert_eq!(slot_seg(v), 123_456);
+        assert_eq!(slot_off(v), 1_000_000);
+        assert_eq!(slot_freq(v), 9);
+        assert_eq!(tag_of(0), 1, "tag never 0");
+    }
+
+    #[test]
+    fn overflow_chains_hold_any_number_of_slots() {
+        let mut t = HashTable::new(1);
+        let mut locs = Vec::new();
+        for i in 0..100u32 {
+            let h = 2u64 | (u64::from(i) << 52); // all in bucket 0
+            locs.push((h, t.insert(h, pack(tag_of(h), i, 8, 0))));
+        }
+        assert_eq!(t.items, 100);
+        for (i, &(h, loc)) in locs.iter().enumerate() {
+            assert_eq!(t.find_exact(h, i as u32, 8), Some(loc));
+        }
+        t.clear(locs[3].1);
+        assert_eq!(t.find_exact(locs[3].0, 3, 8), None);
+        assert_eq!(t.values().count(), 99);
+    }
+
+    #[test]
+    fn hash_spreads_similar_keys() {
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..10_000 {
+            let h = hash_key(7, format!("key:{i:010}").as_bytes());
+            seen.insert(h & 0xfff);
+        }
+        // 10k keys into 4096 bins: about 4096 * (1 - e^-2.44) = 3740 distinct.
+        assert!(seen.len() > 3650, "{}", seen.len());
+        assert_ne!(hash_key(1, b"abc"), hash_key(2, b"abc"));
+        assert_ne!(hash_key(1, b""), hash_key(1, b"\0"));
+    }
+}

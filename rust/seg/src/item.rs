@@ -1,0 +1,310 @@
+//! The in-segment item layout.
+//!
+//! An item is a variable-length header followed by the key and the value,
+//! packed byte-aligned (no padding) into its segment:
+//!
+//! ```text
+//! byte 0      control bits
+//!             bit 0    client flags present (4 bytes, omitted when 0)
+//!             bit 1    exptime present (4 bytes, omitted when 0 = never)
+//!             bits 2-3 value-length width - 1 (1..=4 bytes)
+//!             bits 4-5 cas encoding: 0/1/2 = 1/2/4-byte delta from the
+//!                      segment's base cas, 3 = 8-byte absolute cas
+//!             bit 6    dead (deleted, overwritten or moved)
+//! byte 1      key length (1..=250)
+//! then        value length (LE, 1-4 bytes), cas (1-8 bytes),
+//!             [flags u32 LE], [exptime u32 LE], key, value
+//! ```
+//!
+//! A 14-byte key, 100-byte value, no flags, no expiry and a cas within 65535
+//! of its segment's base costs 2 + 1 + 2 = 5 header bytes: 119 bytes in all.
+
+/// Control bit: client flags follow the cas.
+const F_FLAGS: u8 = 0x01;
+/// Control bit: an absolute u32 exptime follows the flags.
+const F_EXP: u8 = 0x02;
+/// Control bit: the item is dead (no hash slot points at it).
+pub(crate) const F_DEAD: u8 = 0x40;
+
+/// Decoded item header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Header {
+    pub cas: u64,
+    pub vlen: u32,
+    pub flags: u32,
+    /// Absolute unix seconds, 0 = never.
+    pub exptime: u32,
+    pub klen: u8,
+    /// Header bytes (before the key).
+    pub hlen: u8,
+    pub dead: bool,
+    /// Whether an exptime field is present (it can be rewritten in place).
+    pub has_exp: bool,
+}
+
+impl Header {
+    /// Total bytes the item occupies in its segment.
+    #[inline]
+    pub fn total(&self) -> usize {
+        self.hlen as usize + self.klen as usize + self.vlen as usize
+    }
+
+    /// Offset of the key from the item start.
+    #[inline]
+    pub fn key_at(&self) -> usize {
+        self.hlen as usize
+    }
+
+    /// Offset of the value from the item start, and its length.
+    #[inline]
+    pub fn value_at(&self) -> (usize, usize) {
+        (self.hlen as usize + self.klen as usize, self.vlen as usize)
+    }
+
+    /// Whether the item is live at `now` given the flush watermark.
+    #[inline]
+    pub fn live(&self, now: i64, flush_cas: u64) -> bool {
+        self.cas >= flush_cas && (self.exptime == 0 || now < i64::from(self.exptime))
+    }
+}
+
+#[inline]
+fn vlen_width(vlen: usize) -> usize {
+    if vlen < 1 << 8 {
+        1
+    } else if vlen < 1 << 16 {
+        2
+    } else if vlen < 1 << 24 {
+        3
+    } else {
+        4
+    }
+}
+
+/// (code, width) of the cas encoding relative to `base`.
+#[inline]
+fn cas_code(cas: u64, base: u64) -> (u8, usize) {
+    match cas.checked_sub(base) {
+        Some(d) if d < 1 << 8 => (0, 1),
+        Some(d) if d < 1 << 16 => (1, 2),
+        Some(d) if d < 1 << 32 => (2, 4),
+        _ => (3, 8),
+    }
+}
+
+#[inline]
+const fn cas_width(code: u8) -> usize {
+    match code {
+        0 => 1,
+        1 => 2,
+        2 => 4,
+        _ => 8,
+    }
+}
+
+/// Header bytes for an item with these fields in a segment with base cas `base`.
+#[inline]
+pub(crate) fn header_len(vlen: usize, flags: u32, exptime: u32, cas: u64, base: u64) -> usize {
+    2 + vlen_width(vlen)
+        + cas_code(cas, base).1
+        + if flags != 0 { 4 } else { 0 }
+        + if exptime != 0 { 4 } else { 0 }
+}
+
+/// Header length from the first byte alone (for fast key comparison).
+#[inline]
+pub(crate) fn header_len_from_ctrl(ctrl: u8) -> usize {
+    2 + ((ctrl >> 2) & 3) as usize
+        + 1
+        + cas_width((ctrl >> 4) & 3)
+        + if ctrl & F_FLAGS != 0 { 4 } else { 0 }
+        + if ctrl & F_EXP != 0 { 4 } else { 0 }
+}
+
+/// Store the low `width` (1, 2, 3, 4 or 8) bytes of `v`, little endian, with
+/// fixed-size writes (a variable-length copy would call memcpy).
+#[inline(always)]
+fn put_le(buf: &mut [u8], v: u64, width: usize) {
+    match width {
+        1 => buf[0] = v as u8,
+        2 => buf[..2].copy_from_slice(&(v as u16).to_le_bytes()),
+        3 => {
+            buf[..2].copy_from_slice(&(v as u16).to_le_bytes());
+            buf[2] = (v >> 16) as u8;
+        }
+        4 => buf[..4].copy_from_slice(&(v as u32).to_le_bytes()),
+        _ => buf[..8].copy_from_slice(&v.to_le_bytes()),
+    }
+}
+
+/// Load `width` (1, 2, 3, 4 or 8) bytes, little endian.
+#[inline(always)]
+fn get_le(buf: &[u8], width: usize) -> u64 {
+    match width {
+        1 => u64::from(buf[0]),
+        2 => u64::from(u16::from_le_bytes([buf[0], buf[1]])),
+        3 => u64::from(u16::from_le_bytes([buf[0], buf[1]])) | (u64::from(buf[2]) << 16),
+        4 => u64::from(u32::from_le_bytes(buf[..4].try_into().expect("4 bytes"))),
+        _ => u64::from_le_bytes(buf[..8].try_into().expect("8 bytes")),
+    }
+}
+
+/// Write a header at the start of `buf`; returns its length. `klen` must be
+/// 1..=250.
+pub(crate) fn write_header(
+    buf: &mut [u8],
+    klen: usize,
+    vlen: usize,
+    flags: u32,
+    exptime: u32,
+    cas: u64,
+    base: u64,
+) -> usize {
+    debug_assert!((1..=250).contains(&klen));
+    let vw = vlen_width(vlen);
+    let (cc, cw) = cas_code(cas, base);
+    let mut ctrl = ((vw as u8 - 1) << 2) | (cc << 4);
+    if flags != 0 {
+        ctrl |= F_FLAGS;
+    }
+    if exptime != 0 {
+        ctrl |= F_EXP;
+    }
+    buf[0] = ctrl;
+    buf[1] = klen as u8;
+    let mut p = 2;
+    put_le(&mut buf[p..], vlen as u64, vw);
+    p += vw;
+    let casv = if cc == 3 { cas } else { cas - base };
+    put_le(&mut buf[p..], casv, cw);
+    p += cw;
+    if flags != 0 {
+        buf[p..p + 4].copy_from_slice(&flags.to_le_bytes());
+        p += 4;
+    }
+    if exptime != 0 {
+        buf[p..p + 4].copy_from_slice(&exptime.to_le_bytes());
+        p += 4;
+    }
+    p
+}
+
+/// Decode the header at the start of `buf`.
+#[inline]
+pub(crate) fn read_header(buf: &[u8], base: u64) -> Header {
+    let ctrl = buf[0];
+    let klen = buf[1];
+    let vw = ((ctrl >> 2) & 3) as usize + 1;
+    let mut p = 2;
+    let vlen = get_le(&buf[p..], vw) as u32;
+    p += vw;
+    let cc = (ctrl >> 4) & 3;
+    let cw = cas_width(cc);
+    let raw = get_le(&buf[p..], cw);
+    p += cw;
+    let cas = if cc == 3 { raw } else { base + raw };
+    let mut flags = 0;
+    if ctrl & F_FLAGS != 0 {
+        flags = get_le(&buf[p..], 4) as u32;
+        p += 4;
+    }
+    let mut exptime = 0;
+    let has_exp = ctrl & F_EXP != 0;
+    if has_exp {
+        exptime = get_le(&buf[p..], 4) as u32;
+        p += 4;
+    }
+    Header {
+        klen,
+        vlen,
+        flags,
+        exptime,
+        cas,
+        hlen: p as u8,
+        dead: ctrl & F_DEAD != 0,
+        has_exp,
+    }
+}
+
+/// Rewrite the exptime of an item whose header has an exptime field.
+pub(crate) fn set_exptime(buf: &mut [u8], hdr: &Header, exptime: u32) {
+    debug_assert!(hdr.has_exp && exptime != 0);
+    let p = hdr.hlen as usize - 4;
+    buf[p..p + 4].copy_from_slice(&exptime.to_le_bytes());
+}
+
+/// Mark the item at the start of `buf` dead.
+#[inline]
+pub(crate) fn mark_dead(buf: &mut [u8]) {
+    buf[0] |= F_DEAD;
+}
+
+/// Convert a caller exptime to the stored u32 form. `None` when the item
+/// would already be expired at `now` (it must not be stored).
+pub(crate) fn norm_exptime(exptime: i64, now: i64) -> Option<u32> {
+    if exptime == 0 {
+        return Some(0);
+    }
+    if now >= exptime {
+        return None;
+    }
+    Some(if exptime < 1 {
+        1 // only reachable with a negative clock
+    } else if exptime > i64::from(u32::MAX) {
+        u32::MAX
+    } else {
+        exptime as u32
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roundtrip_all_encodings() {
+        let mut buf = [0u8; 64];
+        for &(vlen, flags, exp, cas, base) in &[
+            (0usize, 0u32, 0u32, 5u64, 5u64),
+            (100, 0, 0, 300, 10),
+            (70_000, 7, 0, 1 << 20, 1),
+            (1 << 24, u32::MAX, 1_800_000_000, 1 << 40, 1),
+            (5, 1, 9, 3, 10), // cas below base: absolute
+        ] {
+            let n = write_header(&mut buf, 14, vlen, flags, exp, cas, base);
+            assert_eq!(n, header_len(vlen, flags, exp, cas, base));
+            assert_eq!(n, header_len_from_ctrl(buf[0]));
+            let h = read_header(&buf, base);
+            assert_eq!(
+                (
+                    h.klen,
+                    h.vlen as usize,
+                    h.flags,
+                    h.exptime,
+                    h.cas,
+                    h.hlen as usize,
+                    h.dead
+                ),
+                (14, vlen, flags, exp, cas, n, false)
+            );
+            mark_dead(&mut buf);
+            assert!(read_header(&buf, base).dead);
+        }
+    }
+
+    #[test]
+    fn typical_small_item_header_is_five_bytes() {
+        assert_eq!(header_len(100, 0, 0, 1000, 10), 5);
+        assert_eq!(header_len(100, 0, 0, 10, 10), 4);
+    }
+
+    #[test]
+    fn exptime_normalisation() {
+        assert_eq!(norm_exptime(0, 100), Some(0));
+        assert_eq!(norm_exptime(100, 100), None);
+        assert_eq!(norm_exptime(99, 100), None);
+        assert_eq!(norm_exptime(101, 100), Some(101));
+        assert_eq!(norm_exptime(i64::MAX, 100), Some(u32::MAX));
+        assert_eq!(norm_exptime(-5, -10), Some(1));
+    }
+}
