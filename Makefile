@@ -67,6 +67,9 @@ ffi-header:
 	cargo run --release --locked -q -p molt-ffi --example print_header > ffi/include/molt_ffi.h.new
 	mv ffi/include/molt_ffi.h.new ffi/include/molt_ffi.h
 
+# Further targets (ab, asan, fuzz, ...) live one file per job in mk/.
+-include $(sort $(wildcard mk/*.mk))
+
 clean:
 	cargo clean
 	rm -rf target/c-only

@@ -49,6 +49,7 @@ fn main() {
         .include(core.join("src"))
         .include(root.join("ffi/include"))
         .define("MOLT_WITH_SEG", None)
+        .define("MOLT_WITH_TLS", None)
         .compile("moltcore");
     println!("cargo:rustc-link-lib=pthread");
 

@@ -32,7 +32,8 @@ fn loaded(engine: &str, n: u32, value_len: usize) -> Storage {
     let s = Storage::open(engine, &cfg).expect("open");
     let v = vec![b'v'; value_len];
     for i in 0..n {
-        s.store(StoreMode::Set, &key(i), &v, 0, 0, NOW).expect("preload");
+        s.store(StoreMode::Set, &key(i), &v, 0, 0, NOW)
+            .expect("preload");
     }
     s
 }
@@ -83,7 +84,8 @@ fn single_ops(c: &mut Criterion) {
     for engine in ENGINES {
         let s = loaded(engine, 0, 0);
         for k in &counters {
-            s.store(StoreMode::Set, k, b"0", 0, 0, NOW).expect("counter");
+            s.store(StoreMode::Set, k, b"0", 0, 0, NOW)
+                .expect("counter");
         }
         let mut i = 0usize;
         g.bench_function(*engine, |b| {
@@ -109,7 +111,7 @@ fn mix_90_10(c: &mut Criterion) {
             b.iter(|| {
                 i = (i + STRIDE) % all.len();
                 n = n.wrapping_add(1);
-                if n % 10 == 0 {
+                if n.is_multiple_of(10) {
                     black_box(s.store(StoreMode::Set, &all[i], &v, 0, 0, NOW).is_ok())
                 } else {
                     black_box(s.get(&all[i], NOW).is_ok())

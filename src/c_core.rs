@@ -100,13 +100,116 @@ impl Default for StorageConfig {
     }
 }
 
-/// A value read back, with its metadata.
+/// A value read back, with its metadata (storage.h `molt_item_info`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Item {
     pub value: Vec<u8>,
     pub flags: u32,
     pub cas: u64,
     pub exptime: i64,
+    /// Unix seconds of the access before this one (the store time if the
+    /// item was never read).
+    pub last_access: i64,
+    /// Read at least once before this call (meta `h`).
+    pub fetched: bool,
+    /// Invalidated by a meta delete/store with I (meta `X`).
+    pub stale: bool,
+    /// This read won the right to recache (meta `W`).
+    pub win: bool,
+    /// A win was handed out earlier (meta `Z`).
+    pub win_taken: bool,
+}
+
+/// Options of a meta get (storage.h `molt_meta_get_opts`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MetaGetOptions {
+    /// T: set the exptime to this first.
+    pub touch: Option<i64>,
+    /// u: leave recency, fetched and last access untouched.
+    pub no_bump: bool,
+    /// N: on a miss create an empty item with this exptime and win it.
+    pub vivify: Option<i64>,
+    /// R: win if the remaining TTL is below this many seconds.
+    pub recache: Option<i64>,
+    /// E: the cas of an item this call creates.
+    pub new_cas: Option<u64>,
+}
+
+/// Options of a meta set (the rest of storage.h `molt_meta_store_req`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MetaStoreOptions {
+    /// C: only if the live item's cas equals this.
+    pub compare_cas: Option<u64>,
+    /// E: the stored item gets this cas.
+    pub new_cas: Option<u64>,
+    /// I: an older compare_cas stores the value marked stale.
+    pub invalidate: bool,
+    /// N: append/prepend to a missing key creates it with this exptime.
+    pub vivify: Option<i64>,
+}
+
+/// Options of a meta delete (storage.h `molt_meta_delete_opts`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MetaDeleteOptions {
+    /// C: only if the live item's cas equals this.
+    pub compare_cas: Option<u64>,
+    /// E: the cas the kept item gets.
+    pub new_cas: Option<u64>,
+    /// I: mark stale (new cas) instead of removing.
+    pub invalidate: bool,
+    /// T: with invalidate (or clear_value), the item's new exptime.
+    pub touch: Option<i64>,
+    /// x: keep the item, empty its value and flags.
+    pub clear_value: bool,
+}
+
+/// Options of a meta arithmetic (storage.h `molt_meta_arith_opts`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetaArithOptions {
+    /// M: incr (true) or decr.
+    pub incr: bool,
+    /// D
+    pub delta: u64,
+    /// C: only if the live item's cas equals this.
+    pub compare_cas: Option<u64>,
+    /// E: the resulting item gets this cas.
+    pub new_cas: Option<u64>,
+    /// N: a missing key is created holding `initial` with this exptime.
+    pub vivify: Option<i64>,
+    /// J
+    pub initial: u64,
+    /// T: also set the exptime.
+    pub touch: Option<i64>,
+}
+
+impl Default for MetaArithOptions {
+    fn default() -> Self {
+        MetaArithOptions {
+            incr: true,
+            delta: 1,
+            compare_cas: None,
+            new_cas: None,
+            vivify: None,
+            initial: 0,
+            touch: None,
+        }
+    }
+}
+
+/// What a meta arithmetic leaves behind (storage.h `molt_meta_arith_result`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetaArithResult {
+    pub value: u64,
+    pub cas: u64,
+    pub exptime: i64,
+}
+
+/// storage.h's (switch, value) pair for an optional value.
+fn c_opt<T: Default>(v: Option<T>) -> (c_int, T) {
+    match v {
+        Some(x) => (1, x),
+        None => (0, T::default()),
+    }
 }
 
 /// Engine counters (storage.h `molt_storage_stats`).
@@ -174,6 +277,11 @@ extern "C" fn copy_item_sink(
             flags: info.flags,
             cas: info.cas,
             exptime: info.exptime,
+            last_access: info.last_access,
+            fetched: info.fetched != 0,
+            stale: info.stale != 0,
+            win: info.win != 0,
+            win_taken: info.win_taken != 0,
         });
     }
 }
@@ -322,6 +430,166 @@ impl Storage {
         // SAFETY: the handle is live; key is valid for its length.
         check(unsafe {
             sys::molt_storage_touch(self.raw.as_ptr(), key.as_ptr(), key.len(), exptime, now)
+        })
+    }
+
+    /// A meta get (mg): reads with the meta options; a vivified miss
+    /// returns the new empty item with `win` set.
+    pub fn meta_get(&self, key: &[u8], now: i64, opts: &MetaGetOptions) -> Result<Item, Status> {
+        let (touch, touch_exptime) = c_opt(opts.touch);
+        let (vivify, vivify_exptime) = c_opt(opts.vivify);
+        let (recache, recache_ttl) = c_opt(opts.recache);
+        let (has_new_cas, new_cas) = c_opt(opts.new_cas);
+        let o = sys::molt_meta_get_opts {
+            touch,
+            touch_exptime,
+            no_bump: c_int::from(opts.no_bump),
+            vivify,
+            vivify_exptime,
+            recache,
+            recache_ttl,
+            has_new_cas,
+            new_cas,
+        };
+        let mut slot: Option<Item> = None;
+        let ctx = &mut slot as *mut Option<Item> as *mut c_void;
+        // SAFETY: the handle is live; key is valid for key.len() bytes; o is
+        // a valid options struct for the call; the sink only touches ctx,
+        // which points at `slot` for the whole call.
+        check(unsafe {
+            sys::molt_storage_meta_get(
+                self.raw.as_ptr(),
+                key.as_ptr(),
+                key.len(),
+                now,
+                &o,
+                Some(copy_item_sink),
+                ctx,
+            )
+        })?;
+        slot.ok_or(Status::Internal)
+    }
+
+    /// A meta set (ms): `mode` Set/Add/Replace/Append/Prepend (`Cas(c)` is
+    /// Set with `compare_cas = c`); returns the new cas.
+    #[allow(clippy::too_many_arguments)]
+    pub fn meta_store(
+        &self,
+        mode: StoreMode,
+        key: &[u8],
+        value: &[u8],
+        flags: u32,
+        exptime: i64,
+        now: i64,
+        opts: &MetaStoreOptions,
+    ) -> Result<u64, Status> {
+        use sys::molt_store_mode as m;
+        let (cmode, compare) = match mode {
+            StoreMode::Set => (m::MOLT_STORE_SET, opts.compare_cas),
+            StoreMode::Add => (m::MOLT_STORE_ADD, opts.compare_cas),
+            StoreMode::Replace => (m::MOLT_STORE_REPLACE, opts.compare_cas),
+            StoreMode::Append => (m::MOLT_STORE_APPEND, opts.compare_cas),
+            StoreMode::Prepend => (m::MOLT_STORE_PREPEND, opts.compare_cas),
+            StoreMode::Cas(c) => (m::MOLT_STORE_SET, Some(c)),
+        };
+        let (has_compare_cas, compare_cas) = c_opt(compare);
+        let (has_new_cas, new_cas) = c_opt(opts.new_cas);
+        let (vivify, vivify_exptime) = c_opt(opts.vivify);
+        let req = sys::molt_meta_store_req {
+            mode: cmode,
+            key: key.as_ptr(),
+            key_len: key.len(),
+            value: value.as_ptr(),
+            value_len: value.len(),
+            flags,
+            exptime,
+            has_compare_cas,
+            compare_cas,
+            has_new_cas,
+            new_cas,
+            invalidate: c_int::from(opts.invalidate),
+            vivify,
+            vivify_exptime,
+        };
+        let mut cas_out = 0u64;
+        // SAFETY: the handle is live; req and the key and value it points
+        // at are valid for the call; cas_out is a valid place for one u64.
+        check(unsafe { sys::molt_storage_meta_store(self.raw.as_ptr(), &req, now, &mut cas_out) })?;
+        Ok(cas_out)
+    }
+
+    /// A meta delete (md): delete, invalidate or empty a live item.
+    pub fn meta_delete(
+        &self,
+        key: &[u8],
+        now: i64,
+        opts: &MetaDeleteOptions,
+    ) -> Result<(), Status> {
+        let (has_compare_cas, compare_cas) = c_opt(opts.compare_cas);
+        let (has_new_cas, new_cas) = c_opt(opts.new_cas);
+        let (touch, touch_exptime) = c_opt(opts.touch);
+        let o = sys::molt_meta_delete_opts {
+            has_compare_cas,
+            compare_cas,
+            has_new_cas,
+            new_cas,
+            invalidate: c_int::from(opts.invalidate),
+            touch,
+            touch_exptime,
+            clear_value: c_int::from(opts.clear_value),
+        };
+        // SAFETY: the handle is live; key is valid for its length; o is a
+        // valid options struct for the call.
+        check(unsafe {
+            sys::molt_storage_meta_delete(self.raw.as_ptr(), key.as_ptr(), key.len(), now, &o)
+        })
+    }
+
+    /// A meta arithmetic (ma).
+    pub fn meta_arith(
+        &self,
+        key: &[u8],
+        now: i64,
+        opts: &MetaArithOptions,
+    ) -> Result<MetaArithResult, Status> {
+        let (has_compare_cas, compare_cas) = c_opt(opts.compare_cas);
+        let (has_new_cas, new_cas) = c_opt(opts.new_cas);
+        let (vivify, vivify_exptime) = c_opt(opts.vivify);
+        let (touch, touch_exptime) = c_opt(opts.touch);
+        let o = sys::molt_meta_arith_opts {
+            incr: c_int::from(opts.incr),
+            delta: opts.delta,
+            has_compare_cas,
+            compare_cas,
+            has_new_cas,
+            new_cas,
+            vivify,
+            vivify_exptime,
+            initial: opts.initial,
+            touch,
+            touch_exptime,
+        };
+        let mut out = sys::molt_meta_arith_result {
+            value: 0,
+            cas: 0,
+            exptime: 0,
+        };
+        // SAFETY: the handle is live; key is valid for its length; o is a
+        // valid options struct and out a valid place for the result.
+        check(unsafe {
+            sys::molt_storage_meta_arith(
+                self.raw.as_ptr(),
+                key.as_ptr(),
+                key.len(),
+                now,
+                &o,
+                &mut out,
+            )
+        })?;
+        Ok(MetaArithResult {
+            value: out.value,
+            cas: out.cas,
+            exptime: out.exptime,
         })
     }
 

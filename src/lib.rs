@@ -10,5 +10,6 @@ pub mod c_core;
 extern crate molt_ffi;
 
 pub use c_core::{
-    engines, run_c_main, Item, Status, Storage, StorageConfig, StorageStats, StoreMode,
+    engines, run_c_main, Item, MetaArithOptions, MetaArithResult, MetaDeleteOptions,
+    MetaGetOptions, MetaStoreOptions, Status, Storage, StorageConfig, StorageStats, StoreMode,
 };

@@ -489,3 +489,682 @@ fn concurrent_writers_never_produce_torn_values() {
         });
     });
 }
+
+// ---- the meta protocol's semantics (mg/ms/md/ma) ----------------------------
+
+use molt::{MetaArithOptions, MetaDeleteOptions, MetaGetOptions, MetaStoreOptions};
+
+fn mg(s: &Storage, key: &[u8], now: i64, o: MetaGetOptions) -> Result<molt::Item, Status> {
+    s.meta_get(key, now, &o)
+}
+
+fn no_bump() -> MetaGetOptions {
+    MetaGetOptions {
+        no_bump: true,
+        ..MetaGetOptions::default()
+    }
+}
+
+#[test]
+fn reads_report_fetched_and_last_access() {
+    each_engine(|e, s| {
+        set(s, b"k", b"v", 0, 0, T0);
+        let first = s.get(b"k", T0 + 5).unwrap();
+        assert!(!first.fetched, "{e}: not read before");
+        assert_eq!(first.last_access, T0, "{e}: store time until read");
+        assert!(!first.stale && !first.win && !first.win_taken, "{e}");
+        let second = s.get(b"k", T0 + 9).unwrap();
+        assert!(second.fetched, "{e}");
+        assert_eq!(second.last_access, T0 + 5, "{e}: the previous access");
+        let third = mg(s, b"k", T0 + 20, MetaGetOptions::default()).unwrap();
+        assert_eq!((third.fetched, third.last_access), (true, T0 + 9), "{e}");
+        // u: reported, but leaves the access state alone
+        let quiet = mg(s, b"k", T0 + 30, no_bump()).unwrap();
+        assert_eq!(quiet.last_access, T0 + 20, "{e}");
+        assert_eq!(s.get(b"k", T0 + 31).unwrap().last_access, T0 + 20, "{e}");
+        // a new version starts afresh
+        set(s, b"k", b"w", 0, 0, T0 + 40);
+        let fresh = s.get(b"k", T0 + 41).unwrap();
+        assert_eq!((fresh.fetched, fresh.last_access), (false, T0 + 40), "{e}");
+
+        set(s, b"never", b"v", 0, 0, T0);
+        mg(s, b"never", T0 + 1, no_bump()).unwrap();
+        let n = mg(s, b"never", T0 + 2, no_bump()).unwrap();
+        assert_eq!(
+            (n.fetched, n.last_access),
+            (false, T0),
+            "{e}: u sets no fetched"
+        );
+
+        // touch and gat are accesses too
+        set(s, b"t", b"v", 0, 0, T0);
+        s.touch(b"t", T0 + 100, T0 + 3).unwrap();
+        let t = s.get(b"t", T0 + 4).unwrap();
+        assert_eq!((t.fetched, t.last_access), (true, T0 + 3), "{e}");
+        s.get_touch(b"t", T0 + 200, T0 + 6).unwrap();
+        assert_eq!(s.get(b"t", T0 + 7).unwrap().last_access, T0 + 6, "{e}");
+        // arith writes a new version
+        set(s, b"n", b"1", 0, 0, T0);
+        s.get(b"n", T0 + 1).unwrap();
+        s.arith(b"n", true, 1, T0 + 2).unwrap();
+        let n = s.get(b"n", T0 + 3).unwrap();
+        assert_eq!((n.fetched, n.last_access), (false, T0 + 2), "{e}");
+    });
+}
+
+#[test]
+fn meta_get_touch_sets_exptime_and_keeps_cas() {
+    each_engine(|e, s| {
+        let cas = set(s, b"k", b"v", 0, T0 + 10, T0);
+        let touch = |t| MetaGetOptions {
+            touch: Some(t),
+            ..MetaGetOptions::default()
+        };
+        let item = mg(s, b"k", T0, touch(T0 + 100)).unwrap();
+        assert_eq!((item.exptime, item.cas), (T0 + 100, cas), "{e}");
+        assert_eq!(s.get(b"k", T0 + 50).unwrap().exptime, T0 + 100, "{e}");
+        assert_eq!(mg(s, b"k", T0 + 50, touch(0)).unwrap().exptime, 0, "{e}");
+        assert!(s.get(b"k", T0 + 1_000_000).is_ok(), "{e}: 0 = never");
+        // with u: the exptime moves, the access state does not
+        let quiet = MetaGetOptions {
+            touch: Some(T0 + 300),
+            no_bump: true,
+            ..MetaGetOptions::default()
+        };
+        let before = s.get(b"k", T0 + 60).unwrap();
+        mg(s, b"k", T0 + 70, quiet).unwrap();
+        let after = mg(s, b"k", T0 + 80, no_bump()).unwrap();
+        assert_eq!(after.exptime, T0 + 300, "{e}");
+        assert_eq!(after.last_access, T0 + 60, "{e}: {before:?}");
+        // a past time serves once, then the item is gone
+        let gone = mg(s, b"k", T0 + 90, touch(T0 + 1)).unwrap();
+        assert_eq!(gone.value, b"v", "{e}");
+        assert_eq!(s.get(b"k", T0 + 90), Err(Status::NotFound), "{e}");
+    });
+}
+
+#[test]
+fn no_bump_reads_are_evicted_before_normal_reads() {
+    for engine in ENGINES {
+        let s = open(
+            engine,
+            StorageConfig {
+                memory_limit: 2 << 20,
+                ..StorageConfig::default()
+            },
+        );
+        let value = [b'v'; 100];
+        // "normal" is stored first, so by store order it would go first.
+        set(&s, b"normal00", &value, 0, 0, T0);
+        set(&s, b"nobump00", &value, 0, 0, T0);
+        s.get(b"normal00", T0).unwrap();
+        mg(&s, b"nobump00", T0, no_bump()).unwrap();
+        let mut evicted_at = None;
+        for i in 0..200_000u32 {
+            set(&s, format!("f{i:07}").as_bytes(), &value, 0, 0, T0);
+            if mg(&s, b"nobump00", T0, no_bump()).is_err() {
+                evicted_at = Some(i);
+                break;
+            }
+        }
+        assert!(evicted_at.is_some(), "{engine}: memory pressure evicts");
+        assert!(
+            mg(&s, b"normal00", T0, no_bump()).is_ok(),
+            "{engine}: the normally read item outlives the u-read one ({evicted_at:?})"
+        );
+    }
+}
+
+#[test]
+fn vivify_on_miss_creates_an_empty_item_and_one_winner() {
+    each_engine(|e, s| {
+        let viv = MetaGetOptions {
+            vivify: Some(T0 + 30),
+            ..MetaGetOptions::default()
+        };
+        let first = mg(s, b"v", T0, viv).unwrap();
+        assert_eq!(first.value, b"", "{e}");
+        assert_eq!((first.flags, first.exptime), (0, T0 + 30), "{e}");
+        assert!(
+            first.win && !first.win_taken && !first.fetched,
+            "{e}: {first:?}"
+        );
+        assert_eq!(first.last_access, T0, "{e}");
+        assert!(first.cas > 0, "{e}");
+        let second = mg(s, b"v", T0 + 1, viv).unwrap();
+        assert!(!second.win && second.win_taken, "{e}: {second:?}");
+        assert!(second.fetched, "{e}: the vivifying read was an access");
+        assert_eq!(second.cas, first.cas, "{e}: not created again");
+        let third = s.get(b"v", T0 + 2).unwrap();
+        assert!(
+            !third.win && third.win_taken,
+            "{e}: classic reads see Z too"
+        );
+        // stored again: the win state is cleared
+        set(s, b"v", b"filled", 0, T0 + 30, T0 + 3);
+        let filled = mg(s, b"v", T0 + 4, viv).unwrap();
+        assert!(!filled.win && !filled.win_taken, "{e}: {filled:?}");
+        assert_eq!(filled.value, b"filled", "{e}");
+        // E gives the created item its cas
+        let with_cas = MetaGetOptions {
+            vivify: Some(0),
+            new_cas: Some(777),
+            ..MetaGetOptions::default()
+        };
+        let made = mg(s, b"v2", T0, with_cas).unwrap();
+        assert_eq!((made.cas, made.exptime), (777, 0), "{e}");
+        assert_eq!(s.get(b"v2", T0).unwrap().cas, 777, "{e}");
+        assert_eq!(
+            mg(s, b"none", T0, MetaGetOptions::default()),
+            Err(Status::NotFound),
+            "{e}"
+        );
+        assert_eq!(
+            s.get(b"none", T0),
+            Err(Status::NotFound),
+            "{e}: nothing made"
+        );
+    });
+}
+
+#[test]
+fn recache_wins_once_when_the_ttl_runs_low() {
+    each_engine(|e, s| {
+        let r30 = MetaGetOptions {
+            recache: Some(30),
+            ..MetaGetOptions::default()
+        };
+        set(s, b"k", b"v", 0, T0 + 100, T0);
+        assert!(!mg(s, b"k", T0, r30).unwrap().win, "{e}: 100 s left");
+        assert!(!mg(s, b"k", T0 + 70, r30).unwrap().win, "{e}: 30 s left");
+        let won = mg(s, b"k", T0 + 75, r30).unwrap();
+        assert!(won.win && !won.win_taken, "{e}: 25 s left: {won:?}");
+        let later = mg(s, b"k", T0 + 76, r30).unwrap();
+        assert!(!later.win && later.win_taken, "{e}: {later:?}");
+        // a new version may be won again
+        set(s, b"k", b"v2", 0, T0 + 100, T0 + 80);
+        assert!(mg(s, b"k", T0 + 80, r30).unwrap().win, "{e}");
+        // no expiry, no recache win
+        set(s, b"forever", b"v", 0, 0, T0);
+        let big = MetaGetOptions {
+            recache: Some(1 << 40),
+            ..MetaGetOptions::default()
+        };
+        assert!(!mg(s, b"forever", T0, big).unwrap().win, "{e}");
+        // T applies before R
+        set(s, b"t", b"v", 0, T0 + 1000, T0);
+        let touch_low = MetaGetOptions {
+            touch: Some(T0 + 10),
+            recache: Some(30),
+            ..MetaGetOptions::default()
+        };
+        assert!(mg(s, b"t", T0, touch_low).unwrap().win, "{e}");
+    });
+}
+
+#[test]
+fn meta_delete_invalidate_keeps_a_stale_readable_item() {
+    each_engine(|e, s| {
+        let c1 = set(s, b"k", b"hi", 3, T0 + 100, T0);
+        let inval = MetaDeleteOptions {
+            invalidate: true,
+            touch: Some(T0 + 30),
+            ..MetaDeleteOptions::default()
+        };
+        s.meta_delete(b"k", T0, &inval).unwrap();
+        let first = mg(s, b"k", T0 + 1, MetaGetOptions::default()).unwrap();
+        assert_eq!(
+            (first.value.as_slice(), first.flags),
+            (&b"hi"[..], 3),
+            "{e}"
+        );
+        assert!(
+            first.stale && first.win && !first.win_taken,
+            "{e}: {first:?}"
+        );
+        assert!(first.cas != c1, "{e}: invalidation takes a new cas");
+        assert_eq!(first.exptime, T0 + 30, "{e}: T");
+        let second = mg(s, b"k", T0 + 2, MetaGetOptions::default()).unwrap();
+        assert!(
+            second.stale && !second.win && second.win_taken,
+            "{e}: {second:?}"
+        );
+        assert_eq!(second.cas, first.cas, "{e}");
+        // invalidating again hands out a new win
+        s.meta_delete(
+            b"k",
+            T0 + 3,
+            &MetaDeleteOptions {
+                invalidate: true,
+                new_cas: Some(999),
+                ..MetaDeleteOptions::default()
+            },
+        )
+        .unwrap();
+        let again = s.get(b"k", T0 + 4).unwrap();
+        assert_eq!((again.cas, again.exptime), (999, T0 + 30), "{e}: E; T kept");
+        assert!(again.stale && !again.win_taken, "{e}: {again:?}");
+        assert!(
+            mg(s, b"k", T0 + 5, MetaGetOptions::default()).unwrap().win,
+            "{e}"
+        );
+        // a fresh store clears stale
+        set(s, b"k", b"new", 0, 0, T0 + 6);
+        let fresh = mg(s, b"k", T0 + 7, MetaGetOptions::default()).unwrap();
+        assert!(
+            !fresh.stale && !fresh.win && !fresh.win_taken,
+            "{e}: {fresh:?}"
+        );
+        // invalidate with a past T removes the item
+        s.meta_delete(
+            b"k",
+            T0 + 8,
+            &MetaDeleteOptions {
+                invalidate: true,
+                touch: Some(T0 + 1),
+                ..MetaDeleteOptions::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(s.get(b"k", T0 + 8), Err(Status::NotFound), "{e}");
+        // a plain meta delete removes
+        set(s, b"d", b"v", 0, 0, T0);
+        s.meta_delete(b"d", T0, &MetaDeleteOptions::default())
+            .unwrap();
+        assert_eq!(s.get(b"d", T0), Err(Status::NotFound), "{e}");
+    });
+}
+
+#[test]
+fn meta_store_with_an_older_cas_and_invalidate_stores_stale() {
+    each_engine(|e, s| {
+        let c1 = set(s, b"k", b"v1", 0, T0 + 100, T0);
+        let c2 = set(s, b"k", b"v2", 0, T0 + 100, T0);
+        assert!(c1 < c2, "{e}");
+        let opts = |c| MetaStoreOptions {
+            compare_cas: Some(c),
+            invalidate: true,
+            ..MetaStoreOptions::default()
+        };
+        // older compare_cas: stored (HD), but stale, keeping the exptime
+        let c3 = s
+            .meta_store(StoreMode::Set, b"k", b"old", 0, T0 + 500, T0 + 1, &opts(c1))
+            .expect("stale store");
+        let item = mg(s, b"k", T0 + 1, MetaGetOptions::default()).unwrap();
+        assert_eq!(item.value, b"old", "{e}");
+        assert_eq!((item.cas, item.exptime), (c3, T0 + 100), "{e}");
+        assert!(item.stale && item.win, "{e}: {item:?}");
+        // a stale store keeps the win state: the next one sees Z
+        s.meta_store(StoreMode::Set, b"k", b"older", 0, 0, T0 + 2, &opts(c1))
+            .unwrap();
+        let z = mg(s, b"k", T0 + 2, MetaGetOptions::default()).unwrap();
+        assert!(z.stale && !z.win && z.win_taken, "{e}: {z:?}");
+        // a newer mismatch is refused
+        assert_eq!(
+            s.meta_store(StoreMode::Set, b"k", b"x", 0, 0, T0 + 3, &opts(z.cas + 100)),
+            Err(Status::Exists),
+            "{e}"
+        );
+        // without invalidate an older cas is refused
+        let plain = MetaStoreOptions {
+            compare_cas: Some(c1),
+            ..MetaStoreOptions::default()
+        };
+        assert_eq!(
+            s.meta_store(StoreMode::Set, b"k", b"x", 0, 0, T0 + 3, &plain),
+            Err(Status::Exists),
+            "{e}"
+        );
+        // an equal cas is a normal store: not stale, its own exptime
+        s.meta_store(
+            StoreMode::Set,
+            b"k",
+            b"cur",
+            0,
+            T0 + 900,
+            T0 + 4,
+            &opts(z.cas),
+        )
+        .unwrap();
+        let cur = s.get(b"k", T0 + 4).unwrap();
+        assert_eq!(cur.value, b"cur", "{e}");
+        assert!(!cur.stale && !cur.win_taken, "{e}: {cur:?}");
+        assert_eq!(cur.exptime, T0 + 900, "{e}");
+    });
+}
+
+#[test]
+fn compare_cas_guards_delete_arith_and_store() {
+    each_engine(|e, s| {
+        let cmp = |c| MetaStoreOptions {
+            compare_cas: Some(c),
+            ..MetaStoreOptions::default()
+        };
+        let del = |c| MetaDeleteOptions {
+            compare_cas: Some(c),
+            ..MetaDeleteOptions::default()
+        };
+        let ari = |c| MetaArithOptions {
+            compare_cas: Some(c),
+            ..MetaArithOptions::default()
+        };
+        // missing
+        assert_eq!(
+            s.meta_delete(b"n", T0, &del(1)),
+            Err(Status::NotFound),
+            "{e}"
+        );
+        assert_eq!(
+            s.meta_arith(b"n", T0, &ari(1)),
+            Err(Status::NotFound),
+            "{e}"
+        );
+        for mode in [StoreMode::Set, StoreMode::Replace] {
+            assert_eq!(
+                s.meta_store(mode, b"n", b"1", 0, 0, T0, &cmp(1)),
+                Err(Status::NotFound),
+                "{e}: {mode:?}"
+            );
+        }
+        for mode in [StoreMode::Append, StoreMode::Prepend] {
+            assert_eq!(
+                s.meta_store(mode, b"n", b"1", 0, 0, T0, &cmp(1)),
+                Err(Status::NotStored),
+                "{e}: {mode:?}"
+            );
+        }
+        // mismatch
+        let c = set(s, b"n", b"5", 0, 0, T0);
+        assert_eq!(
+            s.meta_delete(b"n", T0, &del(c + 1)),
+            Err(Status::Exists),
+            "{e}"
+        );
+        assert_eq!(
+            s.meta_arith(b"n", T0, &ari(c + 1)),
+            Err(Status::Exists),
+            "{e}"
+        );
+        for mode in [
+            StoreMode::Set,
+            StoreMode::Replace,
+            StoreMode::Append,
+            StoreMode::Prepend,
+        ] {
+            assert_eq!(
+                s.meta_store(mode, b"n", b"1", 0, 0, T0, &cmp(c + 1)),
+                Err(Status::Exists),
+                "{e}: {mode:?}"
+            );
+        }
+        assert_eq!(s.get(b"n", T0).unwrap().value, b"5", "{e}: untouched");
+        // add ignores the cas (as memcached): refused because present
+        assert_eq!(
+            s.meta_store(StoreMode::Add, b"n", b"1", 0, 0, T0, &cmp(c)),
+            Err(Status::NotStored),
+            "{e}"
+        );
+        // match
+        let c2 = s
+            .meta_store(StoreMode::Append, b"n", b"0", 0, 0, T0, &cmp(c))
+            .unwrap();
+        let r = s.meta_arith(b"n", T0, &ari(c2)).unwrap();
+        assert_eq!(r.value, 51, "{e}");
+        s.meta_delete(b"n", T0, &del(r.cas)).unwrap();
+        assert_eq!(s.get(b"n", T0), Err(Status::NotFound), "{e}");
+    });
+}
+
+#[test]
+fn new_cas_is_given_to_what_a_meta_call_writes() {
+    each_engine(|e, s| {
+        let e_cas = |c| MetaStoreOptions {
+            new_cas: Some(c),
+            ..MetaStoreOptions::default()
+        };
+        assert_eq!(
+            s.meta_store(StoreMode::Set, b"k", b"1", 0, 0, T0, &e_cas(5000)),
+            Ok(5000),
+            "{e}"
+        );
+        assert_eq!(s.get(b"k", T0).unwrap().cas, 5000, "{e}");
+        assert_eq!(
+            s.meta_store(StoreMode::Append, b"k", b"0", 0, 0, T0, &e_cas(5500)),
+            Ok(5500),
+            "{e}"
+        );
+        let r = s
+            .meta_arith(
+                b"k",
+                T0,
+                &MetaArithOptions {
+                    new_cas: Some(6000),
+                    ..MetaArithOptions::default()
+                },
+            )
+            .unwrap();
+        assert_eq!((r.value, r.cas), (11, 6000), "{e}");
+        let v = s
+            .meta_arith(
+                b"viv",
+                T0,
+                &MetaArithOptions {
+                    new_cas: Some(7000),
+                    vivify: Some(0),
+                    ..MetaArithOptions::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(v.cas, 7000, "{e}");
+        s.meta_delete(
+            b"k",
+            T0,
+            &MetaDeleteOptions {
+                invalidate: true,
+                new_cas: Some(8000),
+                ..MetaDeleteOptions::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(s.get(b"k", T0).unwrap().cas, 8000, "{e}");
+        // the classic cas works against it
+        s.store(StoreMode::Cas(8000), b"k", b"x", 0, 0, T0)
+            .expect("cas after E");
+        // the counter still hands out fresh values afterwards
+        let next = set(s, b"other", b"v", 0, 0, T0);
+        assert!(
+            ![5000, 5500, 6000, 7000, 8000].contains(&next),
+            "{e}: {next}"
+        );
+    });
+}
+
+#[test]
+fn clear_value_keeps_an_empty_item() {
+    each_engine(|e, s| {
+        let c = set(s, b"k", b"abc", 5, T0 + 100, T0);
+        s.get(b"k", T0).unwrap();
+        let x = MetaDeleteOptions {
+            clear_value: true,
+            ..MetaDeleteOptions::default()
+        };
+        s.meta_delete(b"k", T0 + 1, &x).unwrap();
+        let item = s.get(b"k", T0 + 2).unwrap();
+        assert_eq!(item.value, b"", "{e}");
+        assert_eq!(
+            (item.flags, item.cas, item.exptime),
+            (0, c, T0 + 100),
+            "{e}"
+        );
+        assert!(!item.fetched, "{e}: a new version");
+        // with E, and with I (stale, new cas)
+        s.meta_delete(
+            b"k",
+            T0 + 3,
+            &MetaDeleteOptions {
+                new_cas: Some(4242),
+                ..x
+            },
+        )
+        .unwrap();
+        assert_eq!(s.get(b"k", T0 + 3).unwrap().cas, 4242, "{e}");
+        set(s, b"s", b"abc", 1, 0, T0);
+        s.meta_delete(
+            b"s",
+            T0,
+            &MetaDeleteOptions {
+                invalidate: true,
+                ..x
+            },
+        )
+        .unwrap();
+        let st = mg(s, b"s", T0, MetaGetOptions::default()).unwrap();
+        assert_eq!(st.value, b"", "{e}");
+        assert!(st.stale && st.win, "{e}: {st:?}");
+        assert_eq!(
+            s.meta_delete(b"missing", T0, &x),
+            Err(Status::NotFound),
+            "{e}"
+        );
+    });
+}
+
+#[test]
+fn meta_arith_vivifies_with_the_initial_value() {
+    each_engine(|e, s| {
+        let viv = MetaArithOptions {
+            vivify: Some(0),
+            initial: 13,
+            delta: 5,
+            ..MetaArithOptions::default()
+        };
+        let r = s.meta_arith(b"c", T0, &viv).unwrap();
+        assert_eq!((r.value, r.exptime), (13, 0), "{e}: no delta on creation");
+        let item = s.get(b"c", T0).unwrap();
+        assert_eq!(
+            (item.value.as_slice(), item.flags, item.cas),
+            (&b"13"[..], 0, r.cas),
+            "{e}"
+        );
+        let r2 = s.meta_arith(b"c", T0, &viv).unwrap();
+        assert_eq!(r2.value, 18, "{e}: present: the delta applies");
+        let down = MetaArithOptions {
+            incr: false,
+            vivify: Some(T0 + 60),
+            initial: 7,
+            delta: 3,
+            ..MetaArithOptions::default()
+        };
+        let d = s.meta_arith(b"d", T0, &down).unwrap();
+        assert_eq!((d.value, d.exptime), (7, T0 + 60), "{e}");
+        assert_eq!(s.meta_arith(b"d", T0, &down).unwrap().value, 4, "{e}");
+        assert_eq!(s.get(b"d", T0 + 60), Err(Status::NotFound), "{e}: N's TTL");
+        assert_eq!(
+            s.meta_arith(b"none", T0, &MetaArithOptions::default()),
+            Err(Status::NotFound),
+            "{e}"
+        );
+    });
+}
+
+#[test]
+fn meta_arith_touch_sets_the_exptime() {
+    each_engine(|e, s| {
+        set(s, b"n", b"10", 4, T0 + 1000, T0);
+        let plain = s
+            .meta_arith(b"n", T0, &MetaArithOptions::default())
+            .unwrap();
+        assert_eq!((plain.value, plain.exptime), (11, T0 + 1000), "{e}");
+        let t = MetaArithOptions {
+            touch: Some(T0 + 50),
+            ..MetaArithOptions::default()
+        };
+        let r = s.meta_arith(b"n", T0, &t).unwrap();
+        assert_eq!((r.value, r.exptime), (12, T0 + 50), "{e}");
+        assert!(r.cas != plain.cas, "{e}");
+        let item = s.get(b"n", T0 + 49).unwrap();
+        assert_eq!((item.value.as_slice(), item.flags), (&b"12"[..], 4), "{e}");
+        assert_eq!(item.exptime, T0 + 50, "{e}");
+        assert_eq!(s.get(b"n", T0 + 50), Err(Status::NotFound), "{e}");
+        set(s, b"m", b"abc", 0, 0, T0);
+        assert_eq!(s.meta_arith(b"m", T0, &t), Err(Status::NonNumeric), "{e}");
+    });
+}
+
+#[test]
+fn append_and_prepend_vivify_a_missing_key() {
+    each_engine(|e, s| {
+        let viv = MetaStoreOptions {
+            vivify: Some(T0 + 60),
+            ..MetaStoreOptions::default()
+        };
+        s.meta_store(StoreMode::Append, b"a", b"ab", 9, 0, T0, &viv)
+            .unwrap();
+        let item = s.get(b"a", T0).unwrap();
+        assert_eq!(item.value, b"ab", "{e}");
+        assert_eq!((item.flags, item.exptime), (9, T0 + 60), "{e}");
+        // present: an ordinary append, keeping flags and exptime
+        s.meta_store(StoreMode::Append, b"a", b"cd", 1, T0 + 999, T0, &viv)
+            .unwrap();
+        let item = s.get(b"a", T0).unwrap();
+        assert_eq!(
+            (item.value.as_slice(), item.flags),
+            (&b"abcd"[..], 9),
+            "{e}"
+        );
+        assert_eq!(item.exptime, T0 + 60, "{e}");
+        s.meta_store(StoreMode::Prepend, b"p", b"xy", 0, 0, T0, &viv)
+            .unwrap();
+        assert_eq!(s.get(b"p", T0).unwrap().value, b"xy", "{e}");
+        assert_eq!(
+            s.meta_store(
+                StoreMode::Prepend,
+                b"q",
+                b"xy",
+                0,
+                0,
+                T0,
+                &MetaStoreOptions::default()
+            ),
+            Err(Status::NotStored),
+            "{e}"
+        );
+    });
+}
+
+#[test]
+fn meta_calls_refuse_bad_keys() {
+    each_engine(|e, s| {
+        let long = vec![b'k'; 251];
+        for key in [&b""[..], &long] {
+            assert_eq!(
+                mg(s, key, T0, MetaGetOptions::default()),
+                Err(Status::Invalid),
+                "{e}"
+            );
+            assert_eq!(
+                s.meta_store(
+                    StoreMode::Set,
+                    key,
+                    b"v",
+                    0,
+                    0,
+                    T0,
+                    &MetaStoreOptions::default()
+                ),
+                Err(Status::Invalid),
+                "{e}"
+            );
+            assert_eq!(
+                s.meta_delete(key, T0, &MetaDeleteOptions::default()),
+                Err(Status::Invalid),
+                "{e}"
+            );
+            assert_eq!(
+                s.meta_arith(key, T0, &MetaArithOptions::default()),
+                Err(Status::Invalid),
+                "{e}"
+            );
+        }
+    });
+}

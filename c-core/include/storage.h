@@ -69,10 +69,89 @@ typedef struct molt_storage_config {
 
 /* What a read reports about an item besides its value. */
 typedef struct molt_item_info {
-    uint32_t flags;  /* client flags, opaque 32 bits */
-    uint64_t cas;    /* unique of the current version */
-    int64_t exptime; /* absolute unix seconds, 0 = never */
+    uint32_t flags;      /* client flags, opaque 32 bits */
+    uint64_t cas;        /* unique of the current version */
+    int64_t exptime;     /* absolute unix seconds, 0 = never */
+    int64_t last_access; /* unix seconds of the access before this one (the
+                            store time if never read) */
+    uint8_t fetched;     /* read at least once before this call */
+    uint8_t stale;       /* invalidated by a meta delete/store with I */
+    uint8_t win;         /* this caller won the right to recache (meta W) */
+    uint8_t win_taken;   /* a win was handed out earlier (meta Z) */
 } molt_item_info;
+
+/* ---- the meta protocol's extra semantics (memcached 1.6 mg/ms/md/ma) ----
+ * "has_*" fields switch the matching value on. The win token: an item
+ * hands out at most one win until it is stored again; a read wins when it
+ * vivifies a missing item (N), when the item is stale, or when its
+ * remaining TTL is below recache_ttl (R); later readers see win_taken. */
+
+typedef struct molt_meta_get_opts {
+    int touch;              /* T: set exptime to touch_exptime first */
+    int64_t touch_exptime;
+    int no_bump;            /* u: leave the item's recency untouched */
+    int vivify;             /* N: on a miss create an empty item (flags 0,
+                               exptime vivify_exptime) and win it */
+    int64_t vivify_exptime;
+    int recache;            /* R: win if 0 < remaining TTL < recache_ttl */
+    int64_t recache_ttl;
+    int has_new_cas;        /* E: cas given to an item this call creates */
+    uint64_t new_cas;
+} molt_meta_get_opts;
+
+typedef struct molt_meta_store_req {
+    molt_store_mode mode;   /* SET, ADD, REPLACE, APPEND or PREPEND */
+    const uint8_t *key;
+    size_t key_len;
+    const uint8_t *value;
+    size_t value_len;
+    uint32_t flags;
+    int64_t exptime;
+    int has_compare_cas;    /* C: only if the live item's cas equals it
+                               (missing: MOLT_NOT_FOUND, other: MOLT_EXISTS) */
+    uint64_t compare_cas;
+    int has_new_cas;        /* E: the stored item gets this cas */
+    uint64_t new_cas;
+    int invalidate;         /* I: a compare_cas older than the item's cas
+                               stores the value marked stale instead of
+                               failing with MOLT_EXISTS */
+    int vivify;             /* N: append/prepend to a missing key creates
+                               it (exptime vivify_exptime) */
+    int64_t vivify_exptime;
+} molt_meta_store_req;
+
+typedef struct molt_meta_delete_opts {
+    int has_compare_cas;    /* C */
+    uint64_t compare_cas;
+    int has_new_cas;        /* E: with invalidate, the stale item's cas */
+    uint64_t new_cas;
+    int invalidate;         /* I: mark stale (new cas) instead of removing */
+    int touch;              /* T: with invalidate, the stale item's exptime */
+    int64_t touch_exptime;
+    int clear_value;        /* x: keep the item, empty its value and flags */
+} molt_meta_delete_opts;
+
+typedef struct molt_meta_arith_opts {
+    int incr;               /* M: incr (non-zero) or decr */
+    uint64_t delta;         /* D */
+    int has_compare_cas;    /* C */
+    uint64_t compare_cas;
+    int has_new_cas;        /* E */
+    uint64_t new_cas;
+    int vivify;             /* N: a missing key is created holding `initial`
+                               (exptime vivify_exptime); no delta applied */
+    int64_t vivify_exptime;
+    uint64_t initial;       /* J */
+    int touch;              /* T: also set exptime */
+    int64_t touch_exptime;
+} molt_meta_arith_opts;
+
+/* What a meta arith leaves behind. */
+typedef struct molt_meta_arith_result {
+    uint64_t value;
+    uint64_t cas;
+    int64_t exptime;
+} molt_meta_arith_result;
 
 /* Engine counters; gauges are as of the call. */
 typedef struct molt_storage_stats {
@@ -118,6 +197,17 @@ typedef struct molt_storage_ops {
      * immediately). */
     molt_status (*flush)(void *self, int64_t at, int64_t now);
     void (*stats)(void *self, int64_t now, molt_storage_stats *out);
+    /* Meta protocol operations (see the option structs above). */
+    molt_status (*meta_get)(void *self, const uint8_t *key, size_t key_len,
+                            int64_t now, const molt_meta_get_opts *opts,
+                            molt_value_sink sink, void *ctx);
+    molt_status (*meta_store)(void *self, const molt_meta_store_req *req,
+                              int64_t now, uint64_t *cas_out);
+    molt_status (*meta_delete)(void *self, const uint8_t *key, size_t key_len,
+                               int64_t now, const molt_meta_delete_opts *opts);
+    molt_status (*meta_arith)(void *self, const uint8_t *key, size_t key_len,
+                              int64_t now, const molt_meta_arith_opts *opts,
+                              molt_meta_arith_result *out);
     void (*destroy)(void *self);
 } molt_storage_ops;
 
@@ -162,6 +252,21 @@ molt_status molt_storage_touch(molt_storage *st, const uint8_t *key,
 molt_status molt_storage_flush(molt_storage *st, int64_t at, int64_t now);
 void molt_storage_stats_read(molt_storage *st, int64_t now,
                              molt_storage_stats *out);
+
+molt_status molt_storage_meta_get(molt_storage *st, const uint8_t *key,
+                                  size_t key_len, int64_t now,
+                                  const molt_meta_get_opts *opts,
+                                  molt_value_sink sink, void *ctx);
+molt_status molt_storage_meta_store(molt_storage *st,
+                                    const molt_meta_store_req *req,
+                                    int64_t now, uint64_t *cas_out);
+molt_status molt_storage_meta_delete(molt_storage *st, const uint8_t *key,
+                                     size_t key_len, int64_t now,
+                                     const molt_meta_delete_opts *opts);
+molt_status molt_storage_meta_arith(molt_storage *st, const uint8_t *key,
+                                    size_t key_len, int64_t now,
+                                    const molt_meta_arith_opts *opts,
+                                    molt_meta_arith_result *out);
 
 #ifdef __cplusplus
 }

@@ -14,10 +14,28 @@
 #define MOLT_TRANSPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* What a transport needs to start (TLS: PEM files; plain TCP: nothing). */
+typedef struct molt_transport_config {
+    const char *cert_file; /* certificate chain */
+    const char *key_file;  /* private key */
+    const char *ca_file;   /* if set, client certificates signed by it are
+                              required (mutual TLS) */
+} molt_transport_config;
+
+/* Counters a transport keeps (all zero for plain TCP). */
+typedef struct molt_transport_stats {
+    uint64_t handshakes;       /* completed */
+    uint64_t handshake_errors; /* failed or timed out */
+    uint64_t resumed;          /* completed by session resumption */
+    uint64_t reloads;          /* certificate reloads that took effect */
+    uint64_t reload_errors;    /* reloads refused (old config kept) */
+} molt_transport_stats;
 
 typedef enum molt_io_status {
     MOLT_IO_OK = 0,         /* progress made (or handshake complete) */
@@ -51,16 +69,37 @@ typedef struct molt_transport_ops {
     void (*detach)(void *conn);
     /* Release the transport itself. */
     void (*destroy)(void *self);
+    /* Re-read certificates for new connections; open ones keep theirs.
+     * Returns 0, or -1 with a message in err (the old config stays). NULL
+     * when the transport has nothing to reload. */
+    int (*reload)(void *self, char *err, size_t err_len);
+    /* Counters; NULL when the transport keeps none. */
+    void (*stats)(void *self, molt_transport_stats *out);
+    /* Count a handshake abandoned by the event loop (timed out). */
+    void (*handshake_timed_out)(void *self);
 } molt_transport_ops;
 
 typedef struct molt_transport molt_transport;
 typedef struct molt_transport_conn molt_transport_conn;
 
+/* Open transport `name` ("tcp"; "tls" in the mixed build). Returns NULL
+ * with a message in err (naming the file at fault, for TLS). */
+molt_transport *molt_transport_open(const char *name,
+                                    const molt_transport_config *cfg,
+                                    char *err, size_t err_len);
+/* Non-zero when `name` is a transport this binary lacks because it is built
+ * without Rust (the C-only molt-c). */
+int molt_transport_needs_rust(const char *name);
 /* Plain TCP. Returns NULL only if allocation fails. */
 molt_transport *molt_transport_tcp_new(void);
 /* Release; NULL is a no-op. */
 void molt_transport_free(molt_transport *t);
 const char *molt_transport_name(const molt_transport *t);
+/* See molt_transport_ops.reload; plain TCP answers 0 (nothing to do). */
+int molt_transport_reload(molt_transport *t, char *err, size_t err_len);
+/* Fills out (zeros when the transport keeps no counters). */
+void molt_transport_stats_read(molt_transport *t, molt_transport_stats *out);
+void molt_transport_note_handshake_timeout(molt_transport *t);
 
 /* Per-connection calls, dispatched through the transport's table. */
 molt_io_status molt_transport_attach(molt_transport *t, int fd,

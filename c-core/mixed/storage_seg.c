@@ -42,6 +42,30 @@ static void seg_stats(void *self, int64_t now, molt_storage_stats *out) {
     (void)molt_seg_stats(self, now, out); /* out stays zeroed on failure */
 }
 
+static molt_status seg_meta_get(void *self, const uint8_t *key, size_t key_len,
+                                int64_t now, const molt_meta_get_opts *opts,
+                                molt_value_sink sink, void *ctx) {
+    return molt_seg_meta_get(self, key, key_len, now, opts, sink, ctx);
+}
+
+static molt_status seg_meta_store(void *self, const molt_meta_store_req *req,
+                                  int64_t now, uint64_t *cas_out) {
+    return molt_seg_meta_store(self, req, now, cas_out);
+}
+
+static molt_status seg_meta_delete(void *self, const uint8_t *key,
+                                   size_t key_len, int64_t now,
+                                   const molt_meta_delete_opts *opts) {
+    return molt_seg_meta_delete(self, key, key_len, now, opts);
+}
+
+static molt_status seg_meta_arith(void *self, const uint8_t *key,
+                                  size_t key_len, int64_t now,
+                                  const molt_meta_arith_opts *opts,
+                                  molt_meta_arith_result *out) {
+    return molt_seg_meta_arith(self, key, key_len, now, opts, out);
+}
+
 static void seg_destroy(void *self) { molt_seg_free(self); }
 
 const molt_storage_ops molt_seg_ops = {
@@ -53,6 +77,10 @@ const molt_storage_ops molt_seg_ops = {
     .touch = seg_touch,
     .flush = seg_flush,
     .stats = seg_stats,
+    .meta_get = seg_meta_get,
+    .meta_store = seg_meta_store,
+    .meta_delete = seg_meta_delete,
+    .meta_arith = seg_meta_arith,
     .destroy = seg_destroy,
 };
 

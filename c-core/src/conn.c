@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "proto_text.h"
 #include "worker.h"
 
@@ -50,6 +52,7 @@ molt_conn *conn_open(molt_worker *w, int fd) {
     c->next = w->conns;
     if (w->conns) w->conns->prev = c;
     w->conns = c;
+    if (log_enabled(MOLT_LOG_DEBUG)) log_msg(MOLT_LOG_DEBUG, "connection fd %d opened", fd);
     return c;
 fail_wbuf:
     buf_release(&c->wbuf);
@@ -77,7 +80,32 @@ void conn_close(molt_conn *c) {
     buf_release(&c->rbuf);
     buf_release(&c->wbuf);
     atomic_fetch_sub_explicit(&w->server->curr_conns, 1, memory_order_relaxed);
+    if (log_enabled(MOLT_LOG_DEBUG)) log_msg(MOLT_LOG_DEBUG, "connection fd %d closed", c->fd);
     free(c);
+}
+
+/* Discard input until the peer closes: closing a socket with unread input
+ * sends RST, which can destroy replies still in flight to the peer. */
+static void linger_read(molt_conn *c) {
+    for (int i = 0; i < 64; i++) {
+        size_t n = 0;
+        molt_io_status st =
+            molt_transport_read(c->tc, (unsigned char *)c->rbuf.data, c->rbuf.cap, &n);
+        if (st == MOLT_IO_OK && n > 0) continue;
+        if (st == MOLT_IO_WANT_READ || st == MOLT_IO_WANT_WRITE) return;
+        conn_close(c); /* EOF or error */
+        return;
+    }
+}
+
+/* Draining and everything answered: shut the write side (the peer sees EOF
+ * after the last reply), then wait for the peer to close. */
+static void linger(molt_conn *c) {
+    c->lingering = 1;
+    buf_consume(&c->rbuf, buf_len(&c->rbuf));
+    shutdown(c->fd, SHUT_WR);
+    set_interest(c, EPOLLIN);
+    linger_read(c);
 }
 
 /* Pull what the transport has into rbuf. Returns -1 on a fatal error. */
@@ -133,6 +161,10 @@ static int flush_output(molt_conn *c, int *blocked) {
 }
 
 void conn_on_events(molt_conn *c, uint32_t events) {
+    if (c->lingering) {
+        linger_read(c);
+        return;
+    }
     if (c->handshaking) {
         molt_io_status st = molt_transport_handshake(c->tc);
         if (st == MOLT_IO_WANT_READ || st == MOLT_IO_WANT_WRITE) {
@@ -154,6 +186,7 @@ void conn_on_events(molt_conn *c, uint32_t events) {
         }
     }
     int blocked = 0;
+    size_t unparsed = buf_len(&c->rbuf);
     for (int round = 0; round < ROUNDS_PER_TURN; round++) {
         proto_process(c);
         if (flush_output(c, &blocked) != 0) {
@@ -162,10 +195,16 @@ void conn_on_events(molt_conn *c, uint32_t events) {
         }
         if (blocked || !c->input_stalled) break;
     }
+    /* Latency, per read batch: from the worker waking up to the replies of
+     * what this turn parsed being handed to the socket. */
+    if (buf_len(&c->rbuf) < unparsed)
+        latency_record(&c->worker->latency, latency_now_ns() - c->worker->wake_ns);
+    /* Close once replies are out: after quit or a fatal error, or when the
+     * peer has closed and nothing it sent can still be answered. */
     if (!blocked && (c->close_after_write ||
-                     (c->peer_closed && !c->input_stalled && !c->want_data) ||
-                     (c->peer_closed && c->want_data))) {
-        conn_close(c);
+                     (c->peer_closed && (!c->input_stalled || c->want_data)))) {
+        if (c->draining) linger(c);
+        else conn_close(c);
         return;
     }
     if (!blocked && buf_len(&c->rbuf) == 0) {
@@ -181,4 +220,18 @@ void conn_on_events(molt_conn *c, uint32_t events) {
      * fairness, or plaintext buffered inside the transport. */
     if (!blocked && (c->input_stalled || (want & EPOLLIN && molt_transport_pending(c->tc) > 0)))
         worker_defer(c->worker, c);
+}
+
+void conn_drain(molt_conn *c) {
+    c->draining = 1;
+    if (c->handshaking) {
+        conn_close(c);
+        return;
+    }
+    if (!c->peer_closed && !c->input_stalled && read_input(c) != 0) {
+        conn_close(c);
+        return;
+    }
+    c->peer_closed = 1;
+    conn_on_events(c, 0);
 }

@@ -20,6 +20,26 @@ struct molt_worker;
 /* Stop parsing new requests while this much output waits to be sent. */
 #define CONN_WBUF_HIGH (1024 * 1024)
 
+/* Longest meta opaque token (O flag, the O included), as memcached. */
+#define MOLT_META_OPAQUE_MAX 32
+/* Most return flags a meta set can echo (O, k, c; each at most once). */
+#define MOLT_META_RET_MAX 4
+
+/* What a meta set (ms) needs besides the classic fields: the meta storage
+ * options and how to build its reply (see proto_meta.c). */
+typedef struct pending_meta {
+    int active;       /* the pending store is an ms, not set/add/... */
+    int quiet;        /* q: suppress HD */
+    int key_binary;   /* b: k echoes the key base64-encoded */
+    int has_compare_cas, invalidate, has_new_cas, vivify;
+    uint64_t compare_cas, new_cas;
+    int64_t vivify_exptime;
+    char ret[MOLT_META_RET_MAX]; /* return flags in request order */
+    uint8_t nret;
+    uint8_t opaque_len;
+    char opaque[MOLT_META_OPAQUE_MAX];
+} pending_meta;
+
 /* A storage command waiting for its data block. */
 typedef struct pending_store {
     molt_store_mode mode;
@@ -30,6 +50,7 @@ typedef struct pending_store {
     uint64_t cas;
     size_t data_len; /* value bytes + 2 for CRLF */
     int noreply;
+    pending_meta meta; /* meta.active: an ms */
 } pending_store;
 
 typedef struct molt_conn {
@@ -52,6 +73,9 @@ typedef struct molt_conn {
     int input_stalled;    /* stopped parsing because output backed up */
     uint32_t interest;    /* epoll events currently registered */
     int deferred;         /* on the worker's ready list */
+    int draining;         /* server shutdown: no more reads, answer, close */
+    int lingering;        /* replies sent and write side shut: discarding
+                             input until the peer closes (no RST) */
     struct molt_conn *prev, *next;  /* worker's list of connections */
     struct molt_conn *ready_next;   /* worker's ready list */
 } molt_conn;
@@ -64,5 +88,9 @@ molt_conn *conn_open(struct molt_worker *w, int fd);
 void conn_on_events(molt_conn *c, uint32_t events);
 /* Close the socket and free everything. */
 void conn_close(molt_conn *c);
+/* Graceful shutdown: read what the socket already holds, stop reading,
+ * answer every complete request, flush, shut the write side and close once
+ * the peer has seen everything. May close and free c. */
+void conn_drain(molt_conn *c);
 
 #endif

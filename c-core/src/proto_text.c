@@ -7,6 +7,7 @@
 
 #include "numparse.h"
 #include "options.h"
+#include "proto_meta.h"
 #include "server_stats.h"
 #include "stats.h"
 #include "worker.h"
@@ -293,6 +294,7 @@ static void process_update(molt_conn *c, const token *t, size_t n,
     p->cas = cas;
     p->data_len = (size_t)vlen + 2;
     p->noreply = c->noreply;
+    p->meta.active = 0;
     c->want_data = 1;
 }
 
@@ -475,6 +477,11 @@ static int dispatch(molt_conn *c, const char *line, size_t len) {
         REPLY(c, "ERROR\r\n");
         return 1;
     }
+    /* Meta commands: every two-letter word starting with 'm'. */
+    if (cmd.n == 2 && cmd.p[0] == 'm') {
+        proto_meta_dispatch(c, line, len);
+        return 1;
+    }
     if (tok_is(&cmd, "get")) return process_get(c, line, len, i, 0, 0);
     if (tok_is(&cmd, "gets")) return process_get(c, line, len, i, 1, 0);
     if (tok_is(&cmd, "gat")) return process_get(c, line, len, i, 0, 1);
@@ -524,7 +531,10 @@ void proto_process(molt_conn *c) {
                 return;
             }
             c->want_data = 0;
-            complete_store(c, r->data + r->start);
+            if (c->pending.meta.active)
+                proto_meta_complete_store(c, r->data + r->start);
+            else
+                complete_store(c, r->data + r->start);
             c->noreply = 0;
             buf_consume(r, c->pending.data_len);
             continue;

@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin.h"
+#include "log.h"
 #include "molt.h"
 #include "options.h"
 #include "server.h"
@@ -63,12 +65,14 @@ static void reject(molt_server *s, int fd) {
 }
 
 static void accept_all(molt_server *s, int lfd, unsigned *next_worker) {
+    unsigned refused = 0;
     for (;;) {
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) return; /* EAGAIN, or a transient error such as EMFILE */
+        if (fd < 0) break; /* EAGAIN, or a transient error such as EMFILE */
         uint64_t curr = atomic_load_explicit(&s->curr_conns, memory_order_relaxed);
         if (curr >= (uint64_t)s->opts.max_conns) {
             reject(s, fd);
+            refused++;
             continue;
         }
         int one = 1;
@@ -82,6 +86,29 @@ static void accept_all(molt_server *s, int lfd, unsigned *next_worker) {
             atomic_fetch_sub_explicit(&s->curr_conns, 1, memory_order_relaxed);
         }
     }
+    /* One line per wake-up, not per connection. */
+    if (refused > 0)
+        log_msg(MOLT_LOG_INFO, "refused %u connection(s): connection limit %d reached",
+                refused, s->opts.max_conns);
+}
+
+/* SIGHUP: new connections get freshly read certificates; open ones keep
+ * theirs. */
+static void reload_certificates(molt_server *s) {
+    char err[256] = "";
+    if (molt_transport_reload(s->transport, err, sizeof(err)) == 0)
+        log_msg(MOLT_LOG_INFO, "SIGHUP: %s certificates reloaded",
+                molt_transport_name(s->transport));
+    else
+        log_msg(MOLT_LOG_ERROR, "SIGHUP: certificate reload failed, keeping the old ones: %s",
+                err);
+}
+
+/* The signal waiting on signalfd sfd, or 0. */
+static int take_signal(int sfd) {
+    struct signalfd_siginfo si;
+    if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si)) return 0;
+    return (int)si.ssi_signo;
 }
 
 /* Accept until SIGINT/SIGTERM arrives on sfd. */
@@ -99,8 +126,9 @@ static void listen_loop(molt_server *s, int lfd, int sfd) {
         if (n < 0 && errno != EINTR) break;
         int stop = 0;
         for (int i = 0; i < n; i++) {
-            if (events[i].data.fd == sfd) stop = 1;
-            else accept_all(s, lfd, &next_worker);
+            if (events[i].data.fd != sfd) accept_all(s, lfd, &next_worker);
+            else if (take_signal(sfd) == SIGHUP) reload_certificates(s);
+            else stop = 1;
         }
         if (stop) break;
     }
@@ -111,6 +139,7 @@ static int block_signals(sigset_t *set) {
     sigemptyset(set);
     sigaddset(set, SIGINT);
     sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
     signal(SIGPIPE, SIG_IGN);
     /* Blocked before any thread starts, so every thread inherits it and the
      * signals reach only the signalfd. */
@@ -121,6 +150,16 @@ static int block_signals(sigset_t *set) {
 static int run(molt_server *s) {
     char err[256] = "";
     molt_options *o = &s->opts;
+    log_setup(o->verbose);
+    if (o->tls_requested && molt_transport_needs_rust("tls")) {
+        fprintf(stderr, "molt: TLS is written in Rust and this binary was built without "
+                        "Rust (use the mixed binary, molt)\n");
+        return 1;
+    }
+    if (o->tls_requested && (o->tls_cert[0] == '\0' || o->tls_key[0] == '\0')) {
+        fprintf(stderr, "molt: TLS needs both --tls-cert and --tls-key\n");
+        return 1;
+    }
     molt_storage_config cfg = {
         .memory_limit = o->memory_mb * 1024 * 1024,
         .item_size_max = o->item_size_max,
@@ -144,7 +183,18 @@ static int run(molt_server *s) {
         }
         return 1;
     }
-    s->transport = molt_transport_tcp_new();
+    molt_transport_config tcfg = {
+        .cert_file = o->tls_cert,
+        .key_file = o->tls_key,
+        .ca_file = o->tls_ca[0] ? o->tls_ca : NULL,
+    };
+    s->transport = molt_transport_open(o->tls_requested ? "tls" : "tcp", &tcfg, err,
+                                       sizeof(err));
+    if (s->transport == NULL) {
+        fprintf(stderr, "molt: %s\n", err);
+        molt_storage_free(s->storage);
+        return 1;
+    }
     sigset_t sigs;
     int sfd = block_signals(&sigs);
     int lfd = s->transport ? open_listener(o, err, sizeof(err)) : -1;
@@ -169,25 +219,39 @@ static int run(molt_server *s) {
             break;
         }
     }
-    if (started == o->threads) {
-        if (o->verbose)
-            fprintf(stderr, "molt %s: listening on %s:%d, engine %s, transport %s, %llu MiB, %d threads\n",
-                    MOLT_VERSION, o->listen, o->port, molt_storage_name(s->storage),
-                    molt_transport_name(s->transport), (unsigned long long)o->memory_mb,
-                    o->threads);
+    molt_admin *admin = NULL;
+    if (started == o->threads && o->admin_port != 0 &&
+        admin_start(s, o->admin_listen, o->admin_port, &admin, err, sizeof(err)) != 0) {
+        fprintf(stderr, "molt: %s\n", err);
+        rc = 1;
+    } else if (started == o->threads) {
+        char admin_at[96] = "off";
+        if (admin) snprintf(admin_at, sizeof(admin_at), "%s:%d", o->admin_listen, o->admin_port);
+        log_msg(MOLT_LOG_INFO,
+                "molt %s starting: listening on %s:%d, engine %s, transport %s, memory "
+                "limit %llu MiB, %d threads, admin %s",
+                MOLT_VERSION, o->listen, o->port, molt_storage_name(s->storage),
+                molt_transport_name(s->transport), (unsigned long long)o->memory_mb,
+                o->threads, admin_at);
         listen_loop(s, lfd, sfd);
+        log_msg(MOLT_LOG_INFO, "shutting down: listener closed, draining %llu connection(s)",
+                (unsigned long long)atomic_load_explicit(&s->curr_conns, memory_order_relaxed));
     } else {
         fprintf(stderr, "molt: cannot start worker threads\n");
         rc = 1;
     }
-    close(lfd);
-    for (int i = 0; i < started; i++) worker_stop(&s->workers[i]);
+    close(lfd); /* stop accepting first */
+    for (int i = 0; i < started; i++) worker_stop_begin(&s->workers[i]);
+    for (int i = 0; i < started; i++) worker_join(&s->workers[i]);
+    admin_stop(admin);
     for (int i = 0; i < started; i++) worker_teardown(&s->workers[i]);
     free(s->workers);
     server_stats_teardown(s);
     close(sfd);
     molt_transport_free(s->transport);
     molt_storage_free(s->storage);
+    if (rc == 0) log_msg(MOLT_LOG_INFO, "stopped");
+    log_teardown();
     return rc;
 }
 
@@ -206,6 +270,16 @@ int molt_main(int argc, char **argv) {
     case OPTIONS_ERROR:
         fprintf(stderr, "molt: %s\n", err);
         return 64;
+    case OPTIONS_PRINT_CONFIG: {
+        static char text[4 * MOLT_PATH_MAX + 4096];
+        int n = options_to_toml(&server.opts, text, sizeof(text));
+        if (n < 0) {
+            fprintf(stderr, "molt: cannot format the configuration\n");
+            return 1;
+        }
+        fwrite(text, 1, (size_t)n, stdout);
+        return 0;
+    }
     case OPTIONS_RUN:
         break;
     }

@@ -31,7 +31,7 @@ void server_stats_teardown(molt_server *s) {
     s->stats_baseline = NULL;
 }
 
-static void read_raw(molt_server *s, int64_t now, molt_counter_totals *t,
+void server_stats_read_raw(molt_server *s, int64_t now, molt_counter_totals *t,
                      molt_storage_stats *e) {
     memset(t, 0, sizeof(*t));
     for (int i = 0; i < s->nworkers; i++) counters_sum(&s->workers[i].counters, t);
@@ -42,7 +42,7 @@ static void read_raw(molt_server *s, int64_t now, molt_counter_totals *t,
 
 void server_stats_read(molt_server *s, int64_t now, molt_counter_totals *t,
                        molt_storage_stats *e) {
-    read_raw(s, now, t, e);
+    server_stats_read_raw(s, now, t, e);
     pthread_mutex_lock(&s->stats_lock);
     const struct molt_stats_baseline *b = s->stats_baseline;
     counters_subtract(t, &b->totals);
@@ -55,7 +55,7 @@ void server_stats_read(molt_server *s, int64_t now, molt_counter_totals *t,
 void server_stats_reset(molt_server *s, int64_t now) {
     molt_counter_totals t;
     molt_storage_stats e;
-    read_raw(s, now, &t, &e);
+    server_stats_read_raw(s, now, &t, &e);
     pthread_mutex_lock(&s->stats_lock);
     struct molt_stats_baseline *b = s->stats_baseline;
     b->totals = t;
@@ -63,4 +63,20 @@ void server_stats_reset(molt_server *s, int64_t now) {
     b->evictions = e.evictions;
     b->expired = e.expired;
     pthread_mutex_unlock(&s->stats_lock);
+}
+
+static int name_is(const char *name, size_t len, const char *lit) {
+    return strlen(lit) == len && memcmp(name, lit, len) == 0;
+}
+
+int server_stats_subreport(molt_server *s, const char *name, size_t name_len, int64_t now,
+                           molt_buf *out, size_t limit) {
+    if (name_is(name, name_len, "settings"))
+        return stats_settings_report(out, limit, &s->opts, molt_storage_name(s->storage));
+    int items = name_is(name, name_len, "items");
+    if (!items && !name_is(name, name_len, "slabs")) return -2;
+    molt_counter_totals t;
+    molt_storage_stats e;
+    server_stats_read(s, now, &t, &e);
+    return items ? stats_items_report(out, limit, &e) : stats_slabs_report(out, limit, &e);
 }

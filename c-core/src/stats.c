@@ -77,3 +77,48 @@ int stats_report(molt_buf *out, size_t limit, const molt_server_facts *f,
     rc |= buf_append(out, "END\r\n", 5, limit);
     return rc ? -1 : 0;
 }
+
+static int stat_str(molt_buf *out, size_t limit, const char *name, const char *v) {
+    return stat_line(out, limit, name, v[0] ? v : "NULL");
+}
+
+int stats_settings_report(molt_buf *out, size_t limit, const molt_options *o,
+                          const char *engine) {
+    char f[32];
+    int rc = 0;
+    rc |= stat_u64(out, limit, "maxbytes", o->memory_mb * 1024 * 1024);
+    rc |= stat_u64(out, limit, "maxconns", (uint64_t)o->max_conns);
+    rc |= stat_u64(out, limit, "tcpport", (uint64_t)o->port);
+    rc |= stat_u64(out, limit, "udpport", 0);
+    rc |= stat_str(out, limit, "inter", o->listen);
+    rc |= stat_u64(out, limit, "verbosity", (uint64_t)o->verbose);
+    rc |= stat_line(out, limit, "evictions", "on");
+    rc |= stat_line(out, limit, "domain_socket", "NULL");
+    snprintf(f, sizeof(f), "%.2f", o->growth_factor);
+    rc |= stat_line(out, limit, "growth_factor", f);
+    rc |= stat_u64(out, limit, "num_threads", (uint64_t)o->threads);
+    rc |= stat_line(out, limit, "cas_enabled", "yes");
+    rc |= stat_u64(out, limit, "tcp_backlog", 1024);
+    rc |= stat_line(out, limit, "binding_protocol", "ascii");
+    rc |= stat_line(out, limit, "auth_enabled_sasl", "no");
+    rc |= stat_u64(out, limit, "item_size_max", o->item_size_max);
+    rc |= stat_line(out, limit, "maxconns_fast", "yes");
+    rc |= stat_line(out, limit, "flush_enabled", "yes");
+    rc |= stat_line(out, limit, "storage_engine", engine);
+    rc |= stat_u64(out, limit, "admin_port", (uint64_t)o->admin_port);
+    rc |= stat_str(out, limit, "admin_listen", o->admin_port ? o->admin_listen : "");
+    rc |= stat_line(out, limit, "tls", o->tls_requested ? "yes" : "no");
+    rc |= buf_append(out, "END\r\n", 5, limit);
+    return rc ? -1 : 0;
+}
+
+int stats_items_report(molt_buf *out, size_t limit, const molt_storage_stats *e) {
+    (void)e;
+    return buf_append(out, "END\r\n", 5, limit) ? -1 : 0;
+}
+
+int stats_slabs_report(molt_buf *out, size_t limit, const molt_storage_stats *e) {
+    int rc = stat_u64(out, limit, "total_malloced", e->memory_used);
+    rc |= buf_append(out, "END\r\n", 5, limit);
+    return rc ? -1 : 0;
+}

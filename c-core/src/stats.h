@@ -17,6 +17,7 @@
     X(cmd_set)           \
     X(cmd_flush)         \
     X(cmd_touch)         \
+    X(cmd_meta)          \
     X(get_hits)          \
     X(get_misses)        \
     X(delete_misses)     \
@@ -75,5 +76,17 @@ typedef struct molt_server_facts {
 int stats_report(molt_buf *out, size_t limit, const molt_server_facts *facts,
                  const molt_counter_totals *totals,
                  const molt_storage_stats *engine);
+
+struct molt_options;
+/* `stats settings`: memcached's STAT lines for the effective settings plus
+ * molt's own (storage_engine, admin_port, tls), then END. */
+int stats_settings_report(molt_buf *out, size_t limit, const struct molt_options *o,
+                          const char *engine);
+/* `stats items`: the storage seam has no per-class statistics, so only
+ * END (what memcached answers with no items). */
+int stats_items_report(molt_buf *out, size_t limit, const molt_storage_stats *engine);
+/* `stats slabs`: no per-class lines for the same reason; only the total
+ * (total_malloced, the engine's memory_used) and END. */
+int stats_slabs_report(molt_buf *out, size_t limit, const molt_storage_stats *engine);
 
 #endif

@@ -137,3 +137,33 @@ void molt_storage_stats_read(molt_storage *st, int64_t now,
     memset(out, 0, sizeof(*out));
     st->ops->stats(st->self, now, out);
 }
+
+molt_status molt_storage_meta_get(molt_storage *st, const uint8_t *key,
+                                  size_t key_len, int64_t now,
+                                  const molt_meta_get_opts *opts,
+                                  molt_value_sink sink, void *ctx) {
+    if (st == NULL || opts == NULL || sink == NULL) return MOLT_INVALID;
+    return st->ops->meta_get(st->self, key, key_len, now, opts, sink, ctx);
+}
+
+molt_status molt_storage_meta_store(molt_storage *st,
+                                    const molt_meta_store_req *req,
+                                    int64_t now, uint64_t *cas_out) {
+    if (st == NULL || req == NULL) return MOLT_INVALID;
+    return st->ops->meta_store(st->self, req, now, cas_out);
+}
+
+molt_status molt_storage_meta_delete(molt_storage *st, const uint8_t *key,
+                                     size_t key_len, int64_t now,
+                                     const molt_meta_delete_opts *opts) {
+    if (st == NULL || opts == NULL) return MOLT_INVALID;
+    return st->ops->meta_delete(st->self, key, key_len, now, opts);
+}
+
+molt_status molt_storage_meta_arith(molt_storage *st, const uint8_t *key,
+                                    size_t key_len, int64_t now,
+                                    const molt_meta_arith_opts *opts,
+                                    molt_meta_arith_result *out) {
+    if (st == NULL || opts == NULL || out == NULL) return MOLT_INVALID;
+    return st->ops->meta_arith(st->self, key, key_len, now, opts, out);
+}

@@ -1,7 +1,9 @@
 /* transport.c - dispatch behind transport.h. */
 #include "transport.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "transport_impl.h"
 
@@ -26,6 +28,48 @@ void molt_transport_free(molt_transport *t) {
 
 const char *molt_transport_name(const molt_transport *t) {
     return t ? t->ops->name : NULL;
+}
+
+molt_transport *molt_transport_open(const char *name,
+                                    const molt_transport_config *cfg,
+                                    char *err, size_t err_len) {
+    if (name == NULL || strcmp(name, "tcp") == 0) {
+        molt_transport *t = molt_transport_tcp_new();
+        if (t == NULL) snprintf(err, err_len, "out of memory");
+        return t;
+    }
+#ifdef MOLT_WITH_TLS
+    if (strcmp(name, "tls") == 0) return molt_transport_tls_new(cfg, err, err_len);
+#else
+    (void)cfg;
+#endif
+    snprintf(err, err_len, "unknown transport '%s'", name);
+    return NULL;
+}
+
+int molt_transport_needs_rust(const char *name) {
+#ifdef MOLT_WITH_TLS
+    (void)name;
+    return 0;
+#else
+    return name != NULL && strcmp(name, "tls") == 0;
+#endif
+}
+
+int molt_transport_reload(molt_transport *t, char *err, size_t err_len) {
+    if (t == NULL || t->ops->reload == NULL) return 0;
+    return t->ops->reload(t->self, err, err_len);
+}
+
+void molt_transport_stats_read(molt_transport *t, molt_transport_stats *out) {
+    if (out == NULL) return;
+    memset(out, 0, sizeof(*out));
+    if (t != NULL && t->ops->stats != NULL) t->ops->stats(t->self, out);
+}
+
+void molt_transport_note_handshake_timeout(molt_transport *t) {
+    if (t != NULL && t->ops->handshake_timed_out != NULL)
+        t->ops->handshake_timed_out(t->self);
 }
 
 molt_io_status molt_transport_attach(molt_transport *t, int fd,

@@ -72,6 +72,9 @@ static const molt_transport_ops tcp_ops = {
     .pending = tcp_pending,
     .detach = tcp_detach,
     .destroy = NULL,
+    .reload = NULL,
+    .stats = NULL,
+    .handshake_timed_out = NULL,
 };
 
 molt_transport *molt_transport_tcp_new(void) {

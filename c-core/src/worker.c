@@ -85,13 +85,20 @@ static void adopt_queued(molt_worker *w) {
         size_t take = 0;
         pthread_mutex_lock(&w->queue_lock);
         take = w->queue_len < 64 ? w->queue_len : 64;
-        memcpy(fds, w->queue + (w->queue_len - take), take * sizeof(int));
+        /* An empty queue may still be NULL (nothing ever queued, e.g. the
+         * wake-up of worker_stop): memcpy from NULL is undefined even for 0
+         * bytes (UBSan: nonnull-attribute). */
+        if (take > 0)
+            memcpy(fds, w->queue + (w->queue_len - take), take * sizeof(int));
         w->queue_len -= take;
         pthread_mutex_unlock(&w->queue_lock);
         if (take == 0) break;
         for (size_t i = 0; i < take; i++) {
-            if (conn_open(w, fds[i]) == NULL)
+            molt_conn *c = conn_open(w, fds[i]);
+            if (c == NULL)
                 atomic_fetch_sub_explicit(&w->server->curr_conns, 1, memory_order_relaxed);
+            else if (w->draining)
+                conn_drain(c);
         }
     }
 }
@@ -102,25 +109,53 @@ static int64_t wall_seconds(void) {
     return (int64_t)ts.tv_sec;
 }
 
+/* One loop turn. Returns the number of events and deferred turns run. */
+static int worker_turn(molt_worker *w, int timeout_ms) {
+    struct epoll_event events[EVENTS_PER_WAIT];
+    int n = epoll_wait(w->epfd, events, EVENTS_PER_WAIT, w->ready ? 0 : timeout_ms);
+    w->now = wall_seconds();
+    w->wake_ns = latency_now_ns();
+    for (int i = 0; i < n; i++) {
+        if (events[i].data.ptr == NULL) adopt_queued(w);
+        else conn_on_events(events[i].data.ptr, events[i].events);
+    }
+    int done = n > 0 ? n : 0;
+    molt_conn *list = w->ready;
+    w->ready = NULL;
+    while (list) {
+        molt_conn *c = list;
+        list = c->ready_next;
+        c->deferred = 0;
+        conn_on_events(c, 0);
+        done++;
+    }
+    return done;
+}
+
+/* Graceful shutdown: every connection answers what it already sent, flushes
+ * and closes (conn_drain); stop at the deadline or when nothing moved for
+ * WORKER_DRAIN_QUIET_MS. worker_teardown closes whatever is left. */
+static void worker_drain(molt_worker *w) {
+    w->draining = 1;
+    uint64_t deadline = latency_now_ns() + (uint64_t)WORKER_DRAIN_MS * 1000000ULL;
+    adopt_queued(w);
+    for (molt_conn *c = w->conns, *next; c; c = next) {
+        next = c->next;
+        conn_drain(c);
+    }
+    while (w->conns) {
+        uint64_t now = latency_now_ns();
+        if (now >= deadline) break;
+        uint64_t left_ms = (deadline - now) / 1000000ULL + 1;
+        int wait_ms = left_ms < WORKER_DRAIN_QUIET_MS ? (int)left_ms : WORKER_DRAIN_QUIET_MS;
+        if (worker_turn(w, wait_ms) == 0 && w->ready == NULL) break;
+    }
+}
+
 static void *worker_main(void *arg) {
     molt_worker *w = arg;
-    struct epoll_event events[EVENTS_PER_WAIT];
-    while (!atomic_load_explicit(&w->stop, memory_order_acquire)) {
-        int n = epoll_wait(w->epfd, events, EVENTS_PER_WAIT, w->ready ? 0 : -1);
-        w->now = wall_seconds();
-        for (int i = 0; i < n; i++) {
-            if (events[i].data.ptr == NULL) adopt_queued(w);
-            else conn_on_events(events[i].data.ptr, events[i].events);
-        }
-        molt_conn *list = w->ready;
-        w->ready = NULL;
-        while (list) {
-            molt_conn *c = list;
-            list = c->ready_next;
-            c->deferred = 0;
-            conn_on_events(c, 0);
-        }
-    }
+    while (!atomic_load_explicit(&w->stop, memory_order_acquire)) worker_turn(w, -1);
+    worker_drain(w);
     return NULL;
 }
 
@@ -128,8 +163,14 @@ int worker_start(molt_worker *w) {
     return pthread_create(&w->thread, NULL, worker_main, w) == 0 ? 0 : -1;
 }
 
-void worker_stop(molt_worker *w) {
+void worker_stop_begin(molt_worker *w) {
     atomic_store_explicit(&w->stop, 1, memory_order_release);
     notify(w);
-    pthread_join(w->thread, NULL);
+}
+
+void worker_join(molt_worker *w) { pthread_join(w->thread, NULL); }
+
+void worker_stop(molt_worker *w) {
+    worker_stop_begin(w);
+    worker_join(w);
 }

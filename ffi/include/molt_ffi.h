@@ -13,11 +13,23 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "storage.h"
+#include "transport.h"
 
 /*
  Opaque to C (`struct molt_seg`): a segment-storage engine.
  */
 typedef struct molt_seg molt_seg;
+
+/*
+ Opaque to C (`struct molt_tls`): the server's TLS configuration, which
+ new connections take their settings from.
+ */
+typedef struct molt_tls molt_tls;
+
+/*
+ Opaque to C (`struct molt_tls_conn`): one TLS connection and its socket.
+ */
+typedef struct molt_tls_conn molt_tls_conn;
 
 #ifdef __cplusplus
 extern "C" {
@@ -50,6 +62,46 @@ void molt_seg_free(struct molt_seg *seg);
  with `ctx`.
  */
 molt_status molt_seg_get(struct molt_seg *seg, const uint8_t *key, size_t key_len, int64_t now, int touch, int64_t new_exptime, molt_value_sink sink, void *ctx);
+
+/*
+ storage.h `meta_get`: a read with the meta protocol's options; the
+ item (or, with vivify, the new empty one) goes to `sink`.
+
+ # Safety
+ `seg` a live handle; `key` valid for `key_len` bytes; `opts` NULL or a
+ valid options struct; `sink` callable with `ctx`.
+ */
+molt_status molt_seg_meta_get(struct molt_seg *seg, const uint8_t *key, size_t key_len, int64_t now, const molt_meta_get_opts *opts, molt_value_sink sink, void *ctx);
+
+/*
+ storage.h `meta_store`; on MOLT_OK `*cas_out` (if not NULL) is the new
+ cas.
+
+ # Safety
+ `seg` a live handle; `req` a valid request whose key and value are
+ valid for their lengths; `cas_out` NULL or writable.
+ */
+molt_status molt_seg_meta_store(struct molt_seg *seg, const molt_meta_store_req *req, int64_t now, uint64_t *cas_out);
+
+/*
+ storage.h `meta_delete`: delete, invalidate (mark stale) or empty an
+ item.
+
+ # Safety
+ `seg` a live handle; `key` valid for `key_len` bytes; `opts` NULL or a
+ valid options struct.
+ */
+molt_status molt_seg_meta_delete(struct molt_seg *seg, const uint8_t *key, size_t key_len, int64_t now, const molt_meta_delete_opts *opts);
+
+/*
+ storage.h `meta_arith`: incr/decr with the meta protocol's options; on
+ MOLT_OK `*out` holds the value, cas and exptime left behind.
+
+ # Safety
+ `seg` a live handle; `key` valid for `key_len` bytes; `opts` NULL or a
+ valid options struct; `out` NULL or writable.
+ */
+molt_status molt_seg_meta_arith(struct molt_seg *seg, const uint8_t *key, size_t key_len, int64_t now, const molt_meta_arith_opts *opts, molt_meta_arith_result *out);
 
 /*
  storage.h `store`; on MOLT_OK `*cas_out` (if not NULL) is the new cas.
@@ -99,6 +151,114 @@ molt_status molt_seg_flush(struct molt_seg *seg, int64_t at, int64_t now);
  `seg` a live handle; `out` writable.
  */
 molt_status molt_seg_stats(struct molt_seg *seg, int64_t now, molt_storage_stats *out);
+
+/*
+ Loads the certificate chain, key and (optional) client CA; on MOLT_IO_OK
+ `*out` holds the handle (free with `molt_tls_free`). On failure `err`
+ receives a message naming the file at fault.
+
+ # Safety
+ `cert`/`key` NUL-terminated strings, `ca` NULL or one; `err` NULL or
+ writable for `err_len` bytes; `out` writable.
+ */
+molt_io_status molt_tls_new(const char *cert, const char *key, const char *ca, char *err, size_t err_len, struct molt_tls **out);
+
+/*
+ Releases the configuration; NULL is a no-op. Connections must be
+ detached first.
+
+ # Safety
+ `tls` NULL or a handle from `molt_tls_new`, not yet freed.
+ */
+void molt_tls_free(struct molt_tls *tls);
+
+/*
+ Re-reads the files given to `molt_tls_new` for new connections; open
+ connections keep their session. Returns 0, or -1 with a message in
+ `err` (the previous configuration stays).
+
+ # Safety
+ `tls` a live handle; `err` NULL or writable for `err_len` bytes.
+ */
+int32_t molt_tls_reload(struct molt_tls *tls, char *err, size_t err_len);
+
+/*
+ Fills `*out` with the TLS counters.
+
+ # Safety
+ `tls` a live handle; `out` writable.
+ */
+void molt_tls_stats(struct molt_tls *tls, molt_transport_stats *out);
+
+/*
+ Counts a handshake the event loop abandoned (timed out).
+
+ # Safety
+ `tls` a live handle.
+ */
+void molt_tls_note_handshake_timeout(struct molt_tls *tls);
+
+/*
+ Takes over accepted, non-blocking socket `fd`: on MOLT_IO_OK `*out`
+ holds the connection, which owns the socket until `molt_tls_detach`.
+ On failure the socket is left to the caller.
+
+ # Safety
+ `tls` a live handle; `fd` an open socket no one else will close while
+ the connection lives; `out` writable.
+ */
+molt_io_status molt_tls_attach(struct molt_tls *tls, int32_t fd, struct molt_tls_conn **out);
+
+/*
+ Advances the handshake (transport.h `handshake`).
+
+ # Safety
+ `c` a live connection handle.
+ */
+molt_io_status molt_tls_handshake(struct molt_tls_conn *c);
+
+/*
+ Reads decrypted application data (transport.h `read`).
+
+ # Safety
+ `c` a live connection handle; `buf` writable for `len` bytes; `n_out`
+ writable.
+ */
+molt_io_status molt_tls_read(struct molt_tls_conn *c, uint8_t *buf, size_t len, size_t *n_out);
+
+/*
+ Encrypts and sends application data (transport.h `write`).
+
+ # Safety
+ `c` a live connection handle; `buf` readable for `len` bytes; `n_out`
+ writable.
+ */
+molt_io_status molt_tls_write(struct molt_tls_conn *c, const uint8_t *buf, size_t len, size_t *n_out);
+
+/*
+ Sends records queued by earlier writes (transport.h `flush`).
+
+ # Safety
+ `c` a live connection handle.
+ */
+molt_io_status molt_tls_flush(struct molt_tls_conn *c);
+
+/*
+ Decrypted bytes readable without the socket (transport.h `pending`).
+
+ # Safety
+ `c` NULL or a live connection handle.
+ */
+size_t molt_tls_pending(const struct molt_tls_conn *c);
+
+/*
+ Sends close_notify (best effort), releases the connection and closes its
+ socket (transport.h `detach`). NULL is a no-op.
+
+ # Safety
+ `c` NULL or a live connection handle, not used afterwards.
+ */
+void molt_tls_detach(struct molt_tls_conn *c);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -7,11 +7,13 @@
 
 mod guard;
 pub mod seg;
+pub mod tls;
 
-/// The seam types of c-core/include/storage.h, as bindgen reads them.
+/// The seam types of c-core/include/storage.h and transport.h, as bindgen
+/// reads them.
 #[allow(non_camel_case_types, non_upper_case_globals, dead_code, clippy::all)]
-pub mod storage_types {
-    include!(concat!(env!("OUT_DIR"), "/storage_types.rs"));
+pub mod seam_types {
+    include!(concat!(env!("OUT_DIR"), "/seam_types.rs"));
 }
 
 /// The header cbindgen generated from this crate in this build.

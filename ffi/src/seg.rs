@@ -2,8 +2,11 @@
 //! c-core/mixed/storage_seg.c puts in a `molt_storage_ops` table.
 
 use crate::guard::{guarded, guarded_void};
-use crate::storage_types::*;
-use seg::{Seg, SegConfig, SegError, StoreMode};
+use crate::seam_types::*;
+use seg::{
+    ArithOptions, DeleteOptions, GetOptions, ItemInfo, Seg, SegConfig, SegError, StoreMode,
+    StoreOptions,
+};
 use std::os::raw::{c_int, c_void};
 
 /// Opaque to C (`struct molt_seg`): a segment-storage engine.
@@ -138,17 +141,221 @@ pub unsafe extern "C" fn molt_seg_get(
     guarded(|| {
         let touch = (touch != 0).then_some(new_exptime);
         let r = s.get(key, now, touch, |info, value| {
-            let info = molt_item_info {
-                flags: info.flags,
-                cas: info.cas,
-                exptime: info.exptime,
-            };
-            // SAFETY: sink is the caller's callback; info and value are
-            // valid for the duration of the call, as storage.h promises.
-            unsafe { sink(ctx, &info, value.as_ptr(), value.len()) };
+            // SAFETY: sink is the caller's callback and ctx its context.
+            unsafe { deliver(sink, ctx, info, value) }
         });
         result_of(r)
     })
+}
+
+/// storage.h's view of a read's item info.
+fn c_info(info: &ItemInfo) -> molt_item_info {
+    molt_item_info {
+        flags: info.flags,
+        cas: info.cas,
+        exptime: info.exptime,
+        last_access: info.last_access,
+        fetched: u8::from(info.fetched),
+        stale: u8::from(info.stale),
+        win: u8::from(info.win),
+        win_taken: u8::from(info.win_taken),
+    }
+}
+
+/// Hands one read's info and value to the caller's sink.
+///
+/// # Safety
+/// `sink` must be safe to call with `ctx` and the pointers storage.h
+/// promises (valid for the duration of the call).
+unsafe fn deliver(
+    sink: unsafe extern "C" fn(*mut c_void, *const molt_item_info, *const u8, usize),
+    ctx: *mut c_void,
+    info: &ItemInfo,
+    value: &[u8],
+) {
+    let info = c_info(info);
+    // SAFETY: sink is the caller's callback (see the contract above); info
+    // and value are valid for the duration of the call, as storage.h says.
+    unsafe { sink(ctx, &info, value.as_ptr(), value.len()) };
+}
+
+/// An optional value behind a storage.h `has_*` switch.
+fn opt<T>(on: c_int, v: T) -> Option<T> {
+    (on != 0).then_some(v)
+}
+
+/// storage.h `meta_get`: a read with the meta protocol's options; the
+/// item (or, with vivify, the new empty one) goes to `sink`.
+///
+/// # Safety
+/// `seg` a live handle; `key` valid for `key_len` bytes; `opts` NULL or a
+/// valid options struct; `sink` callable with `ctx`.
+#[no_mangle]
+pub unsafe extern "C" fn molt_seg_meta_get(
+    seg: *mut MoltSeg,
+    key: *const u8,
+    key_len: usize,
+    now: i64,
+    opts: *const molt_meta_get_opts,
+    sink: molt_value_sink,
+    ctx: *mut c_void,
+) -> molt_status {
+    // SAFETY: the caller's contract for seg, key and opts.
+    let (Some(s), Some(key), Some(o), Some(sink)) = (
+        unsafe { engine(seg) },
+        unsafe { bytes(key, key_len) },
+        unsafe { opts.as_ref() },
+        sink,
+    ) else {
+        return MOLT_INVALID;
+    };
+    guarded(|| {
+        let opts = GetOptions {
+            touch: opt(o.touch, o.touch_exptime),
+            no_bump: o.no_bump != 0,
+            vivify: opt(o.vivify, o.vivify_exptime),
+            recache: opt(o.recache, o.recache_ttl),
+            new_cas: opt(o.has_new_cas, o.new_cas),
+        };
+        let r = s.meta_get(key, now, &opts, |info, value| {
+            // SAFETY: sink is the caller's callback and ctx its context.
+            unsafe { deliver(sink, ctx, info, value) }
+        });
+        result_of(r)
+    })
+}
+
+/// storage.h `meta_store`; on MOLT_OK `*cas_out` (if not NULL) is the new
+/// cas.
+///
+/// # Safety
+/// `seg` a live handle; `req` a valid request whose key and value are
+/// valid for their lengths; `cas_out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn molt_seg_meta_store(
+    seg: *mut MoltSeg,
+    req: *const molt_meta_store_req,
+    now: i64,
+    cas_out: *mut u64,
+) -> molt_status {
+    // SAFETY: the caller's contract for seg and req.
+    let (Some(s), Some(r)) = (unsafe { engine(seg) }, unsafe { req.as_ref() }) else {
+        return MOLT_INVALID;
+    };
+    // SAFETY: the caller's contract for the request's key and value.
+    let (Some(key), Some(value)) = (unsafe { bytes(r.key, r.key_len) }, unsafe {
+        bytes(r.value, r.value_len)
+    }) else {
+        return MOLT_INVALID;
+    };
+    let mode = match r.mode {
+        MOLT_STORE_SET => StoreMode::Set,
+        MOLT_STORE_ADD => StoreMode::Add,
+        MOLT_STORE_REPLACE => StoreMode::Replace,
+        MOLT_STORE_APPEND => StoreMode::Append,
+        MOLT_STORE_PREPEND => StoreMode::Prepend,
+        // CAS is SET with the compare_cas given.
+        MOLT_STORE_CAS => StoreMode::Cas(r.compare_cas),
+        _ => return MOLT_INVALID,
+    };
+    let opts = StoreOptions {
+        compare_cas: opt(r.has_compare_cas, r.compare_cas),
+        new_cas: opt(r.has_new_cas, r.new_cas),
+        invalidate: r.invalidate != 0,
+        vivify: opt(r.vivify, r.vivify_exptime),
+    };
+    guarded(
+        || match s.meta_store(mode, key, value, r.flags, r.exptime, now, &opts) {
+            Ok(new_cas) => {
+                // SAFETY: cas_out is NULL or writable, by the caller's contract.
+                unsafe { put(cas_out, new_cas) };
+                MOLT_OK
+            }
+            Err(e) => status_of(e),
+        },
+    )
+}
+
+/// storage.h `meta_delete`: delete, invalidate (mark stale) or empty an
+/// item.
+///
+/// # Safety
+/// `seg` a live handle; `key` valid for `key_len` bytes; `opts` NULL or a
+/// valid options struct.
+#[no_mangle]
+pub unsafe extern "C" fn molt_seg_meta_delete(
+    seg: *mut MoltSeg,
+    key: *const u8,
+    key_len: usize,
+    now: i64,
+    opts: *const molt_meta_delete_opts,
+) -> molt_status {
+    // SAFETY: the caller's contract for seg, key and opts.
+    let (Some(s), Some(key), Some(o)) = (
+        unsafe { engine(seg) },
+        unsafe { bytes(key, key_len) },
+        unsafe { opts.as_ref() },
+    ) else {
+        return MOLT_INVALID;
+    };
+    let opts = DeleteOptions {
+        compare_cas: opt(o.has_compare_cas, o.compare_cas),
+        new_cas: opt(o.has_new_cas, o.new_cas),
+        invalidate: o.invalidate != 0,
+        touch: opt(o.touch, o.touch_exptime),
+        clear_value: o.clear_value != 0,
+    };
+    guarded(|| result_of(s.meta_delete(key, now, &opts)))
+}
+
+/// storage.h `meta_arith`: incr/decr with the meta protocol's options; on
+/// MOLT_OK `*out` holds the value, cas and exptime left behind.
+///
+/// # Safety
+/// `seg` a live handle; `key` valid for `key_len` bytes; `opts` NULL or a
+/// valid options struct; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn molt_seg_meta_arith(
+    seg: *mut MoltSeg,
+    key: *const u8,
+    key_len: usize,
+    now: i64,
+    opts: *const molt_meta_arith_opts,
+    out: *mut molt_meta_arith_result,
+) -> molt_status {
+    // SAFETY: the caller's contract for seg, key and opts.
+    let (Some(s), Some(key), Some(o)) = (
+        unsafe { engine(seg) },
+        unsafe { bytes(key, key_len) },
+        unsafe { opts.as_ref() },
+    ) else {
+        return MOLT_INVALID;
+    };
+    if out.is_null() {
+        return MOLT_INVALID;
+    }
+    let opts = ArithOptions {
+        compare_cas: opt(o.has_compare_cas, o.compare_cas),
+        new_cas: opt(o.has_new_cas, o.new_cas),
+        vivify: opt(o.vivify, o.vivify_exptime),
+        initial: o.initial,
+        touch: opt(o.touch, o.touch_exptime),
+    };
+    guarded(
+        || match s.meta_arith(key, o.incr != 0, o.delta, now, &opts) {
+            Ok(r) => {
+                let res = molt_meta_arith_result {
+                    value: r.value,
+                    cas: r.cas,
+                    exptime: r.exptime,
+                };
+                // SAFETY: out is non-NULL (checked above) and writable.
+                unsafe { out.write(res) };
+                MOLT_OK
+            }
+            Err(e) => status_of(e),
+        },
+    )
 }
 
 /// storage.h `store`; on MOLT_OK `*cas_out` (if not NULL) is the new cas.

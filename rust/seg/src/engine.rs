@@ -4,11 +4,14 @@
 use crate::hashtable::{
     hash_key, pack, slot_freq, slot_off, slot_seg, slot_tag, tag_of, HashTable, Loc, SLOTS,
 };
-use crate::item::{self, Header};
+use crate::item::{self, Header, A_FETCHED, A_STALE, A_TIME, A_WON};
 use crate::segment::Segments;
 use crate::stats::Counters;
 use crate::ttl::{self, TtlBuckets};
-use crate::{ItemInfo, SegError, StoreMode};
+use crate::{
+    ArithOptions, ArithResult, DeleteOptions, GetOptions, ItemInfo, SegError, StoreMode,
+    StoreOptions,
+};
 
 /// Delayed flushes remembered at once (more are folded into the latest).
 const MAX_PENDING: usize = 8;
@@ -42,6 +45,9 @@ pub(crate) struct Inner {
     pub next_expire: i64,
     /// The `now` of the operation in progress.
     pub now: i64,
+    /// Last-access times are stored as seconds after this (set from the
+    /// first `now` seen, minus 2^28 s: about 8.5 years either side fit).
+    pub time_base: i64,
     /// Bumped whenever items other than the one an operation works on may
     /// have moved or left the index (eviction, expiry, merge, rehash).
     pub epoch: u64,
@@ -67,6 +73,7 @@ impl Inner {
             pending_min: i64::MAX,
             next_expire: i64::MAX,
             now: i64::MIN,
+            time_base: i64::MIN,
             epoch: 0,
             counters: Counters::default(),
             scratch: Vec::new(),
@@ -79,6 +86,9 @@ impl Inner {
     #[inline]
     pub fn tick(&mut self, now: i64) {
         self.now = now;
+        if self.time_base == i64::MIN {
+            self.time_base = now.saturating_sub(1 << 28).max(i64::MIN + 1);
+        }
         if now >= self.pending_min {
             self.flush_due(now);
         }
@@ -157,6 +167,37 @@ impl Inner {
         &self.segs.data[f.seg as usize][start..start + len]
     }
 
+    // ---- access word ----------------------------------------------------
+
+    /// The access word of a fresh version stored at `now` carrying `bits`.
+    #[inline]
+    fn access_word(&self, bits: u32, now: i64) -> u32 {
+        let t = now
+            .saturating_sub(self.time_base)
+            .clamp(0, i64::from(A_TIME));
+        (bits & !A_TIME) | t as u32
+    }
+
+    /// The last-access time recorded in an access word.
+    #[inline]
+    fn access_time(&self, access: u32) -> i64 {
+        self.time_base + i64::from(access & A_TIME)
+    }
+
+    /// Record a read or touch of `f` at `now` (recency, fetched, last
+    /// access), also setting `extra` bits; with `bump` false only `extra`.
+    fn accessed(&mut self, f: &Found, now: i64, extra: u32, bump: bool) {
+        let old = f.hdr.access;
+        let mut acc = old | extra;
+        if bump {
+            acc = self.access_word(acc | A_FETCHED, now);
+            self.table.bump(f.loc);
+        }
+        if acc != old {
+            item::set_access(&mut self.segs.data[f.seg as usize][f.off..], acc);
+        }
+    }
+
     // ---- writes ---------------------------------------------------------
 
     /// Write a new version of `key` (value = `a` then `b`) and point the
@@ -172,6 +213,7 @@ impl Inner {
         flags: u32,
         exptime: u32,
         cas: u64,
+        access: u32,
         hint: Option<Found>,
         freq: u8,
     ) -> Result<(), SegError> {
@@ -186,7 +228,7 @@ impl Inner {
         };
         let base = self.segs.meta[seg as usize].base_cas;
         let buf = &mut self.segs.data[seg as usize][off..];
-        let h = item::write_header(buf, key.len(), vlen, flags, exptime, cas, base);
+        let h = item::write_header(buf, key.len(), vlen, flags, exptime, cas, base, access);
         debug_assert_eq!(h, hlen);
         let mut p = h;
         buf[p..p + key.len()].copy_from_slice(key);
@@ -220,14 +262,58 @@ impl Inner {
         Ok(())
     }
 
-    /// Take the next cas.
-    #[inline]
-    fn next_cas(&mut self) -> u64 {
-        let c = self.cas_next;
-        self.cas_next += 1;
-        c
+    /// Rewrite `f` as a new version with the same key and value (copied
+    /// through the scratch buffer) but other metadata, or with an empty
+    /// value when `empty`. Keeps the slot's frequency.
+    #[allow(clippy::too_many_arguments)]
+    fn rewrite(
+        &mut self,
+        key: &[u8],
+        hash: u64,
+        f: Found,
+        empty: bool,
+        flags: u32,
+        exptime: u32,
+        cas: u64,
+        access: u32,
+    ) -> Result<(), SegError> {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        if !empty {
+            scratch.extend_from_slice(self.value(&f));
+        }
+        let freq = slot_freq(self.table.get(f.loc));
+        let r = self.write_item(
+            key,
+            hash,
+            &scratch,
+            &[],
+            flags,
+            exptime,
+            cas,
+            access,
+            Some(f),
+            freq,
+        );
+        self.scratch = scratch;
+        r
     }
 
+    /// The cas for a new version: `given` (meta E) or the next one.
+    #[inline]
+    fn cas_for(&self, given: Option<u64>) -> u64 {
+        given.unwrap_or(self.cas_next)
+    }
+
+    /// Account for a cas handed out by `cas_for`.
+    #[inline]
+    fn took_cas(&mut self, given: Option<u64>) {
+        if given.is_none() {
+            self.cas_next += 1;
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
     pub fn store(
         &mut self,
         mode: StoreMode,
@@ -236,34 +322,52 @@ impl Inner {
         flags: u32,
         exptime: i64,
         now: i64,
+        opts: &StoreOptions,
     ) -> Result<u64, SegError> {
         let hash = hash_key(self.seed, key);
         self.tick(now);
+        let (mode, compare) = match mode {
+            StoreMode::Cas(c) => (StoreMode::Set, Some(c)),
+            m => (m, opts.compare_cas),
+        };
         let old = self.find_live(key, hash, now);
         let mut flags = flags;
-        let mut exp = 0u32;
-        let append = matches!(mode, StoreMode::Append | StoreMode::Prepend);
+        let mut exptime = exptime;
+        // Some: the stored exptime is taken from the old item as is.
+        let mut keep_exp: Option<u32> = None;
+        // Access bits the new version carries over (a stale store).
+        let mut carry = 0u32;
+        let mut combine = false;
         match mode {
-            StoreMode::Set => {}
+            StoreMode::Set | StoreMode::Replace | StoreMode::Cas(_) => match (compare, old) {
+                (Some(_), None) => return Err(SegError::NotFound),
+                (Some(c), Some(o)) if o.hdr.cas != c => {
+                    if !(opts.invalidate && c < o.hdr.cas) {
+                        return Err(SegError::Exists);
+                    }
+                    // An older writer under invalidation: stored, but stale,
+                    // keeping the exptime and the win state.
+                    keep_exp = Some(o.hdr.exptime);
+                    carry = A_STALE | (o.hdr.access & A_WON);
+                }
+                (None, None) if mode == StoreMode::Replace => return Err(SegError::NotStored),
+                _ => {}
+            },
             StoreMode::Add => {
                 if let Some(o) = old {
                     self.table.bump(o.loc);
                     return Err(SegError::NotStored);
                 }
             }
-            StoreMode::Replace => {
-                if old.is_none() {
-                    return Err(SegError::NotStored);
-                }
-            }
-            StoreMode::Cas(c) => match old {
-                None => return Err(SegError::NotFound),
-                Some(o) if o.hdr.cas != c => return Err(SegError::Exists),
-                Some(_) => {}
-            },
             StoreMode::Append | StoreMode::Prepend => match old {
-                None => return Err(SegError::NotStored),
+                None => match opts.vivify {
+                    Some(v) => exptime = v,
+                    None => return Err(SegError::NotStored),
+                },
                 Some(o) => {
+                    if compare.is_some_and(|c| c != o.hdr.cas) {
+                        return Err(SegError::Exists);
+                    }
                     let combined = o.hdr.vlen as usize + value.len();
                     if crate::memcached_item_size(key.len(), o.hdr.flags, combined)
                         > self.item_size_max
@@ -271,40 +375,42 @@ impl Inner {
                         return Err(SegError::TooLarge);
                     }
                     flags = o.hdr.flags;
-                    exp = o.hdr.exptime;
+                    keep_exp = Some(o.hdr.exptime);
+                    combine = true;
                 }
             },
         }
-        if !append {
-            match item::norm_exptime(exptime, now) {
-                Some(e) => exp = e,
-                None => {
-                    // Already expired: the store only removes the old item.
-                    if let Some(o) = old {
-                        self.unlink(&o);
-                    }
-                    self.counters.total_items += 1;
-                    return Ok(self.next_cas());
+        let cas = self.cas_for(opts.new_cas);
+        let exp = match keep_exp.or_else(|| item::norm_exptime(exptime, now)) {
+            Some(e) => e,
+            None => {
+                // Already expired: the store only removes the old item.
+                if let Some(o) = old {
+                    self.unlink(&o);
                 }
+                self.counters.total_items += 1;
+                self.took_cas(opts.new_cas);
+                return Ok(cas);
             }
-        }
-        let cas = self.cas_next;
-        if append {
+        };
+        let access = self.access_word(carry, now);
+        if combine {
             let o = old.expect("checked above");
             let mut scratch = std::mem::take(&mut self.scratch);
             scratch.clear();
             scratch.extend_from_slice(self.value(&o));
-            let r = if mode == StoreMode::Append {
-                self.write_item(key, hash, &scratch, value, flags, exp, cas, old, 0)
+            let (a, b) = if mode == StoreMode::Append {
+                (&scratch[..], value)
             } else {
-                self.write_item(key, hash, value, &scratch, flags, exp, cas, old, 0)
+                (value, &scratch[..])
             };
+            let r = self.write_item(key, hash, a, b, flags, exp, cas, access, old, 0);
             self.scratch = scratch;
             r?;
         } else {
-            self.write_item(key, hash, value, &[], flags, exp, cas, old, 0)?;
+            self.write_item(key, hash, value, &[], flags, exp, cas, access, old, 0)?;
         }
-        self.cas_next += 1;
+        self.took_cas(opts.new_cas);
         self.counters.total_items += 1;
         Ok(cas)
     }
@@ -315,40 +421,103 @@ impl Inner {
         incr: bool,
         delta: u64,
         now: i64,
-    ) -> Result<(u64, u64), SegError> {
+        opts: &ArithOptions,
+    ) -> Result<ArithResult, SegError> {
         let hash = hash_key(self.seed, key);
         self.tick(now);
-        let o = self.find_live(key, hash, now).ok_or(SegError::NotFound)?;
+        let mut digits = [0u8; 20];
+        let Some(o) = self.find_live(key, hash, now) else {
+            let vexp = opts.vivify.ok_or(SegError::NotFound)?;
+            // Created holding `initial`; no delta applied.
+            let d = crate::num::format_u64(opts.initial, &mut digits);
+            let cas = self.cas_for(opts.new_cas);
+            let norm = item::norm_exptime(vexp, now);
+            if let Some(exp) = norm {
+                let access = self.access_word(0, now);
+                self.write_item(key, hash, d, &[], 0, exp, cas, access, None, 0)?;
+            }
+            self.took_cas(opts.new_cas);
+            self.counters.total_items += 1;
+            return Ok(ArithResult {
+                value: opts.initial,
+                cas,
+                exptime: norm.map_or(vexp, i64::from),
+            });
+        };
+        if opts.compare_cas.is_some_and(|c| c != o.hdr.cas) {
+            return Err(SegError::Exists);
+        }
         let v = crate::num::parse_u64(self.value(&o)).ok_or(SegError::NonNumeric)?;
         let v = if incr {
             v.wrapping_add(delta)
         } else {
             v.saturating_sub(delta)
         };
-        let mut digits = [0u8; 20];
         let d = crate::num::format_u64(v, &mut digits);
-        let cas = self.cas_next;
-        self.write_item(
-            key,
-            hash,
-            d,
-            &[],
-            o.hdr.flags,
-            o.hdr.exptime,
+        let cas = self.cas_for(opts.new_cas);
+        let exp = match opts.touch {
+            None => Some(o.hdr.exptime),
+            Some(t) => item::norm_exptime(t, now),
+        };
+        let reported = exp.map_or_else(|| opts.touch.unwrap_or(0), i64::from);
+        match exp {
+            Some(exp) => {
+                let access = self.access_word(0, now);
+                self.write_item(key, hash, d, &[], o.hdr.flags, exp, cas, access, Some(o), 0)?;
+            }
+            None => {
+                // Touched into the past: the result is reported, then gone.
+                self.unlink(&o);
+                self.counters.expired += 1;
+            }
+        }
+        self.took_cas(opts.new_cas);
+        Ok(ArithResult {
+            value: v,
             cas,
-            Some(o),
-            0,
-        )?;
-        self.cas_next += 1;
-        Ok((v, cas))
+            exptime: reported,
+        })
     }
 
-    pub fn remove(&mut self, key: &[u8], now: i64) -> Result<(), SegError> {
+    pub fn delete(&mut self, key: &[u8], now: i64, opts: &DeleteOptions) -> Result<(), SegError> {
         let hash = hash_key(self.seed, key);
         self.tick(now);
-        let o = self.find_live(key, hash, now).ok_or(SegError::NotFound)?;
-        self.unlink(&o);
-        Ok(())
+        let f = self.find_live(key, hash, now).ok_or(SegError::NotFound)?;
+        if opts.compare_cas.is_some_and(|c| c != f.hdr.cas) {
+            return Err(SegError::Exists);
+        }
+        if !opts.invalidate && !opts.clear_value {
+            self.unlink(&f);
+            return Ok(());
+        }
+        let exp = match opts.touch {
+            None => f.hdr.exptime,
+            Some(t) => match item::norm_exptime(t, now) {
+                Some(e) => e,
+                None => {
+                    self.unlink(&f);
+                    self.counters.expired += 1;
+                    return Ok(());
+                }
+            },
+        };
+        let (flags, mut access, mut cas) = if opts.clear_value {
+            // A new, empty version: fresh access state, the same cas.
+            (
+                0,
+                self.access_word(0, now),
+                opts.new_cas.unwrap_or(f.hdr.cas),
+            )
+        } else {
+            (f.hdr.flags, f.hdr.access, f.hdr.cas)
+        };
+        if opts.invalidate {
+            // Stale with a new cas; the next reader may win again.
+            access = (access | A_STALE) & !A_WON;
+            cas = self.cas_for(opts.new_cas);
+            self.took_cas(opts.new_cas);
+        }
+        self.rewrite(key, hash, f, opts.clear_value, flags, exp, cas, access)
     }
 
     /// Give a live item a new exptime (already normalised, not past). Done in
@@ -365,23 +534,8 @@ impl Inner {
             f.hdr.exptime = exp;
             return Ok(f);
         }
-        let mut scratch = std::mem::take(&mut self.scratch);
-        scratch.clear();
-        scratch.extend_from_slice(self.value(&f));
-        let freq = slot_freq(self.table.get(f.loc));
-        let r = self.write_item(
-            key,
-            hash,
-            &scratch,
-            &[],
-            f.hdr.flags,
-            exp,
-            f.hdr.cas,
-            Some(f),
-            freq,
-        );
-        self.scratch = scratch;
-        r?;
+        let (flags, cas, access) = (f.hdr.flags, f.hdr.cas, f.hdr.access);
+        self.rewrite(key, hash, f, false, flags, exp, cas, access)?;
         Ok(self.find(key, hash).expect("just written"))
     }
 
@@ -392,7 +546,7 @@ impl Inner {
         match item::norm_exptime(exptime, now) {
             Some(exp) => {
                 let f = self.retime(key, hash, f, exp)?;
-                self.table.bump(f.loc);
+                self.accessed(&f, now, 0, true);
             }
             None => {
                 self.unlink(&f);
@@ -402,19 +556,25 @@ impl Inner {
         Ok(())
     }
 
+    /// A read; only a meta read (`meta`) can win (classic reads report
+    /// the win state but never take the win).
     pub fn get<R>(
         &mut self,
         key: &[u8],
         now: i64,
-        touch: Option<i64>,
+        opts: &GetOptions,
+        meta: bool,
         f: impl FnOnce(&ItemInfo, &[u8]) -> R,
     ) -> Result<R, SegError> {
         let hash = hash_key(self.seed, key);
         self.tick(now);
-        let mut found = self.find_live(key, hash, now).ok_or(SegError::NotFound)?;
+        let Some(mut found) = self.find_live(key, hash, now) else {
+            let vexp = opts.vivify.ok_or(SegError::NotFound)?;
+            return self.vivify(key, hash, now, vexp, opts, f);
+        };
         let mut drop_after = false;
         let mut reported_exp = i64::from(found.hdr.exptime);
-        if let Some(t) = touch {
+        if let Some(t) = opts.touch {
             match item::norm_exptime(t, now) {
                 Some(exp) => {
                     found = self.retime(key, hash, found, exp)?;
@@ -427,19 +587,67 @@ impl Inner {
                 }
             }
         }
+        let acc = found.hdr.access;
+        let win_taken = acc & A_WON != 0;
+        let stale = acc & A_STALE != 0;
+        let recache = opts
+            .recache
+            .is_some_and(|r| reported_exp != 0 && reported_exp - now < r);
+        let win = meta && !win_taken && (stale || recache);
         let info = ItemInfo {
             flags: found.hdr.flags,
             cas: found.hdr.cas,
             exptime: reported_exp,
+            last_access: self.access_time(acc),
+            fetched: acc & A_FETCHED != 0,
+            stale,
+            win,
+            win_taken,
         };
         let r = f(&info, self.value(&found));
         if drop_after {
             self.unlink(&found);
             self.counters.expired += 1;
         } else {
-            self.table.bump(found.loc);
+            let extra = if win { A_WON } else { 0 };
+            self.accessed(&found, now, extra, !opts.no_bump);
         }
         Ok(r)
+    }
+
+    /// A meta get's miss with N: create an empty item and hand it, won, to
+    /// `f`. An exptime already past creates nothing but still answers.
+    fn vivify<R>(
+        &mut self,
+        key: &[u8],
+        hash: u64,
+        now: i64,
+        vexp: i64,
+        opts: &GetOptions,
+        f: impl FnOnce(&ItemInfo, &[u8]) -> R,
+    ) -> Result<R, SegError> {
+        let cas = self.cas_for(opts.new_cas);
+        let norm = item::norm_exptime(vexp, now);
+        if let Some(exp) = norm {
+            // This read is the first access unless it asked for no bump.
+            let bits = A_WON | if opts.no_bump { 0 } else { A_FETCHED };
+            let access = self.access_word(bits, now);
+            let freq = u8::from(!opts.no_bump);
+            self.write_item(key, hash, &[], &[], 0, exp, cas, access, None, freq)?;
+        }
+        self.took_cas(opts.new_cas);
+        self.counters.total_items += 1;
+        let info = ItemInfo {
+            flags: 0,
+            cas,
+            exptime: norm.map_or(vexp, i64::from),
+            last_access: now,
+            fetched: false,
+            stale: false,
+            win: true,
+            win_taken: false,
+        };
+        Ok(f(&info, &[]))
     }
 
     // ---- flush ----------------------------------------------------------

@@ -343,6 +343,7 @@ impl Inner {
                     h.exptime,
                     h.cas,
                     dest_base,
+                    h.access,
                 );
                 d.copy_within(it.off + hl..it.off + hl + kv, w + new_hl);
             } else {
@@ -359,6 +360,7 @@ impl Inner {
                     h.exptime,
                     h.cas,
                     dest_base,
+                    h.access,
                 );
                 d[w + new_hl..w + new_hl + kv].copy_from_slice(&scratch);
             }

@@ -12,12 +12,18 @@
 //!                      segment's base cas, 3 = 8-byte absolute cas
 //!             bit 6    dead (deleted, overwritten or moved)
 //! byte 1      key length (1..=250)
+//! bytes 2-5   access word (u32 LE, rewritten in place by reads):
+//!             bits 0-28  last access, seconds after the engine's time base
+//!             bit 29     fetched (read at least once since stored)
+//!             bit 30     stale (invalidated by a meta delete/store with I)
+//!             bit 31     win handed out (meta W; later readers see Z)
 //! then        value length (LE, 1-4 bytes), cas (1-8 bytes),
 //!             [flags u32 LE], [exptime u32 LE], key, value
 //! ```
 //!
 //! A 14-byte key, 100-byte value, no flags, no expiry and a cas within 65535
-//! of its segment's base costs 2 + 1 + 2 = 5 header bytes: 119 bytes in all.
+//! of its segment's base costs 2 + 4 + 1 + 2 = 9 header bytes: 123 bytes in
+//! all.
 
 /// Control bit: client flags follow the cas.
 const F_FLAGS: u8 = 0x01;
@@ -25,6 +31,17 @@ const F_FLAGS: u8 = 0x01;
 const F_EXP: u8 = 0x02;
 /// Control bit: the item is dead (no hash slot points at it).
 pub(crate) const F_DEAD: u8 = 0x40;
+
+/// Offset of the access word in the header.
+const ACCESS_AT: usize = 2;
+/// Access word: the last-access time field (seconds after the time base).
+pub(crate) const A_TIME: u32 = (1 << 29) - 1;
+/// Access word: read at least once since stored.
+pub(crate) const A_FETCHED: u32 = 1 << 29;
+/// Access word: invalidated (stale) but still served.
+pub(crate) const A_STALE: u32 = 1 << 30;
+/// Access word: the one recache win of this version was handed out.
+pub(crate) const A_WON: u32 = 1 << 31;
 
 /// Decoded item header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,6 +52,8 @@ pub(crate) struct Header {
     /// Absolute unix seconds, 0 = never.
     pub exptime: u32,
     pub klen: u8,
+    /// The access word (A_* bits and the last-access time).
+    pub access: u32,
     /// Header bytes (before the key).
     pub hlen: u8,
     pub dead: bool,
@@ -105,7 +124,7 @@ const fn cas_width(code: u8) -> usize {
 /// Header bytes for an item with these fields in a segment with base cas `base`.
 #[inline]
 pub(crate) fn header_len(vlen: usize, flags: u32, exptime: u32, cas: u64, base: u64) -> usize {
-    2 + vlen_width(vlen)
+    6 + vlen_width(vlen)
         + cas_code(cas, base).1
         + if flags != 0 { 4 } else { 0 }
         + if exptime != 0 { 4 } else { 0 }
@@ -114,7 +133,7 @@ pub(crate) fn header_len(vlen: usize, flags: u32, exptime: u32, cas: u64, base: 
 /// Header length from the first byte alone (for fast key comparison).
 #[inline]
 pub(crate) fn header_len_from_ctrl(ctrl: u8) -> usize {
-    2 + ((ctrl >> 2) & 3) as usize
+    6 + ((ctrl >> 2) & 3) as usize
         + 1
         + cas_width((ctrl >> 4) & 3)
         + if ctrl & F_FLAGS != 0 { 4 } else { 0 }
@@ -151,6 +170,7 @@ fn get_le(buf: &[u8], width: usize) -> u64 {
 
 /// Write a header at the start of `buf`; returns its length. `klen` must be
 /// 1..=250.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn write_header(
     buf: &mut [u8],
     klen: usize,
@@ -159,6 +179,7 @@ pub(crate) fn write_header(
     exptime: u32,
     cas: u64,
     base: u64,
+    access: u32,
 ) -> usize {
     debug_assert!((1..=250).contains(&klen));
     let vw = vlen_width(vlen);
@@ -172,7 +193,8 @@ pub(crate) fn write_header(
     }
     buf[0] = ctrl;
     buf[1] = klen as u8;
-    let mut p = 2;
+    buf[ACCESS_AT..ACCESS_AT + 4].copy_from_slice(&access.to_le_bytes());
+    let mut p = ACCESS_AT + 4;
     put_le(&mut buf[p..], vlen as u64, vw);
     p += vw;
     let casv = if cc == 3 { cas } else { cas - base };
@@ -195,7 +217,8 @@ pub(crate) fn read_header(buf: &[u8], base: u64) -> Header {
     let ctrl = buf[0];
     let klen = buf[1];
     let vw = ((ctrl >> 2) & 3) as usize + 1;
-    let mut p = 2;
+    let access = get_le(&buf[ACCESS_AT..], 4) as u32;
+    let mut p = ACCESS_AT + 4;
     let vlen = get_le(&buf[p..], vw) as u32;
     p += vw;
     let cc = (ctrl >> 4) & 3;
@@ -216,6 +239,7 @@ pub(crate) fn read_header(buf: &[u8], base: u64) -> Header {
     }
     Header {
         klen,
+        access,
         vlen,
         flags,
         exptime,
@@ -231,6 +255,12 @@ pub(crate) fn set_exptime(buf: &mut [u8], hdr: &Header, exptime: u32) {
     debug_assert!(hdr.has_exp && exptime != 0);
     let p = hdr.hlen as usize - 4;
     buf[p..p + 4].copy_from_slice(&exptime.to_le_bytes());
+}
+
+/// Rewrite the access word of the item at the start of `buf`.
+#[inline]
+pub(crate) fn set_access(buf: &mut [u8], access: u32) {
+    buf[ACCESS_AT..ACCESS_AT + 4].copy_from_slice(&access.to_le_bytes());
 }
 
 /// Mark the item at the start of `buf` dead.
@@ -271,7 +301,8 @@ mod tests {
             (1 << 24, u32::MAX, 1_800_000_000, 1 << 40, 1),
             (5, 1, 9, 3, 10), // cas below base: absolute
         ] {
-            let n = write_header(&mut buf, 14, vlen, flags, exp, cas, base);
+            let access = A_FETCHED | A_WON | 12345;
+            let n = write_header(&mut buf, 14, vlen, flags, exp, cas, base, access);
             assert_eq!(n, header_len(vlen, flags, exp, cas, base));
             assert_eq!(n, header_len_from_ctrl(buf[0]));
             let h = read_header(&buf, base);
@@ -283,19 +314,23 @@ mod tests {
                     h.exptime,
                     h.cas,
                     h.hlen as usize,
-                    h.dead
+                    h.dead,
+                    h.access
                 ),
-                (14, vlen, flags, exp, cas, n, false)
+                (14, vlen, flags, exp, cas, n, false, access)
             );
+            set_access(&mut buf, A_STALE | 7);
+            assert_eq!(read_header(&buf, base).access, A_STALE | 7);
+            assert_eq!(read_header(&buf, base).cas, cas);
             mark_dead(&mut buf);
             assert!(read_header(&buf, base).dead);
         }
     }
 
     #[test]
-    fn typical_small_item_header_is_five_bytes() {
-        assert_eq!(header_len(100, 0, 0, 1000, 10), 5);
-        assert_eq!(header_len(100, 0, 0, 10, 10), 4);
+    fn typical_small_item_header_is_nine_bytes() {
+        assert_eq!(header_len(100, 0, 0, 1000, 10), 9);
+        assert_eq!(header_len(100, 0, 0, 10, 10), 8);
     }
 
     #[test]

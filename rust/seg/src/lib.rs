@@ -144,6 +144,96 @@ pub struct ItemInfo {
     pub cas: u64,
     /// Absolute unix seconds, 0 = never.
     pub exptime: i64,
+    /// Unix seconds of the access before this one (the store time if the
+    /// item was never read).
+    pub last_access: i64,
+    /// Read at least once before this call (meta `h`).
+    pub fetched: bool,
+    /// Invalidated by a meta delete/store with I (meta `X`).
+    pub stale: bool,
+    /// This caller won the right to recache (meta `W`).
+    pub win: bool,
+    /// A win was handed out earlier (meta `Z`).
+    pub win_taken: bool,
+}
+
+/// Options of a read (meta get; the classic get uses only `touch`). The
+/// win token: a version hands out at most one win until it is stored
+/// again; a read wins when it vivifies a missing item, when the item is
+/// stale, or when its remaining TTL is below `recache`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GetOptions {
+    /// T: set the exptime to this first (a time already past serves the
+    /// item once, then removes it).
+    pub touch: Option<i64>,
+    /// u: leave recency, fetched and last access untouched.
+    pub no_bump: bool,
+    /// N: on a miss create an empty item (flags 0, this exptime) and win it.
+    pub vivify: Option<i64>,
+    /// R: win if the remaining TTL is below this many seconds.
+    pub recache: Option<i64>,
+    /// E: the cas of an item this call creates.
+    pub new_cas: Option<u64>,
+}
+
+/// Options of a write (meta set).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// C: only if the live item's cas equals this (missing: `NotFound` for
+    /// set/replace, `NotStored` for append/prepend; ignored by add).
+    pub compare_cas: Option<u64>,
+    /// E: the stored item gets this cas.
+    pub new_cas: Option<u64>,
+    /// I: a `compare_cas` older than the item's cas stores the value marked
+    /// stale (keeping the item's exptime and win state) instead of failing
+    /// with `Exists`.
+    pub invalidate: bool,
+    /// N: append/prepend to a missing key creates it with this exptime.
+    pub vivify: Option<i64>,
+}
+
+/// Options of a delete (meta delete; the classic delete uses none).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeleteOptions {
+    /// C: only if the live item's cas equals this.
+    pub compare_cas: Option<u64>,
+    /// E: the cas the item keeps (invalidate, clear_value).
+    pub new_cas: Option<u64>,
+    /// I: mark the item stale with a new cas (its win cleared) instead of
+    /// removing it.
+    pub invalidate: bool,
+    /// T: with invalidate or clear_value, the item's new exptime.
+    pub touch: Option<i64>,
+    /// x: keep the item (its exptime and, without E, its cas) but empty its
+    /// value and flags.
+    pub clear_value: bool,
+}
+
+/// Options of an incr/decr (meta arithmetic; the classic one uses none).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ArithOptions {
+    /// C: only if the live item's cas equals this.
+    pub compare_cas: Option<u64>,
+    /// E: the resulting item gets this cas.
+    pub new_cas: Option<u64>,
+    /// N: a missing key is created holding `initial` with this exptime (no
+    /// delta applied).
+    pub vivify: Option<i64>,
+    /// J: the value a vivified item starts with.
+    pub initial: u64,
+    /// T: also set the exptime of an existing item.
+    pub touch: Option<i64>,
+}
+
+/// What an incr/decr leaves behind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArithResult {
+    /// The new value.
+    pub value: u64,
+    /// The new cas.
+    pub cas: u64,
+    /// The item's exptime (absolute, 0 = never).
+    pub exptime: i64,
 }
 
 /// A segment-structured cache engine. All methods take `&self` and may be
@@ -221,7 +311,25 @@ impl Seg {
         f: impl FnOnce(&ItemInfo, &[u8]) -> R,
     ) -> Result<R, SegError> {
         check_key(key)?;
-        self.lock().get(key, now, touch, f)
+        let opts = GetOptions {
+            touch,
+            ..GetOptions::default()
+        };
+        self.lock().get(key, now, &opts, false, f)
+    }
+
+    /// Read with the meta protocol's options (see [`GetOptions`]). A
+    /// vivified miss hands `f` the new empty item with `win` set. (Plain
+    /// [`Seg::get`] reports the stale and win-taken state but never wins.)
+    pub fn meta_get<R>(
+        &self,
+        key: &[u8],
+        now: i64,
+        opts: &GetOptions,
+        f: impl FnOnce(&ItemInfo, &[u8]) -> R,
+    ) -> Result<R, SegError> {
+        check_key(key)?;
+        self.lock().get(key, now, opts, true, f)
     }
 
     /// Write according to `mode`; returns the new item's cas. Append and
@@ -237,12 +345,36 @@ impl Seg {
         exptime: i64,
         now: i64,
     ) -> Result<u64, SegError> {
+        self.meta_store(
+            mode,
+            key,
+            value,
+            flags,
+            exptime,
+            now,
+            &StoreOptions::default(),
+        )
+    }
+
+    /// Write with the meta protocol's options (see [`StoreOptions`]);
+    /// `StoreMode::Cas(c)` is `Set` with `compare_cas = Some(c)`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn meta_store(
+        &self,
+        mode: StoreMode,
+        key: &[u8],
+        value: &[u8],
+        flags: u32,
+        exptime: i64,
+        now: i64,
+        opts: &StoreOptions,
+    ) -> Result<u64, SegError> {
         check_key(key)?;
         let inner = &mut *self.lock();
         if memcached_item_size(key.len(), flags, value.len()) > inner.item_size_max {
             return Err(SegError::TooLarge);
         }
-        inner.store(mode, key, value, flags, exptime, now)
+        inner.store(mode, key, value, flags, exptime, now, opts)
     }
 
     /// incr (`incr = true`, wrapping at 2^64) or decr (flooring at 0) a
@@ -256,17 +388,36 @@ impl Seg {
         delta: u64,
         now: i64,
     ) -> Result<(u64, u64), SegError> {
+        let r = self.meta_arith(key, incr, delta, now, &ArithOptions::default())?;
+        Ok((r.value, r.cas))
+    }
+
+    /// incr/decr with the meta protocol's options (see [`ArithOptions`]).
+    pub fn meta_arith(
+        &self,
+        key: &[u8],
+        incr: bool,
+        delta: u64,
+        now: i64,
+        opts: &ArithOptions,
+    ) -> Result<ArithResult, SegError> {
         check_key(key)?;
-        self.lock().arith(key, incr, delta, now)
+        self.lock().arith(key, incr, delta, now, opts)
     }
 
     /// Delete a live item.
     pub fn remove(&self, key: &[u8], now: i64) -> Result<(), SegError> {
-        check_key(key)?;
-        self.lock().remove(key, now)
+        self.meta_delete(key, now, &DeleteOptions::default())
     }
 
-    /// Set a live item's exptime, keeping its cas. A time already past
+    /// Delete, invalidate or empty a live item (see [`DeleteOptions`]).
+    pub fn meta_delete(&self, key: &[u8], now: i64, opts: &DeleteOptions) -> Result<(), SegError> {
+        check_key(key)?;
+        self.lock().delete(key, now, opts)
+    }
+
+    /// Set a live item's exptime, keeping its cas (an access: it counts as
+    /// a read for recency, fetched and last access). A time already past
     /// removes the item (and still returns `Ok`).
     pub fn touch(&self, key: &[u8], exptime: i64, now: i64) -> Result<(), SegError> {
         check_key(key)?;

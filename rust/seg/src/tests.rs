@@ -652,6 +652,256 @@ fn merge_eviction_keeps_hot_items() {
     s.check();
 }
 
+/// The full info of a read (meta options).
+fn mget(s: &Seg, key: &[u8], now: i64, o: GetOptions) -> Result<(ItemInfo, Vec<u8>), SegError> {
+    s.meta_get(key, now, &o, |i, v| (*i, v.to_vec()))
+}
+
+fn info(s: &Seg, key: &[u8], now: i64) -> ItemInfo {
+    s.get(key, now, None, |i, _| *i).expect("hit")
+}
+
+#[test]
+fn meta_access_state_survives_merges_and_retimes() {
+    // Hot items read once (fetched), one invalidated (stale, win taken):
+    // merge eviction compacts them and touch copies them to another TTL
+    // bucket; the access word must travel with them.
+    let s = seg_with(2 << 20);
+    set(&s, b"stale", &[b's'; 100], 0, 0, T0);
+    s.meta_delete(
+        b"stale",
+        T0,
+        &DeleteOptions {
+            invalidate: true,
+            ..DeleteOptions::default()
+        },
+    )
+    .unwrap();
+    let (w, _) = mget(&s, b"stale", T0 + 1, GetOptions::default()).unwrap();
+    assert!(w.win && w.stale);
+    let hot: Vec<String> = (0..200).map(|i| format!("hot{i}")).collect();
+    for k in &hot {
+        set(&s, k.as_bytes(), &[b'h'; 100], 0, 0, T0);
+        get(&s, k.as_bytes(), T0 + 2).unwrap();
+    }
+    for i in 0..100_000u32 {
+        set(
+            &s,
+            format!("cold{i}").as_bytes(),
+            &[b'c'; 100],
+            0,
+            0,
+            T0 + 3,
+        );
+        if i % 5_000 == 0 {
+            for k in &hot {
+                s.meta_get(k.as_bytes(), T0 + 3, &GetOptions::default(), |_, _| ())
+                    .unwrap();
+            }
+            mget(&s, b"stale", T0 + 3, GetOptions::default()).unwrap();
+        }
+    }
+    assert!(s.stats(T0).evictions > 50_000);
+    let st = info(&s, b"stale", T0 + 4);
+    assert!(st.stale && st.win_taken && !st.win && st.fetched, "{st:?}");
+    assert_eq!(st.last_access, T0 + 3);
+    let h = info(&s, b"hot7", T0 + 4);
+    assert!(h.fetched && !h.stale, "{h:?}");
+    assert_eq!(h.last_access, T0 + 3);
+    // a retime into another bucket copies the item, access word included
+    s.touch(b"stale", T0 + 500, T0 + 5).unwrap();
+    let st = info(&s, b"stale", T0 + 6);
+    assert!(st.stale && st.win_taken, "{st:?}");
+    assert_eq!((st.exptime, st.last_access), (T0 + 500, T0 + 5));
+    s.check();
+}
+
+#[test]
+fn last_access_times_span_years_either_side_of_the_first_call() {
+    let s = seg();
+    set(&s, b"k", b"v", 0, 0, T0);
+    let year = 365 * 24 * 3600;
+    get(&s, b"k", T0 + 8 * year).unwrap();
+    assert_eq!(info(&s, b"k", T0 + 8 * year + 1).last_access, T0 + 8 * year);
+    get(&s, b"k", T0 - 8 * year).unwrap();
+    assert_eq!(info(&s, b"k", T0).last_access, T0 - 8 * year);
+    s.check();
+}
+
+#[test]
+fn meta_get_wins_vivify_recache_and_stale() {
+    let s = seg();
+    let viv = GetOptions {
+        vivify: Some(T0 + 30),
+        ..GetOptions::default()
+    };
+    let (a, v) = mget(&s, b"v", T0, viv).unwrap();
+    assert!(v.is_empty() && a.win && !a.win_taken && !a.fetched);
+    assert_eq!((a.exptime, a.last_access, a.flags), (T0 + 30, T0, 0));
+    let (b, _) = mget(&s, b"v", T0 + 1, viv).unwrap();
+    assert!(!b.win && b.win_taken && b.fetched);
+    assert_eq!((b.cas, b.last_access), (a.cas, T0));
+    // classic reads report but never win
+    set(&s, b"r", b"v", 0, T0 + 100, T0);
+    s.meta_delete(
+        b"r",
+        T0,
+        &DeleteOptions {
+            invalidate: true,
+            ..DeleteOptions::default()
+        },
+    )
+    .unwrap();
+    let c = info(&s, b"r", T0);
+    assert!(c.stale && !c.win && !c.win_taken);
+    let r = GetOptions {
+        recache: Some(30),
+        ..GetOptions::default()
+    };
+    assert!(mget(&s, b"r", T0, r).unwrap().0.win, "stale wins");
+    set(&s, b"r", b"v", 0, T0 + 100, T0);
+    assert!(!mget(&s, b"r", T0 + 70, r).unwrap().0.win);
+    assert!(mget(&s, b"r", T0 + 71, r).unwrap().0.win);
+    assert!(mget(&s, b"r", T0 + 72, r).unwrap().0.win_taken);
+    s.check();
+}
+
+#[test]
+fn meta_store_delete_and_arith_options() {
+    let s = seg();
+    let c1 = set(&s, b"k", b"v1", 0, T0 + 100, T0);
+    let c2 = set(&s, b"k", b"v2", 0, T0 + 100, T0);
+    let inval = |c| StoreOptions {
+        compare_cas: Some(c),
+        invalidate: true,
+        ..StoreOptions::default()
+    };
+    let c3 = s
+        .meta_store(StoreMode::Set, b"k", b"old", 0, 0, T0, &inval(c1))
+        .unwrap();
+    let i = info(&s, b"k", T0);
+    assert!(i.stale && i.cas == c3 && i.exptime == T0 + 100, "{i:?}");
+    assert_eq!(
+        s.meta_store(StoreMode::Set, b"k", b"x", 0, 0, T0, &inval(c3 + 1)),
+        Err(SegError::Exists)
+    );
+    assert!(c2 < c3);
+    // compare_cas on a missing key
+    let cmp = StoreOptions {
+        compare_cas: Some(1),
+        ..StoreOptions::default()
+    };
+    assert_eq!(
+        s.meta_store(StoreMode::Replace, b"m", b"x", 0, 0, T0, &cmp),
+        Err(SegError::NotFound)
+    );
+    assert_eq!(
+        s.meta_store(StoreMode::Append, b"m", b"x", 0, 0, T0, &cmp),
+        Err(SegError::NotStored)
+    );
+    // append vivify with E
+    let viv = StoreOptions {
+        vivify: Some(0),
+        new_cas: Some(4000),
+        ..StoreOptions::default()
+    };
+    assert_eq!(
+        s.meta_store(StoreMode::Append, b"m", b"ab", 3, 0, T0, &viv),
+        Ok(4000)
+    );
+    assert_eq!(get(&s, b"m", T0).unwrap().flags, 3);
+    // clear value keeps the cas and exptime
+    set(&s, b"x", b"abc", 7, T0 + 50, T0);
+    let cx = info(&s, b"x", T0).cas;
+    s.meta_delete(
+        b"x",
+        T0,
+        &DeleteOptions {
+            clear_value: true,
+            ..DeleteOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        get(&s, b"x", T0).unwrap(),
+        Got {
+            value: vec![],
+            flags: 0,
+            cas: cx,
+            exptime: T0 + 50
+        }
+    );
+    // arith: vivify with J (no delta), compare, touch, E
+    let a = ArithOptions {
+        vivify: Some(0),
+        initial: 13,
+        ..ArithOptions::default()
+    };
+    let r = s.meta_arith(b"n", true, 5, T0, &a).unwrap();
+    assert_eq!((r.value, r.exptime), (13, 0));
+    assert_eq!(
+        s.meta_arith(
+            b"n",
+            true,
+            5,
+            T0,
+            &ArithOptions {
+                compare_cas: Some(r.cas + 1),
+                ..ArithOptions::default()
+            }
+        ),
+        Err(SegError::Exists)
+    );
+    let t = s
+        .meta_arith(
+            b"n",
+            false,
+            3,
+            T0,
+            &ArithOptions {
+                compare_cas: Some(r.cas),
+                touch: Some(T0 + 9),
+                new_cas: Some(5000),
+                ..ArithOptions::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        t,
+        ArithResult {
+            value: 10,
+            cas: 5000,
+            exptime: T0 + 9
+        }
+    );
+    assert_eq!(get(&s, b"n", T0 + 9), Err(SegError::NotFound));
+    s.check();
+}
+
+#[test]
+fn no_bump_reads_leave_items_to_eviction() {
+    let s = seg_with(2 << 20);
+    set(&s, b"normal00", &[b'v'; 100], 0, 0, T0);
+    set(&s, b"nobump00", &[b'v'; 100], 0, 0, T0);
+    get(&s, b"normal00", T0).unwrap();
+    let quiet = GetOptions {
+        no_bump: true,
+        ..GetOptions::default()
+    };
+    mget(&s, b"nobump00", T0, quiet).unwrap();
+    let mut gone = false;
+    for i in 0..100_000u32 {
+        set(&s, format!("f{i:07}").as_bytes(), &[b'v'; 100], 0, 0, T0);
+        if mget(&s, b"nobump00", T0, quiet).is_err() {
+            gone = true;
+            break;
+        }
+    }
+    assert!(gone);
+    assert!(mget(&s, b"normal00", T0, quiet).is_ok());
+    s.check();
+}
+
 #[test]
 fn overwritten_items_are_compacted_not_evicted() {
     // 100 keys rewritten over and over: segments fill with dead versions,

@@ -61,6 +61,12 @@ impl TlsStats {
     pub(crate) fn handshake_failed(&self) {
         self.handshake_errors.fetch_add(1, Ordering::Relaxed);
     }
+
+    /// Counts a handshake the caller abandoned (it took too long), as a
+    /// handshake error.
+    pub fn note_handshake_timeout(&self) {
+        self.handshake_failed();
+    }
 }
 
 /// Creates [`TlsSession`]s from the current configuration; shareable across

@@ -44,7 +44,9 @@ pub use acceptor::{TlsAcceptor, TlsStats, TlsStatsSnapshot};
 pub use config::{TlsServerConfig, SESSION_CACHE_SIZE};
 pub use error::TlsError;
 pub use provider::{crypto_provider, CRYPTO_PROVIDER};
-pub use session::{IoOutcome, Progress, TlsSession, TlsVersion, SEND_BUFFER_LIMIT};
+pub use session::{
+    IoOutcome, Progress, TlsSession, TlsVersion, MAX_SOCKET_READS_PER_CALL, SEND_BUFFER_LIMIT,
+};
 
 /// The rustls version this crate is built against, re-exported so callers
 /// can build matching clients and configurations.

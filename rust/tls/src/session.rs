@@ -12,6 +12,12 @@ use crate::error::TlsError;
 /// the socket is blocked; [`TlsSession::write`] accepts no more than this.
 pub const SEND_BUFFER_LIMIT: usize = 64 * 1024;
 
+/// Socket reads one call makes at most (rustls reads about 4 KiB each)
+/// before returning what it has, so one busy peer cannot keep a call going
+/// forever. A call that stops at this bound may leave the socket readable:
+/// harmless for a level-triggered loop, which is woken again at once.
+pub const MAX_SOCKET_READS_PER_CALL: usize = 256;
+
 /// Result of a call that either finishes or must wait for the socket
 /// ([`TlsSession::handshake`], [`TlsSession::flush`], [`TlsSession::close`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +103,10 @@ pub struct TlsSession {
     /// Bytes were ever received; `Some(first byte)` once they were.
     first_byte: Option<u8>,
     close_sent: bool,
+    /// close_notify or TCP EOF seen by rustls.
+    peer_closed: bool,
+    /// `read` has returned `Eof`.
+    eof_reported: bool,
 }
 
 impl std::fmt::Debug for TlsSession {
@@ -124,6 +134,8 @@ impl TlsSession {
             plaintext_pending: 0,
             first_byte: None,
             close_sent: false,
+            peer_closed: false,
+            eof_reported: false,
         }
     }
 
@@ -212,6 +224,7 @@ impl TlsSession {
                 match self.conn.process_new_packets() {
                     Ok(state) => {
                         self.plaintext_pending = state.plaintext_bytes_to_read();
+                        self.peer_closed |= n == 0 || state.peer_has_closed();
                         Ok(if n == 0 { Fill::Eof } else { Fill::Got })
                     }
                     Err(e) => {
@@ -245,7 +258,7 @@ impl TlsSession {
         if self.established {
             return Progress::Done;
         }
-        loop {
+        for _ in 0..MAX_SOCKET_READS_PER_CALL {
             match self.push(io) {
                 Err(e) => return Progress::Error(e),
                 Ok(false) => return Progress::WantWrite,
@@ -275,6 +288,7 @@ impl TlsSession {
                 }
             }
         }
+        Progress::WantRead
     }
 
     /// Drive the handshake on behalf of read/write; `None` once established.
@@ -303,7 +317,11 @@ impl TlsSession {
     /// available, [`IoOutcome::Eof`] after the peer's `close_notify` or TCP
     /// EOF (data received before either is returned first). Drives the
     /// handshake first if it is not complete.
-    pub fn read<S: Read + Write>(&mut self, io: &mut S, buf: &mut [u8]) -> Result<IoOutcome, TlsError> {
+    pub fn read<S: Read + Write>(
+        &mut self,
+        io: &mut S,
+        buf: &mut [u8],
+    ) -> Result<IoOutcome, TlsError> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
@@ -314,12 +332,12 @@ impl TlsSession {
             return Ok(IoOutcome::Bytes(0));
         }
         let mut n = 0;
+        let mut reads = 0;
         loop {
             match self.conn.reader().read(&mut buf[n..]) {
                 Ok(0) => {
                     // close_notify received and nothing left to read.
-                    self.plaintext_pending = 0;
-                    return Ok(if n > 0 { IoOutcome::Bytes(n) } else { IoOutcome::Eof });
+                    return Ok(self.data_or_eof(n));
                 }
                 Ok(k) => {
                     n += k;
@@ -332,27 +350,63 @@ impl TlsSession {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
                     // TCP EOF without close_notify (possibly mid-record).
-                    self.plaintext_pending = 0;
-                    return Ok(if n > 0 { IoOutcome::Bytes(n) } else { IoOutcome::Eof });
+                    return Ok(self.data_or_eof(n));
                 }
                 Err(e) => {
                     let err = TlsError::Protocol(e.to_string());
                     let err = self.fail(err);
-                    return if n > 0 { Ok(IoOutcome::Bytes(n)) } else { Err(err) };
+                    return if n > 0 {
+                        Ok(IoOutcome::Bytes(n))
+                    } else {
+                        Err(err)
+                    };
                 }
             }
             // Records rustls wants to send while reading (key update
             // replies, alerts): best effort, flush() finishes the job.
             if let Err(e) = self.push(io) {
-                return if n > 0 { Ok(IoOutcome::Bytes(n)) } else { Err(e) };
+                return if n > 0 {
+                    Ok(IoOutcome::Bytes(n))
+                } else {
+                    Err(e)
+                };
             }
+            if reads == MAX_SOCKET_READS_PER_CALL {
+                return Ok(if n > 0 {
+                    IoOutcome::Bytes(n)
+                } else {
+                    IoOutcome::WantRead
+                });
+            }
+            reads += 1;
             match self.fill(io) {
                 Ok(Fill::Got) | Ok(Fill::Eof) => {}
                 Ok(Fill::WouldBlock) => {
-                    return Ok(if n > 0 { IoOutcome::Bytes(n) } else { IoOutcome::WantRead });
+                    return Ok(if n > 0 {
+                        IoOutcome::Bytes(n)
+                    } else {
+                        IoOutcome::WantRead
+                    });
                 }
-                Err(e) => return if n > 0 { Ok(IoOutcome::Bytes(n)) } else { Err(e) },
+                Err(e) => {
+                    return if n > 0 {
+                        Ok(IoOutcome::Bytes(n))
+                    } else {
+                        Err(e)
+                    }
+                }
             }
+        }
+    }
+
+    fn data_or_eof(&mut self, n: usize) -> IoOutcome {
+        self.plaintext_pending = 0;
+        self.peer_closed = true;
+        if n > 0 {
+            IoOutcome::Bytes(n)
+        } else {
+            self.eof_reported = true;
+            IoOutcome::Eof
         }
     }
 
@@ -364,7 +418,11 @@ impl TlsSession {
     /// At most about [`SEND_BUFFER_LIMIT`] bytes are held back while the
     /// socket is blocked; with that buffer full it returns
     /// [`IoOutcome::WantWrite`]. Drives the handshake first if needed.
-    pub fn write<S: Read + Write>(&mut self, io: &mut S, buf: &[u8]) -> Result<IoOutcome, TlsError> {
+    pub fn write<S: Read + Write>(
+        &mut self,
+        io: &mut S,
+        buf: &[u8],
+    ) -> Result<IoOutcome, TlsError> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
@@ -442,6 +500,17 @@ impl TlsSession {
         self.plaintext_pending
     }
 
+    /// Whether the peer's close (`close_notify`, or TCP EOF) has been seen
+    /// but [`read`](Self::read) has not returned [`IoOutcome::Eof`] yet.
+    ///
+    /// A peer may send `close_notify` and keep the TCP connection open; the
+    /// socket then never becomes readable again, so an event loop that only
+    /// reads on readability should treat this like pending data (e.g. the
+    /// ffi can report `pending_plaintext() + eof_pending() as usize`).
+    pub fn eof_pending(&self) -> bool {
+        self.peer_closed && !self.eof_reported
+    }
+
     /// Whether TLS records are queued for the socket (call
     /// [`flush`](Self::flush) when it is writable).
     pub fn wants_write(&self) -> bool {
@@ -484,10 +553,7 @@ impl TlsSession {
 
     /// The client's end-entity certificate (DER), if it presented one.
     pub fn peer_certificate(&self) -> Option<&[u8]> {
-        self.conn
-            .peer_certificates()?
-            .first()
-            .map(|c| c.as_ref())
+        self.conn.peer_certificates()?.first().map(|c| c.as_ref())
     }
 
     /// The server name (SNI) the client asked for, if any.

@@ -254,11 +254,7 @@ impl Read for End {
                 Err(io::ErrorKind::WouldBlock.into())
             };
         }
-        let n = buf.len().min(p.buf.len());
-        for (d, s) in buf.iter_mut().zip(p.buf.drain(..n)) {
-            *d = s;
-        }
-        Ok(n)
+        p.buf.read(buf)
     }
 }
 
@@ -283,6 +279,7 @@ impl Write for End {
 
 // ---------------------------------------------------------- client
 
+#[derive(Clone, Copy, Debug)]
 pub enum Versions {
     Tls12,
     Tls13,
@@ -373,7 +370,21 @@ impl Client {
         self.conn.writer().write_all(data).unwrap();
     }
 
-    /// Take all plaintext the client has received so far.
+    /// Pump and take plaintext until nothing more arrives (rustls caps
+    /// its received-plaintext buffer, so one pump may not take it all).
+    pub fn recv_all(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        loop {
+            self.pump();
+            let got = self.recv();
+            if got.is_empty() && self.io.readable() == 0 {
+                return out;
+            }
+            out.extend(got);
+        }
+    }
+
+    /// Take the plaintext the client has decrypted so far.
     pub fn recv(&mut self) -> Vec<u8> {
         let mut out = Vec::new();
         let mut buf = [0u8; 16384];

@@ -1,0 +1,72 @@
+#!/bin/sh
+# valgrind memcheck on the mixed binary (target/release/molt), both engines.
+# Rust sanitizers need nightly (-Zsanitizer), so memcheck stands in for the
+# C-inside-Rust build. Per engine:
+#  1. the conformance transcripts with valgrind-molt.sh as MOLT_C_BIN
+#     (--exit-on-first-error: an error kills the server, the harness sees it),
+#     a few files per cargo invocation so that start-up stays under the
+#     harness's 10 s limit on a busy machine;
+#  2. tests/server.rs (minus the RSS-bound test: valgrind's own RSS);
+#  3. drive.sh: load, SIGTERM, exit status 0 = 0 errors and 0 definite leaks;
+#  4. every valgrind log must be empty (-q prints only errors).
+# Usage: valgrind.sh [ENGINE...]   (default: slab seg)
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+cd "$root"
+engines=${*:-slab seg}
+command -v valgrind >/dev/null 2>&1 || {
+    [ "$(id -u)" = 0 ] || { echo "valgrind missing (apt-get install valgrind)" >&2; exit 1; }
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
+}
+export MOLT_C_BIN="$here/valgrind-molt.sh"
+export MOLT_TARGETS=molt-c
+files=$(ls tests/transcripts/*.txt | xargs -n1 basename | sed 's/\.txt$//')
+cargo test --release --locked -q --test conformance --test server --no-run 2>/dev/null
+
+check_logs() {
+    bad=0
+    for f in "$MOLT_VG_LOGDIR"/vg.*.log; do
+        [ -f "$f" ] || continue
+        if grep -v 'Warning: set address range perms' "$f" | grep -q .; then
+            echo "---- $f" >&2
+            cat "$f" >&2
+            bad=1
+        fi
+    done
+    [ $bad = 0 ] || { echo "valgrind: errors reported ($1)" >&2; exit 1; }
+}
+
+for engine in $engines; do
+    export MOLT_VG_STORAGE=$engine
+    MOLT_VG_LOGDIR=$(mktemp -d /tmp/molt-vg.XXXXXX)
+    export MOLT_VG_LOGDIR
+    start=$(date +%s)
+    batch=""
+    n=0
+    for f in $files; do
+        batch="${batch:+$batch,}$f"
+        n=$((n + 1))
+        if [ $n = 3 ]; then
+            MOLT_TRANSCRIPTS=$batch cargo test --release --locked -q --test conformance \
+                transcripts_pass_on_every_target >/tmp/molt-vg-conf.$$ 2>&1 ||
+                { cat /tmp/molt-vg-conf.$$; check_logs "conformance $batch"; exit 1; }
+            batch=""
+            n=0
+        fi
+    done
+    if [ -n "$batch" ]; then
+        MOLT_TRANSCRIPTS=$batch cargo test --release --locked -q --test conformance \
+            transcripts_pass_on_every_target >/tmp/molt-vg-conf.$$ 2>&1 ||
+            { cat /tmp/molt-vg-conf.$$; check_logs "conformance $batch"; exit 1; }
+    fi
+    rm -f /tmp/molt-vg-conf.$$
+    check_logs "conformance, $engine"
+    echo "valgrind[$engine]: conformance transcripts clean ($(( $(date +%s) - start )) s)"
+    cargo test --release --locked -q --test server -- --skip small_memory_limit 2>&1 | tail -n 2
+    check_logs "server tests, $engine"
+    sh "$here/drive.sh" "$here/valgrind-molt.sh"
+    check_logs "drive, $engine"
+    echo "valgrind[$engine]: 0 errors, 0 definite leaks ($(( $(date +%s) - start )) s)"
+    rm -rf "$MOLT_VG_LOGDIR"
+done

@@ -1,0 +1,348 @@
+//! The TOML config file (`--config FILE`): flags beat the file wherever
+//! they stand, every class of bad input is a start-up error naming the file
+//! and line, and `--print-config` prints a file that reads back the same.
+
+mod common;
+
+use common::{targets, Client, Server, Target};
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+fn temp_config(text: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let path =
+        std::env::temp_dir().join(format!("molt-config-test-{}-{n}.toml", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn run(target: &Target, args: &[&str]) -> Output {
+    common::require_built(target);
+    Command::new(&target.program)
+        .args(&target.args)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn print_config(target: &Target, args: &[&str]) -> String {
+    let mut all = args.to_vec();
+    all.push("--print-config");
+    let out = run(target, &all);
+    assert!(
+        out.status.success(),
+        "{}: {args:?}: {}",
+        target.name,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn value_of<'a>(toml: &'a str, key: &str) -> &'a str {
+    toml.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key} = ")))
+        .unwrap_or_else(|| panic!("no {key} in {toml}"))
+}
+
+fn stats(c: &mut Client) -> Vec<(String, String)> {
+    c.send_line("stats").unwrap();
+    let mut out = Vec::new();
+    loop {
+        let line = c.read_line().unwrap();
+        if line == "END" {
+            return out;
+        }
+        let mut parts = line.splitn(3, ' ');
+        parts.next();
+        let name = parts.next().unwrap().to_string();
+        out.push((name, parts.next().unwrap_or("").to_string()));
+    }
+}
+
+fn stat(all: &[(String, String)], name: &str) -> String {
+    all.iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("no stat {name}"))
+        .1
+        .clone()
+}
+
+#[test]
+fn flags_beat_the_file_in_either_order() {
+    let file = temp_config(
+        "# molt\nport = 12000\nthreads = 2\nmemory_limit_mb = 8\nmax_item_size = \"512k\"\n",
+    );
+    let f = file.to_str().unwrap();
+    for target in targets() {
+        let t = target.name;
+        // File alone.
+        let p = print_config(&target, &["--config", f]);
+        assert_eq!(value_of(&p, "port"), "12000", "{t}");
+        assert_eq!(value_of(&p, "threads"), "2", "{t}");
+        assert_eq!(value_of(&p, "max_item_size"), "\"512k\"", "{t}");
+        // Flag after the file, flag before the file.
+        for args in [
+            &["--config", f, "-p", "13000", "--threads", "3"][..],
+            &["-p", "13000", "--threads", "3", "--config", f][..],
+            &["--port=13000", "-t3", "--config", f][..],
+        ] {
+            let p = print_config(&target, args);
+            assert_eq!(value_of(&p, "port"), "13000", "{t}: {args:?}");
+            assert_eq!(value_of(&p, "threads"), "3", "{t}: {args:?}");
+            // Keys no flag named still come from the file.
+            assert_eq!(value_of(&p, "memory_limit_mb"), "8", "{t}: {args:?}");
+        }
+    }
+    std::fs::remove_file(file).unwrap();
+}
+
+#[test]
+fn a_running_server_uses_the_file_and_the_flags() {
+    // The harness adds -l and -p after our args: the file's port loses.
+    let file =
+        temp_config("port = 1\nthreads = 3\nmemory_limit_mb = 8\nmax_connections = 99\n\n[tls]\n");
+    for target in targets() {
+        let server = Server::start(&target, &["--config", file.to_str().unwrap(), "-m", "16"]);
+        let mut c = server.client();
+        let st = stats(&mut c);
+        let t = target.name;
+        assert_eq!(stat(&st, "threads"), "3", "{t}");
+        assert_eq!(stat(&st, "max_connections"), "99", "{t}");
+        assert_eq!(
+            stat(&st, "limit_maxbytes"),
+            (16u64 << 20).to_string(),
+            "{t}"
+        );
+    }
+    std::fs::remove_file(file).unwrap();
+}
+
+/// (file contents, expected message after "molt: config PATH")
+const BAD: &[(&str, &str)] = &[
+    ("port = 11211\nprot = 1\n", ":2: unknown key 'prot'"),
+    (
+        "[tls]\ncert = \"a\"\nkeyy = \"b\"\n",
+        ":3: unknown key 'tls.keyy'",
+    ),
+    ("[nosuch]\n", ":1: unknown table [nosuch]"),
+    (
+        "port = \"11211\"\n",
+        ":1: 'port' must be an integer, not a string",
+    ),
+    (
+        "threads = 2.5\n",
+        ":1: 'threads' must be an integer, not a float",
+    ),
+    (
+        "listen = 127\n",
+        ":1: 'listen' must be a string, not an integer",
+    ),
+    (
+        "max_item_size = true\n",
+        ":1: 'max_item_size' must be an integer or a size string like \"1m\", not a boolean",
+    ),
+    (
+        "\n\nport = 70000\n",
+        ":3: 'port' out of range: 70000 (expected 1-65535)",
+    ),
+    (
+        "threads = 0\n",
+        ":1: 'threads' out of range: 0 (expected 1-256)",
+    ),
+    (
+        "max_item_size = 512\n",
+        ":1: 'max_item_size' out of range: 512 (expected bytes or with k/m suffix, 1k-1024m)",
+    ),
+    ("verbosity = 9\n", ":1: 'verbosity' out of range: 9"),
+    (
+        "# comment\nport 11211\n",
+        ":2: syntax error: expected '=' after key 'port'",
+    ),
+    ("port = \n", ":1: syntax error: missing value"),
+    ("listen = \"abc\n", ":1: syntax error: unterminated string"),
+    (
+        "port = 1 2\n",
+        ":1: syntax error: unexpected text after the value",
+    ),
+    (
+        "storage = slab\n",
+        ":1: invalid value 'slab' (strings must be quoted)",
+    ),
+    ("listen = \"a\\qb\"\n", ":1: invalid escape '\\q' in string"),
+    ("port = 1\nport = 2\n", ":2: duplicate key 'port'"),
+    ("[tls]\n[tls]\n", ":2: table [tls] defined twice"),
+    ("port = [1]\n", ":1: arrays are not supported"),
+    (
+        "tls = { cert = \"a\" }\n",
+        ":1: inline tables are not supported",
+    ),
+    ("tls.cert = \"a\"\n", ":1: dotted keys are not supported"),
+    ("[a.b]\n", ":1: dotted keys are not supported"),
+    (
+        "[[x]]\n",
+        ":1: arrays of tables ([[...]]) are not supported",
+    ),
+    ("port = 0123\n", ":1: invalid number '0123'"),
+];
+
+#[test]
+fn bad_config_files_are_start_up_errors_naming_the_line() {
+    for target in targets() {
+        for (text, want) in BAD {
+            let file = temp_config(text);
+            let f = file.to_str().unwrap();
+            let out = run(&target, &["--config", f]);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                out.status.code(),
+                Some(64),
+                "{}: {text:?}: {err}",
+                target.name
+            );
+            let expected = format!("molt: config {f}{want}");
+            assert!(
+                err.starts_with(&expected),
+                "{}: {text:?}\n  want: {expected}\n  got:  {err}",
+                target.name
+            );
+            // A flag for the same key does not excuse a bad file.
+            let out = run(&target, &["--config", f, "-p", "11311", "--print-config"]);
+            assert_eq!(out.status.code(), Some(64), "{}: {text:?}", target.name);
+            std::fs::remove_file(file).unwrap();
+        }
+    }
+}
+
+#[test]
+fn missing_or_unreadable_config_file() {
+    for target in targets() {
+        let out = run(&target, &["--config", "/nonexistent/molt.toml"]);
+        assert_eq!(out.status.code(), Some(64), "{}", target.name);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "molt: config /nonexistent/molt.toml: cannot open: No such file or directory\n",
+            "{}",
+            target.name
+        );
+        let dir = std::env::temp_dir();
+        let out = run(&target, &["--config", dir.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(64), "{}", target.name);
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("Is a directory"),
+            "{}",
+            target.name
+        );
+        let out = run(&target, &["--config"]);
+        assert_eq!(out.status.code(), Some(64), "{}", target.name);
+    }
+}
+
+#[test]
+fn the_accepted_toml_subset() {
+    let file = temp_config(concat!(
+        "\u{feff}# a comment line\r\n",
+        "  port = 1_2345   # trailing comment\r\n",
+        "\"listen\" = '127.0.0.1'\n",
+        "memory_limit_mb = +32\n",
+        "slab_growth_factor = 1.5\n",
+        "max_item_size = 2097152\n",
+        "storage = \"slab\"\n",
+        "admin_port = 0\n",
+        "verbosity = 1\n",
+        "\n",
+        "[tls]\n",
+        "cert = \"/tmp/q\\\"uote\\\\back\\u00e9.pem\"\n",
+        "key = '/tmp/lit\\eral.pem'\n",
+    ));
+    let f = file.to_str().unwrap();
+    let target = &targets()[0];
+    let p = print_config(target, &["--config", f]);
+    assert_eq!(value_of(&p, "port"), "12345");
+    assert_eq!(value_of(&p, "listen"), "\"127.0.0.1\"");
+    assert_eq!(value_of(&p, "memory_limit_mb"), "32");
+    assert_eq!(value_of(&p, "slab_growth_factor"), "1.5");
+    assert_eq!(value_of(&p, "max_item_size"), "\"2m\"");
+    assert_eq!(value_of(&p, "verbosity"), "1");
+    assert_eq!(value_of(&p, "cert"), "\"/tmp/q\\\"uote\\\\back\u{e9}.pem\"");
+    assert_eq!(value_of(&p, "key"), "\"/tmp/lit\\\\eral.pem\"");
+    std::fs::remove_file(file).unwrap();
+}
+
+#[test]
+fn print_config_prints_defaults_and_reads_back_the_same() {
+    for target in targets() {
+        let p = print_config(&target, &[]);
+        let t = target.name;
+        for (k, v) in [
+            ("port", "11211"),
+            ("listen", "\"127.0.0.1\""),
+            ("memory_limit_mb", "64"),
+            ("threads", "4"),
+            ("max_connections", "1024"),
+            ("max_item_size", "\"1m\""),
+            ("slab_growth_factor", "1.25"),
+            ("admin_port", "0"),
+            ("admin_listen", "\"127.0.0.1\""),
+            ("verbosity", "0"),
+        ] {
+            assert_eq!(value_of(&p, k), v, "{t}: {p}");
+        }
+        assert!(!p.contains("[tls]"), "{t}: {p}");
+        // Round trip, with everything changed from the defaults.
+        let custom = print_config(
+            &target,
+            &[
+                "-p",
+                "1234",
+                "-l",
+                "0.0.0.0",
+                "-m",
+                "100",
+                "-t",
+                "7",
+                "-c",
+                "55",
+                "-I",
+                "1000000",
+                "-f",
+                "1.07",
+                "--admin-port",
+                "9100",
+                "--admin-listen",
+                "::1",
+                "-vv",
+                "--tls-cert",
+                "/c \"x\".pem",
+                "--tls-key",
+                "/k.pem",
+            ],
+        );
+        assert!(custom.contains("\n[tls]\n"), "{t}: {custom}");
+        assert_eq!(value_of(&custom, "max_item_size"), "1000000", "{t}");
+        assert_eq!(value_of(&custom, "slab_growth_factor"), "1.07", "{t}");
+        assert_eq!(value_of(&custom, "verbosity"), "2", "{t}");
+        let file = temp_config(&custom);
+        let again = print_config(&target, &["--config", file.to_str().unwrap()]);
+        assert_eq!(custom, again, "{t}");
+        std::fs::remove_file(file).unwrap();
+    }
+}
+
+#[test]
+fn tls_without_tls_support_is_a_clear_start_up_error() {
+    // molt-c has no Rust, hence no TLS; the file form must say the same.
+    let target = &targets()[0];
+    assert_eq!(target.name, "molt-c");
+    let out = run(target, &["--tls-cert", "/c.pem", "--tls-key", "/k.pem"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("TLS") && err.contains("without Rust"), "{err}");
+    let file = temp_config("[tls]\ncert = \"/c.pem\"\nkey = \"/k.pem\"\n");
+    let out = run(target, &["--config", file.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("TLS") && err.contains("without Rust"), "{err}");
+    std::fs::remove_file(file).unwrap();
+}
