@@ -352,7 +352,6 @@ fn stats_block(c: &mut Client, cmd: &str) -> Vec<String> {
 /// Needs the one hook in proto_text.c's process_stats that calls
 /// server_stats_subreport (see the report); un-ignore once it is in.
 #[test]
-#[ignore = "needs the server_stats_subreport hook in proto_text.c process_stats"]
 fn stats_settings_items_and_slabs() {
     for target in targets() {
         let server = Server::start(&target, &["-m", "32", "-t", "3", "-c", "77", "-I", "2m"]);

@@ -64,6 +64,9 @@ typedef struct molt_transport_ops {
     /* Bytes of application data already decrypted/buffered inside the
      * transport, readable without the socket becoming readable again. */
     size_t (*pending)(void *conn);
+    /* End the sending direction (TLS: close_notify, then a TCP half-close)
+     * while still reading, so the peer sees every reply and then EOF. */
+    molt_io_status (*shutdown_write)(void *conn);
     /* Send a polite close if the transport has one, release the per-
      * connection state and close the socket. NULL is a no-op. */
     void (*detach)(void *conn);
@@ -112,6 +115,7 @@ molt_io_status molt_transport_write(molt_transport_conn *c,
                                     size_t *n_out);
 molt_io_status molt_transport_flush(molt_transport_conn *c);
 size_t molt_transport_pending(const molt_transport_conn *c);
+molt_io_status molt_transport_shutdown_write(molt_transport_conn *c);
 void molt_transport_detach(molt_transport_conn *c);
 
 #ifdef __cplusplus

@@ -27,6 +27,10 @@ static molt_io_status tls_flush(void *conn) { return molt_tls_flush(conn); }
 
 static size_t tls_pending(void *conn) { return molt_tls_pending(conn); }
 
+static molt_io_status tls_shutdown_write(void *conn) {
+    return molt_tls_shutdown_write(conn);
+}
+
 static void tls_detach(void *conn) { molt_tls_detach(conn); }
 
 static void tls_destroy(void *self) { molt_tls_free(self); }
@@ -51,6 +55,7 @@ static const molt_transport_ops tls_ops = {
     .write = tls_write,
     .flush = tls_flush,
     .pending = tls_pending,
+    .shutdown_write = tls_shutdown_write,
     .detach = tls_detach,
     .destroy = tls_destroy,
     .reload = tls_reload,

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -40,6 +39,8 @@ molt_conn *conn_open(molt_worker *w, int fd) {
     if (buf_init(&c->wbuf, CONN_BUF_INITIAL) != 0) goto fail_rbuf;
     if (molt_transport_attach(s->transport, fd, &c->tc) != MOLT_IO_OK) goto fail_wbuf;
     c->handshaking = 1;
+    w->handshaking++;
+    c->opened_at = w->now;
     c->interest = EPOLLIN;
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
     if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
@@ -67,6 +68,7 @@ fail_fd:
 
 void conn_close(molt_conn *c) {
     molt_worker *w = c->worker;
+    if (c->handshaking) w->handshaking--;
     if (c->deferred) {
         molt_conn **pp = &w->ready;
         while (*pp && *pp != c) pp = &(*pp)->ready_next;
@@ -103,7 +105,7 @@ static void linger_read(molt_conn *c) {
 static void linger(molt_conn *c) {
     c->lingering = 1;
     buf_consume(&c->rbuf, buf_len(&c->rbuf));
-    shutdown(c->fd, SHUT_WR);
+    molt_transport_shutdown_write(c->tc);
     set_interest(c, EPOLLIN);
     linger_read(c);
 }
@@ -176,6 +178,7 @@ void conn_on_events(molt_conn *c, uint32_t events) {
             return;
         }
         c->handshaking = 0;
+        c->worker->handshaking--;
         events |= EPOLLIN;
     }
     if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->input_stalled &&
@@ -220,6 +223,12 @@ void conn_on_events(molt_conn *c, uint32_t events) {
      * fairness, or plaintext buffered inside the transport. */
     if (!blocked && (c->input_stalled || (want & EPOLLIN && molt_transport_pending(c->tc) > 0)))
         worker_defer(c->worker, c);
+}
+
+void conn_expire_handshake(molt_conn *c, int64_t now) {
+    if (!c->handshaking || now - c->opened_at < CONN_HANDSHAKE_TIMEOUT_S) return;
+    molt_transport_note_handshake_timeout(c->worker->server->transport);
+    conn_close(c);
 }
 
 void conn_drain(molt_conn *c) {

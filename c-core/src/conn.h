@@ -17,6 +17,9 @@ struct molt_worker;
 #define CONN_BUF_KEEP (256 * 1024)
 /* Longest command line accepted (a multi-get of thousands of keys fits). */
 #define CONN_LINE_MAX (1024 * 1024)
+/* A handshake (TLS) not finished within this many seconds is dropped, so a
+ * client that stalls mid-handshake cannot hold a connection slot. */
+#define CONN_HANDSHAKE_TIMEOUT_S 10
 /* Stop parsing new requests while this much output waits to be sent. */
 #define CONN_WBUF_HIGH (1024 * 1024)
 
@@ -73,6 +76,7 @@ typedef struct molt_conn {
     int input_stalled;    /* stopped parsing because output backed up */
     uint32_t interest;    /* epoll events currently registered */
     int deferred;         /* on the worker's ready list */
+    int64_t opened_at;    /* unix seconds, for the handshake timeout */
     int draining;         /* server shutdown: no more reads, answer, close */
     int lingering;        /* replies sent and write side shut: discarding
                              input until the peer closes (no RST) */
@@ -88,6 +92,8 @@ molt_conn *conn_open(struct molt_worker *w, int fd);
 void conn_on_events(molt_conn *c, uint32_t events);
 /* Close the socket and free everything. */
 void conn_close(molt_conn *c);
+/* Close c if its handshake has run past the deadline (now, seconds). */
+void conn_expire_handshake(molt_conn *c, int64_t now);
 /* Graceful shutdown: read what the socket already holds, stop reading,
  * answer every complete request, flush, shut the write side and close once
  * the peer has seen everything. May close and free c. */

@@ -176,15 +176,26 @@ static int num_i32(const mtok *t, int32_t *out) {
     return 1;
 }
 
-/* memcached's safe_strtoull: unsigned decimal, optional '+', no '-'. */
+/* memcached's safe_strtoull: strtoull (an optional sign, a negative value
+ * wraps) refusing only a '-' whose result looks negative as a signed
+ * number; so "-0" is 0 but "-1" is an error. */
 static int num_u64(const mtok *t, uint64_t *out) {
     const char *s = t->p + 1;
     size_t n = t->n - 1;
-    if (n > 1 && s[0] == '+') {
+    int neg = 0;
+    if (n > 1 && (s[0] == '+' || s[0] == '-')) {
+        neg = s[0] == '-';
         s++;
         n--;
     }
-    return parse_u64(s, n, out);
+    uint64_t v;
+    if (!parse_u64(s, n, &v)) return 0;
+    if (neg) {
+        v = (uint64_t)0 - v;
+        if (v > (uint64_t)INT64_MAX) return 0;
+    }
+    *out = v;
+    return 1;
 }
 
 /* Parse the flags of a meta command, as memcached's _meta_flag_preparse:

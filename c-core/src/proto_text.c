@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "log.h"
 #include "numparse.h"
 #include "options.h"
 #include "proto_meta.h"
@@ -434,7 +435,7 @@ static void process_verbosity(molt_conn *c, const token *t, size_t n) {
         REPLY(c, msg_bad_format);
         return;
     }
-    /* Accepted for compatibility; logging verbosity is set at start-up. */
+    log_setup((int)(level > 2 ? 2 : level)); /* as -v / -vv */
     REPLY(c, "OK\r\n");
 }
 
@@ -444,6 +445,11 @@ static void process_stats(molt_conn *c, const token *t, size_t n) {
         server_stats_reset(s, now_of(c));
         REPLY(c, "RESET\r\n");
         return;
+    }
+    if (n == 2) { /* settings, items, slabs; -2: not a known group */
+        int rc = server_stats_subreport(s, t[1].p, t[1].n, now_of(c), &c->wbuf, c->wbuf_limit);
+        if (rc == -1) c->close_after_write = 1;
+        if (rc != -2) return;
     }
     if (n != 1) {
         REPLY(c, "ERROR\r\n");

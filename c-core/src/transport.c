@@ -112,6 +112,10 @@ size_t molt_transport_pending(const molt_transport_conn *c) {
     return c ? c->ops->pending(c->state) : 0;
 }
 
+molt_io_status molt_transport_shutdown_write(molt_transport_conn *c) {
+    return c ? c->ops->shutdown_write(c->state) : MOLT_IO_ERROR;
+}
+
 void molt_transport_detach(molt_transport_conn *c) {
     if (c == NULL) return;
     c->ops->detach(c->state);

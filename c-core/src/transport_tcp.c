@@ -60,6 +60,10 @@ static size_t tcp_pending(void *conn) {
     return 0;
 }
 
+static molt_io_status tcp_shutdown_write(void *conn) {
+    return shutdown(state_to_fd(conn), SHUT_WR) == 0 ? MOLT_IO_OK : MOLT_IO_ERROR;
+}
+
 static void tcp_detach(void *conn) { close(state_to_fd(conn)); }
 
 static const molt_transport_ops tcp_ops = {
@@ -70,6 +74,7 @@ static const molt_transport_ops tcp_ops = {
     .write = tcp_write,
     .flush = tcp_flush,
     .pending = tcp_pending,
+    .shutdown_write = tcp_shutdown_write,
     .detach = tcp_detach,
     .destroy = NULL,
     .reload = NULL,

@@ -112,6 +112,9 @@ static int64_t wall_seconds(void) {
 /* One loop turn. Returns the number of events and deferred turns run. */
 static int worker_turn(molt_worker *w, int timeout_ms) {
     struct epoll_event events[EVENTS_PER_WAIT];
+    /* While handshakes are pending, wake at least once a second to expire
+     * the stalled ones. */
+    if (w->handshaking > 0 && (timeout_ms < 0 || timeout_ms > 1000)) timeout_ms = 1000;
     int n = epoll_wait(w->epfd, events, EVENTS_PER_WAIT, w->ready ? 0 : timeout_ms);
     w->now = wall_seconds();
     w->wake_ns = latency_now_ns();
@@ -128,6 +131,13 @@ static int worker_turn(molt_worker *w, int timeout_ms) {
         c->deferred = 0;
         conn_on_events(c, 0);
         done++;
+    }
+    if (w->handshaking > 0 && w->now != w->handshake_sweep) {
+        w->handshake_sweep = w->now;
+        for (molt_conn *c = w->conns, *next; c; c = next) {
+            next = c->next;
+            conn_expire_handshake(c, w->now);
+        }
     }
     return done;
 }

@@ -33,6 +33,8 @@ typedef struct molt_worker {
     int draining;          /* shutting down: answer what was read, then close */
     struct molt_conn *conns; /* every open connection, for shutdown */
     struct molt_conn *ready; /* connections with work left over */
+    int handshaking;         /* connections still in their handshake */
+    int64_t handshake_sweep; /* last second the handshake deadline ran */
 } molt_worker;
 
 /* setup/teardown: teardown closes every connection the worker owns. */

@@ -252,6 +252,15 @@ molt_io_status molt_tls_flush(struct molt_tls_conn *c);
 size_t molt_tls_pending(const struct molt_tls_conn *c);
 
 /*
+ Sends close_notify, then half-closes the socket's sending side, so the
+ peer reads every reply and then EOF (transport.h `shutdown_write`).
+
+ # Safety
+ `c` a live connection handle.
+ */
+molt_io_status molt_tls_shutdown_write(struct molt_tls_conn *c);
+
+/*
  Sends close_notify (best effort), releases the connection and closes its
  socket (transport.h `detach`). NULL is a no-op.
 

@@ -367,6 +367,26 @@ pub unsafe extern "C" fn molt_tls_pending(c: *const MoltTlsConn) -> usize {
     }
 }
 
+/// Sends close_notify, then half-closes the socket's sending side, so the
+/// peer reads every reply and then EOF (transport.h `shutdown_write`).
+///
+/// # Safety
+/// `c` a live connection handle.
+#[no_mangle]
+pub unsafe extern "C" fn molt_tls_shutdown_write(c: *mut MoltTlsConn) -> molt_io_status {
+    // SAFETY: the caller's contract.
+    let Some(c) = (unsafe { conn(c) }) else {
+        return MOLT_IO_ERROR;
+    };
+    guarded_or(MOLT_IO_ERROR, || {
+        let _ = c.session.close(&mut c.socket);
+        match c.socket.shutdown(std::net::Shutdown::Write) {
+            Ok(()) => MOLT_IO_OK,
+            Err(_) => MOLT_IO_ERROR,
+        }
+    })
+}
+
 /// Sends close_notify (best effort), releases the connection and closes its
 /// socket (transport.h `detach`). NULL is a no-op.
 ///

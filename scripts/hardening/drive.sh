@@ -34,7 +34,7 @@ fi
 if [ -x "$bench" ]; then
     json=$(mktemp)
     "$bench" -p "$port" --flush --preload --expect-hits -c 4 -d 8 -w 0.5 -t 2 -k 2000 \
-        --value-size 16-4096 --ratio 8:2 -m 4 --json "$json" -q
+        --value-size 16-4096 --ratio 8:2 -m 4 --json "$json" -q >/dev/null
     python3 - "$json" <<'PY'
 import json, sys
 res = json.load(open(sys.argv[1]))["results"]
