@@ -3,6 +3,7 @@
  * token-count rules follow memcached's dispatcher (a wrong count is ERROR). */
 #include "proto_text.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "log.h"
@@ -439,6 +440,30 @@ static void process_verbosity(molt_conn *c, const token *t, size_t n) {
     REPLY(c, "OK\r\n");
 }
 
+/* memcached's refresh_certs: reload the TLS certificates for new
+ * connections (open ones keep theirs); as SIGHUP does. */
+static void process_refresh_certs(molt_conn *c, const token *t, size_t n) {
+    set_noreply(c, t, n);
+    if (n > 2 || (n == 2 && !c->noreply)) {
+        c->noreply = 0;
+        REPLY(c, "ERROR\r\n");
+        return;
+    }
+    molt_transport *tr = c->worker->server->transport;
+    if (strcmp(molt_transport_name(tr), "tls") != 0) {
+        REPLY(c, "CLIENT_ERROR TLS is not enabled\r\n");
+        return;
+    }
+    char err[256] = "";
+    if (molt_transport_reload(tr, err, sizeof(err)) != 0) {
+        char line[320];
+        int len = snprintf(line, sizeof(line), "SERVER_ERROR %s\r\n", err);
+        if (len > 0) reply(c, line, (size_t)len < sizeof(line) ? (size_t)len : sizeof(line) - 1);
+        return;
+    }
+    REPLY(c, "OK\r\n");
+}
+
 static void process_stats(molt_conn *c, const token *t, size_t n) {
     molt_server *s = c->worker->server;
     if (n == 2 && tok_is(&t[1], "reset")) {
@@ -465,7 +490,9 @@ static void process_stats(molt_conn *c, const token *t, size_t n) {
         .max_connections = s->opts.max_conns,
         .threads = s->nworkers,
         .engine = molt_storage_name(s->storage),
+        .transport = molt_transport_name(s->transport),
     };
+    molt_transport_stats_read(s->transport, &facts.transport_stats);
     if (stats_report(&c->wbuf, c->wbuf_limit, &facts, &totals, &engine) != 0)
         c->close_after_write = 1;
 }
@@ -510,6 +537,7 @@ static int dispatch(molt_conn *c, const char *line, size_t len) {
     else if (tok_is(&cmd, "verbosity")) process_verbosity(c, t, n);
     else if (tok_is(&cmd, "quit")) c->close_after_write = 1;
     else if (tok_is(&cmd, "stats")) process_stats(c, t, n);
+    else if (tok_is(&cmd, "refresh_certs")) process_refresh_certs(c, t, n);
     else REPLY(c, "ERROR\r\n");
     return 1;
 }

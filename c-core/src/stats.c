@@ -2,6 +2,7 @@
 #include "stats.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -74,6 +75,15 @@ int stats_report(molt_buf *out, size_t limit, const molt_server_facts *f,
     rc |= stat_u64(out, limit, "reclaimed", e->expired);
     rc |= stat_line(out, limit, "storage_engine", f->engine);
     rc |= stat_u64(out, limit, "storage_memory_used", e->memory_used);
+    rc |= stat_line(out, limit, "transport", f->transport);
+    if (strcmp(f->transport, "tcp") != 0) {
+        const molt_transport_stats *ts = &f->transport_stats;
+        rc |= stat_u64(out, limit, "tls_handshakes", ts->handshakes);
+        rc |= stat_u64(out, limit, "tls_handshake_errors", ts->handshake_errors);
+        rc |= stat_u64(out, limit, "tls_resumed_sessions", ts->resumed);
+        rc |= stat_u64(out, limit, "tls_cert_reloads", ts->reloads);
+        rc |= stat_u64(out, limit, "tls_cert_reload_errors", ts->reload_errors);
+    }
     rc |= buf_append(out, "END\r\n", 5, limit);
     return rc ? -1 : 0;
 }

@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "storage.h"
+#include "transport.h"
 
 #define MOLT_COUNTERS(X) \
     X(cmd_get)           \
@@ -69,6 +70,8 @@ typedef struct molt_server_facts {
     int max_connections;
     int threads;
     const char *engine;
+    const char *transport;          /* "tcp" or "tls" */
+    molt_transport_stats transport_stats;
 } molt_server_facts;
 
 /* Append the `stats` reply (STAT lines and END) to out. Returns 0, or -1 if

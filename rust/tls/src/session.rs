@@ -258,7 +258,11 @@ impl TlsSession {
         if self.established {
             return Progress::Done;
         }
-        for _ in 0..MAX_SOCKET_READS_PER_CALL {
+        if self.eof_reported {
+            return Progress::Eof;
+        }
+        let mut reads = 0;
+        loop {
             match self.push(io) {
                 Err(e) => return Progress::Error(e),
                 Ok(false) => return Progress::WantWrite,
@@ -269,6 +273,10 @@ impl TlsSession {
                 self.stats.handshake_done(self.was_resumed());
                 return Progress::Done;
             }
+            if reads == MAX_SOCKET_READS_PER_CALL {
+                return Progress::WantRead;
+            }
+            reads += 1;
             match self.fill(io) {
                 Err(e) => return Progress::Error(e),
                 Ok(Fill::WouldBlock) => return Progress::WantRead,
@@ -276,9 +284,7 @@ impl TlsSession {
                 Ok(Fill::Eof) => {
                     if self.first_byte.is_none() {
                         // Connected and left (port probe, health check).
-                        self.failed = Some(TlsError::Handshake(
-                            "peer closed the connection before the handshake".into(),
-                        ));
+                        self.eof_reported = true;
                         return Progress::Eof;
                     }
                     let err = TlsError::Handshake(
@@ -288,7 +294,6 @@ impl TlsSession {
                 }
             }
         }
-        Progress::WantRead
     }
 
     /// Drive the handshake on behalf of read/write; `None` once established.

@@ -588,6 +588,9 @@ fn peer_leaving_before_a_byte_is_eof_not_an_error() {
     assert_eq!(server.handshake(&mut sio), Progress::WantRead);
     cio.close_write();
     assert_eq!(server.handshake(&mut sio), Progress::Eof);
+    assert_eq!(server.handshake(&mut sio), Progress::Eof);
+    let mut buf = [0u8; 8];
+    assert_eq!(server.read(&mut sio, &mut buf), Ok(IoOutcome::Eof));
     assert_eq!(acc.stats().snapshot().handshake_errors, 0);
 }
 
@@ -941,4 +944,89 @@ fn acceptor_is_shared_across_threads() {
         h.join().unwrap();
     }
     assert_eq!(acc.stats().snapshot().handshakes, 10);
+}
+
+// ------------------------------------------------ a real TCP socket
+
+/// The same calls over a non-blocking 127.0.0.1 TCP socket (what the ffi
+/// layer will hand in), against a blocking rustls client in a thread.
+#[test]
+fn loopback_tcp_echo_with_a_nonblocking_socket() {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::time::{Duration, Instant};
+
+    let pki = Pki::new("ca");
+    let acc = acceptor(&pki, false);
+    let ccfg = client_config(&pki.ca_der, Versions::Both, None);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let msg: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let want = msg.clone();
+    let client = std::thread::spawn(move || {
+        let sock = TcpStream::connect(addr).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let conn =
+            molt_tls::rustls::ClientConnection::new(ccfg, "localhost".try_into().unwrap()).unwrap();
+        let mut tls = molt_tls::rustls::StreamOwned::new(conn, sock);
+        tls.write_all(&msg).unwrap();
+        let mut back = vec![0u8; msg.len()];
+        tls.read_exact(&mut back).unwrap();
+        tls.conn.send_close_notify();
+        tls.flush().unwrap();
+        back
+    });
+    let (mut sock, _) = listener.accept().unwrap();
+    sock.set_nonblocking(true).unwrap();
+    let mut server = acc.accept().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let tick = || {
+        assert!(Instant::now() < deadline, "loopback test timed out");
+        std::thread::sleep(Duration::from_micros(200));
+    };
+    loop {
+        match server.handshake(&mut sock) {
+            Progress::Done => break,
+            Progress::WantRead | Progress::WantWrite => tick(),
+            other => panic!("{other:?}"),
+        }
+    }
+    // Echo as data arrives, like the event loop would.
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut out: Vec<u8> = Vec::new();
+    let (mut received, mut sent) = (0usize, 0usize);
+    let mut eof = false;
+    while !eof {
+        let mut progressed = false;
+        match server.read(&mut sock, &mut buf).unwrap() {
+            IoOutcome::Bytes(n) => {
+                out.extend_from_slice(&buf[..n]);
+                received += n;
+                progressed = true;
+            }
+            IoOutcome::Eof => eof = true,
+            IoOutcome::WantRead | IoOutcome::WantWrite => {}
+        }
+        while sent < out.len() {
+            match server.write(&mut sock, &out[sent..]).unwrap() {
+                IoOutcome::Bytes(n) => {
+                    sent += n;
+                    progressed = true;
+                }
+                _ => break,
+            }
+        }
+        let _ = server.flush(&mut sock);
+        if !progressed && !eof {
+            tick();
+        }
+    }
+    while server.flush(&mut sock) != Progress::Done {
+        tick();
+    }
+    assert_eq!(received, want.len());
+    let back = client.join().unwrap();
+    assert!(back == want);
+    let _ = server.close(&mut sock);
 }
