@@ -51,6 +51,10 @@ int parse_i32(const char *s, size_t n, int32_t *out) {
 }
 
 size_t format_u64(char *out, uint64_t v) {
+    if (v < 10) { /* flags are mostly 0: skip the general loop */
+        out[0] = (char)('0' + v);
+        return 1;
+    }
     char tmp[20];
     size_t n = 0;
     do {

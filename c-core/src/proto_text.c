@@ -117,16 +117,27 @@ static int next_key(const char *line, size_t len, size_t *pos, size_t *key_len) 
     size_t i = *pos;
     while (i < len && line[i] == ' ') i++;
     if (i == len) return 0;
-    size_t b = i;
-    while (i < len && line[i] != ' ') i++;
-    *pos = b;
-    *key_len = i - b;
+    const char *space = memchr(line + i, ' ', len - i);
+    *pos = i;
+    *key_len = space ? (size_t)(space - (line + i)) : len - i;
     return 1;
 }
 
-/* get/gets/gat/gats. `args` is the offset just past the command word.
- * Returns 0 when paused because output backed up (the line stays in rbuf and
- * c->get_resume says where to continue), 1 when done. */
+/* Non-zero when every key from pos to the end of the line is short enough. */
+static int keys_valid(const char *line, size_t len, size_t pos) {
+    size_t klen;
+    for (; next_key(line, len, &pos, &klen); pos += klen)
+        if (klen > MOLT_KEY_MAX) return 0;
+    return 1;
+}
+
+/* get/gets/gat/gats, in one pass over the keys. `args` is the offset just
+ * past the command word. A key over 250 bytes answers only the error (the
+ * values already produced are taken back, as memcached drops its stacked
+ * replies). Returns 0 when paused because output backed up (the line stays
+ * in rbuf and c->get_resume says where to continue; the rest of the line is
+ * validated before pausing, since what was produced may then be sent), 1
+ * when done. */
 static int process_get(molt_conn *c, const char *line, size_t len, size_t args,
                        int with_cas, int touch) {
     int64_t exptime = 0;
@@ -144,30 +155,25 @@ static int process_get(molt_conn *c, const char *line, size_t len, size_t args,
         exptime = proto_absolute_exptime(e, now_of(c));
         pos += klen;
     }
-    if (c->get_resume == 0) {
-        /* Validate every key first, so a bad one answers only the error. */
-        size_t scan = pos, nkeys = 0;
-        while (next_key(line, len, &scan, &klen)) {
-            if (klen > MOLT_KEY_MAX) {
-                REPLY(c, msg_bad_format);
-                return 1;
-            }
-            nkeys++;
-            scan += klen;
-        }
-        if (nkeys == 0) {
-            REPLY(c, "ERROR\r\n");
-            return 1;
-        }
-    } else {
-        pos = c->get_resume;
-    }
+    int resumed = c->get_resume != 0;
+    if (resumed) pos = c->get_resume;
+    size_t mark = buf_len(&c->wbuf); /* relative: compaction keeps it valid */
     molt_counters *k = counters(c);
     int64_t now = now_of(c);
     value_sink_ctx x = {.c = c, .with_cas = with_cas};
     int served = 0;
     while (next_key(line, len, &pos, &klen)) {
+        if (klen > MOLT_KEY_MAX) {
+            c->wbuf.end = c->wbuf.start + mark;
+            REPLY(c, msg_bad_format);
+            return 1;
+        }
         if (served > 0 && buf_len(&c->wbuf) >= CONN_WBUF_HIGH) {
+            if (!keys_valid(line, len, pos)) {
+                c->wbuf.end = c->wbuf.start + mark;
+                REPLY(c, msg_bad_format);
+                return 1;
+            }
             c->get_resume = pos;
             return 0;
         }
@@ -197,6 +203,10 @@ static int process_get(molt_conn *c, const char *line, size_t len, size_t args,
         served++;
     }
     c->get_resume = 0;
+    if (served == 0 && !resumed) {
+        REPLY(c, "ERROR\r\n");
+        return 1;
+    }
     REPLY(c, "END\r\n");
     return 1;
 }
