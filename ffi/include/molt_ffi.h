@@ -244,7 +244,9 @@ molt_io_status molt_tls_write(struct molt_tls_conn *c, const uint8_t *buf, size_
 molt_io_status molt_tls_flush(struct molt_tls_conn *c);
 
 /*
- Decrypted bytes readable without the socket (transport.h `pending`).
+ Decrypted bytes readable without the socket (transport.h `pending`),
+ plus one for a close_notify already received: a peer may send it and
+ keep TCP open, so the socket would never wake the loop for it.
 
  # Safety
  `c` NULL or a live connection handle.

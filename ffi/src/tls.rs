@@ -354,7 +354,9 @@ pub unsafe extern "C" fn molt_tls_flush(c: *mut MoltTlsConn) -> molt_io_status {
     })
 }
 
-/// Decrypted bytes readable without the socket (transport.h `pending`).
+/// Decrypted bytes readable without the socket (transport.h `pending`),
+/// plus one for a close_notify already received: a peer may send it and
+/// keep TCP open, so the socket would never wake the loop for it.
 ///
 /// # Safety
 /// `c` NULL or a live connection handle.
@@ -362,7 +364,7 @@ pub unsafe extern "C" fn molt_tls_flush(c: *mut MoltTlsConn) -> molt_io_status {
 pub unsafe extern "C" fn molt_tls_pending(c: *const MoltTlsConn) -> usize {
     // SAFETY: the caller's contract.
     match unsafe { c.as_ref() } {
-        Some(c) => c.session.pending_plaintext(),
+        Some(c) => c.session.pending_plaintext() + usize::from(c.session.eof_pending()),
         None => 0,
     }
 }
@@ -378,12 +380,14 @@ pub unsafe extern "C" fn molt_tls_shutdown_write(c: *mut MoltTlsConn) -> molt_io
     let Some(c) = (unsafe { conn(c) }) else {
         return MOLT_IO_ERROR;
     };
-    guarded_or(MOLT_IO_ERROR, || {
-        let _ = c.session.close(&mut c.socket);
-        match c.socket.shutdown(std::net::Shutdown::Write) {
+    guarded_or(MOLT_IO_ERROR, || match c.session.close(&mut c.socket) {
+        // Half-close only once close_notify and every queued record are on
+        // the wire: doing it earlier would cut replies off.
+        Progress::Done => match c.socket.shutdown(std::net::Shutdown::Write) {
             Ok(()) => MOLT_IO_OK,
             Err(_) => MOLT_IO_ERROR,
-        }
+        },
+        other => progress_status(other),
     })
 }
 
