@@ -7,9 +7,11 @@ memory limit) so every target gets the same ones.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -75,7 +77,56 @@ def _bench_speaks_tls() -> str | None:
 
 
 def _molt_speaks_tls() -> str | None:
-    return None if _help_mentions(MOLT, "--tls") else "molt has no --tls-* flags yet"
+    return None if _help_mentions(MOLT, "--tls-cert") else "molt has no --tls-cert flag yet"
+
+
+# Test PKI for the TLS targets: a CA and a server certificate for localhost /
+# 127.0.0.1 (EC P-256), made with openssl in this run's temporary directory
+# when the TLS targets' availability is checked, removed when the run exits.
+TLS_DIR = os.path.join(tempfile.gettempdir(), f"molt-ab-tls-{os.getpid()}")
+TLS_CA = os.path.join(TLS_DIR, "ca.pem")
+TLS_CERT = os.path.join(TLS_DIR, "server-cert.pem")
+TLS_KEY = os.path.join(TLS_DIR, "server-key.pem")
+
+
+def make_test_pki(directory: str) -> None:
+    """ca.pem, ca-key.pem, server-cert.pem, server-key.pem (PKCS#8) in `directory`."""
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+
+    def run(*argv: str) -> None:
+        p = subprocess.run(["openssl", *argv], cwd=directory, capture_output=True, text=True, timeout=60)
+        if p.returncode != 0:
+            raise RuntimeError(f"openssl {' '.join(argv)}: {p.stderr.strip()}")
+
+    run("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "ca-key.pem")
+    run("req", "-x509", "-new", "-key", "ca-key.pem", "-subj", "/CN=molt ab test CA", "-days", "7",
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        "-out", "ca.pem")
+    run("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "server-key.pem")
+    run("req", "-new", "-key", "server-key.pem", "-subj", "/CN=localhost", "-out", "server.csr")
+    with open(os.path.join(directory, "server-ext.cnf"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+                "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
+        "-days", "7", "-extfile", "server-ext.cnf", "-out", "server-cert.pem")
+
+
+def _tls_pki() -> str | None:
+    if os.path.exists(TLS_CERT):
+        return None
+    if not shutil.which("openssl"):
+        return "openssl is missing (needed to make the test certificates)"
+    try:
+        make_test_pki(TLS_DIR)
+    except (OSError, RuntimeError, subprocess.TimeoutExpired) as e:
+        return f"cannot make test certificates: {e}"
+    atexit.register(shutil.rmtree, TLS_DIR, True)
+    return None
+
+
+# molt-bench flags for a TLS target: verify against the test CA (the
+# certificate names localhost), resume sessions (the default).
+TLS_BENCH_ARGS = ("--tls", "--tls-ca", TLS_CA, "--tls-server-name", "localhost")
 
 
 def _molt(binary: str, *extra: str) -> Callable[[Settings], list[str]]:
@@ -106,12 +157,13 @@ TARGETS: list[Target] = [
     Target("molt slab", _molt(MOLT, "--storage", "slab"), _exists(MOLT), engine="slab"),
     Target("molt seg", _molt(MOLT, "--storage", "seg"), _exists(MOLT), engine="seg"),
     Target("memcached", _memcached(), _exists(MEMCACHED)),
-    # TLS: the server flags are placeholders until molt grows them; both need
-    # a TLS-capable molt-bench (bench_args then carry its TLS options).
-    Target("molt seg+TLS", _molt(MOLT, "--storage", "seg", "--tls-cert", "ab-cert.pem", "--tls-key", "ab-key.pem"),
-           _all(_exists(MOLT), _molt_speaks_tls, _bench_speaks_tls), engine="seg", bench_args=("--tls",)),
-    Target("memcached -Z", _memcached("-Z", "-o", "ssl_chain_cert=ab-cert.pem,ssl_key=ab-key.pem"),
-           _all(_exists(MEMCACHED), _bench_speaks_tls), bench_args=("--tls",)),
+    # TLS: both need a TLS-capable molt-bench (bench_args carry its TLS
+    # options) and the test certificates (made on the availability check).
+    Target("molt seg+TLS", _molt(MOLT, "--storage", "seg", "--tls-cert", TLS_CERT, "--tls-key", TLS_KEY),
+           _all(_exists(MOLT), _molt_speaks_tls, _exists(BENCH), _bench_speaks_tls, _tls_pki), engine="seg",
+           bench_args=TLS_BENCH_ARGS),
+    Target("memcached -Z", _memcached("-Z", "-o", f"ssl_chain_cert={TLS_CERT},ssl_key={TLS_KEY}"),
+           _all(_exists(MEMCACHED), _exists(BENCH), _bench_speaks_tls, _tls_pki), bench_args=TLS_BENCH_ARGS),
 ]
 
 

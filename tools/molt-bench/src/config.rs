@@ -1,8 +1,10 @@
 //! Command line and the validated run plan.
 
 use crate::keys::KeySpace;
+use crate::tls::{self, TlsPlan};
 use crate::value::ValueSize;
-use clap::Parser;
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, Parser};
 use serde::Serialize;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
@@ -109,6 +111,34 @@ pub struct Args {
     /// No progress line on stderr
     #[arg(short, long)]
     pub quiet: bool,
+    /// Speak TLS to the server (rustls; needs --tls-ca or --tls-insecure)
+    #[arg(long)]
+    pub tls: bool,
+    /// Verify the server certificate against this CA (PEM)
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca: Option<String>,
+    /// Do not verify the server certificate (must be explicit without --tls-ca)
+    #[arg(long)]
+    pub tls_insecure: bool,
+    /// Client certificate chain (PEM) for mutual TLS (with --tls-key)
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<String>,
+    /// Client private key (PEM) for mutual TLS (with --tls-cert)
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<String>,
+    /// Name sent in SNI and checked against the server certificate
+    #[arg(long, value_name = "NAME", default_value = "localhost")]
+    pub tls_server_name: String,
+    /// Resume TLS sessions (tickets cached per process): on|off
+    #[arg(long, value_name = "on|off", default_value = "on", num_args = 0..=1,
+          default_missing_value = "on", action = ArgAction::Set,
+          value_parser = BoolishValueParser::new())]
+    pub tls_resume: bool,
+    /// Measure connection set-up instead of requests: each connection
+    /// thread connects (TLS handshake with --tls), sends `version`, closes,
+    /// and repeats for the duration
+    #[arg(long)]
+    pub handshake_bench: bool,
 }
 
 pub const MAX_CONNECTIONS: usize = 1024;
@@ -136,6 +166,9 @@ pub struct Plan {
     pub flush: bool,
     pub seed: u64,
     pub spin: Duration,
+    /// TLS client configuration (None: plain TCP).
+    pub tls: Option<TlsPlan>,
+    pub handshake_bench: bool,
 }
 
 fn secs(name: &str, v: f64, min_exclusive: bool) -> Result<Duration, String> {
@@ -169,6 +202,33 @@ pub fn resolve(host: &str, port: u16, allow_remote: bool) -> Result<SocketAddr, 
     Ok(first)
 }
 
+/// The TLS client configuration, when --tls is given; the other --tls-*
+/// options without --tls are refused rather than silently ignored.
+fn tls_plan(a: &Args) -> Result<Option<TlsPlan>, String> {
+    if !a.tls {
+        for (set, name) in [
+            (a.tls_ca.is_some(), "--tls-ca"),
+            (a.tls_insecure, "--tls-insecure"),
+            (a.tls_cert.is_some(), "--tls-cert"),
+            (a.tls_key.is_some(), "--tls-key"),
+        ] {
+            if set {
+                return Err(format!("{name} needs --tls"));
+            }
+        }
+        return Ok(None);
+    }
+    TlsPlan::new(&tls::Options {
+        ca: a.tls_ca.clone(),
+        insecure: a.tls_insecure,
+        cert: a.tls_cert.clone(),
+        key: a.tls_key.clone(),
+        server_name: a.tls_server_name.clone(),
+        resume: a.tls_resume,
+    })
+    .map(Some)
+}
+
 impl Plan {
     pub fn from_args(a: &Args) -> Result<Plan, String> {
         let range = |name: &str, v: usize, max: usize| {
@@ -188,6 +248,18 @@ impl Plan {
             return Err("--requests must be > 0".into());
         }
         let keys = KeySpace::new(&a.key_prefix, a.key_size, a.keys)?;
+        if a.handshake_bench {
+            for (set, name) in [
+                (a.rate > 0.0, "--rate"),
+                (a.preload, "--preload"),
+                (a.expect_hits, "--expect-hits"),
+            ] {
+                if set {
+                    return Err(format!("--handshake-bench cannot be combined with {name}"));
+                }
+            }
+        }
+        let tls = tls_plan(a)?;
         Ok(Plan {
             addr: resolve(&a.host, a.port, a.allow_remote)?,
             keys,
@@ -206,6 +278,8 @@ impl Plan {
             flush: a.flush,
             seed: a.seed,
             spin: Duration::from_micros(a.spin_us.min(10_000)),
+            tls,
+            handshake_bench: a.handshake_bench,
         })
     }
 
@@ -299,6 +373,62 @@ mod tests {
             &["-n", "0"],
             &["--keys", "1000", "--key-size", "4"],
             &["--multiget", "0"],
+            &["--handshake-bench", "--rate", "100"],
+            &["--handshake-bench", "--preload"],
+            &["--handshake-bench", "--expect-hits"],
+        ] {
+            assert!(Plan::from_args(&args(bad)).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn tls_options() {
+        // Off by default; resumption defaults on.
+        let a = args(&[]);
+        assert!(!a.tls && a.tls_resume && !a.handshake_bench);
+        assert_eq!(a.tls_server_name, "localhost");
+        assert!(Plan::from_args(&a).unwrap().tls.is_none());
+        // --tls alone: verification must be chosen explicitly.
+        let e = Plan::from_args(&args(&["--tls"])).unwrap_err();
+        assert!(e.contains("--tls-insecure"), "{e}");
+        let p = Plan::from_args(&args(&["--tls", "--tls-insecure"])).unwrap();
+        let t = p.tls.unwrap();
+        assert!(t.resume);
+        assert_eq!(t.server_name.to_str(), "localhost");
+        // --tls-resume[=on|off]
+        for (flag, on) in [
+            (&["--tls-resume"][..], true),
+            (&["--tls-resume=off"], false),
+            (&["--tls-resume", "off"], false),
+            (&["--tls-resume=no"], false),
+            (&["--tls-resume=on"], true),
+        ] {
+            let mut v = vec!["--tls", "--tls-insecure"];
+            v.extend_from_slice(flag);
+            let p = Plan::from_args(&args(&v)).unwrap();
+            assert_eq!(p.tls.unwrap().resume, on, "{flag:?}");
+        }
+        assert!(Args::try_parse_from(["molt-bench", "--tls-resume=maybe"]).is_err());
+        let p = Plan::from_args(&args(&[
+            "--tls",
+            "--tls-insecure",
+            "--tls-server-name",
+            "cache.example",
+            "--handshake-bench",
+        ]))
+        .unwrap();
+        assert!(p.handshake_bench);
+        assert_eq!(p.tls.unwrap().server_name.to_str(), "cache.example");
+        // TLS options without --tls, half a client identity, contradictions.
+        for bad in [
+            &["--tls-insecure"][..],
+            &["--tls-ca", "ca.pem"],
+            &["--tls-cert", "c.pem", "--tls-key", "k.pem"],
+            &["--tls", "--tls-insecure", "--tls-cert", "c.pem"],
+            &["--tls", "--tls-insecure", "--tls-key", "k.pem"],
+            &["--tls", "--tls-insecure", "--tls-ca", "/nonexistent.pem"],
+            &["--tls", "--tls-ca", "/nonexistent.pem"],
+            &["--tls", "--tls-insecure", "--tls-server-name", "a b"],
         ] {
             assert!(Plan::from_args(&args(bad)).is_err(), "{bad:?}");
         }

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod handshake;
 pub mod keys;
 pub mod proto;
 pub mod report;
@@ -11,5 +12,6 @@ pub mod rng;
 pub mod run;
 pub mod schedule;
 pub mod stats;
+pub mod tls;
 pub mod value;
 pub mod worker;

@@ -49,6 +49,36 @@ pub struct Preload {
     pub secs: f64,
 }
 
+/// --handshake-bench: connection set-ups in the measured window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Handshakes {
+    /// Completed cycles (connect, handshake, `version`, close).
+    pub count: u64,
+    pub per_sec: f64,
+    /// TLS handshakes that were full / resumed (both 0 without TLS).
+    pub full: u64,
+    pub resumed: u64,
+    /// Microseconds from the TCP connect to the end of the TLS handshake
+    /// (client's view; without TLS: to the `version` reply).
+    pub latency_us: Option<Latency>,
+}
+
+impl Handshakes {
+    pub fn from_stats(st: &Stats, measured_secs: f64, tls: bool) -> Handshakes {
+        Handshakes {
+            count: st.handshakes,
+            per_sec: if measured_secs > 0.0 {
+                (st.handshakes as f64 / measured_secs * 10.0).round() / 10.0
+            } else {
+                0.0
+            },
+            full: if tls { st.handshakes - st.resumed } else { 0 },
+            resumed: st.resumed,
+            latency_us: Latency::from_hist(&st.hist_handshake),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Results {
     /// Length of the measured window in seconds.
@@ -79,6 +109,8 @@ pub struct Results {
     /// Open loop only: actual minus intended send time, microseconds.
     pub send_lag_us: Option<Latency>,
     pub preload: Option<Preload>,
+    /// --handshake-bench only.
+    pub handshakes: Option<Handshakes>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -129,6 +161,7 @@ impl Results {
             },
             send_lag_us: Latency::from_hist(&st.lag),
             preload,
+            handshakes: None,
         }
     }
 
@@ -147,6 +180,9 @@ impl Report {
         let a = &self.config.args;
         let r = &self.results;
         let mut s = String::new();
+        if let Some(h) = &r.handshakes {
+            return self.handshake_table(h);
+        }
         let mode = if a.rate > 0.0 {
             format!("open loop at {} req/s", a.rate)
         } else {
@@ -211,18 +247,24 @@ impl Report {
                 None => {}
             }
         }
-        if !r.samples.is_empty() {
-            let _ = writeln!(s, "\nfirst problems:");
-            for x in &r.samples {
-                let _ = writeln!(s, "  {x}");
-            }
-        }
         if r.wrong > 0 && !a.flush && !a.preload {
             let _ = writeln!(
                 s,
                 "\nnote: values that an earlier run with other key or value settings left in the\n\
                  server also count as wrong; --flush (or --preload) starts from a known state"
             );
+        }
+        self.problems_and_result(&mut s);
+        s
+    }
+
+    fn problems_and_result(&self, s: &mut String) {
+        let r = &self.results;
+        if !r.samples.is_empty() {
+            let _ = writeln!(s, "\nfirst problems:");
+            for x in &r.samples {
+                let _ = writeln!(s, "  {x}");
+            }
         }
         let _ = writeln!(
             s,
@@ -233,6 +275,55 @@ impl Report {
                 "FAILED (wrong or errors > 0)"
             }
         );
+    }
+
+    fn handshake_table(&self, h: &Handshakes) -> String {
+        let a = &self.config.args;
+        let r = &self.results;
+        let mut s = String::new();
+        let what = if a.tls {
+            format!(
+                "TLS handshakes, resumption {}",
+                if a.tls_resume { "on" } else { "off" }
+            )
+        } else {
+            "TCP connects (no TLS)".to_string()
+        };
+        let _ = writeln!(
+            s,
+            "molt-bench {} -> {}: {what}, {} conns",
+            self.version, self.config.target, a.connections
+        );
+        let _ = writeln!(
+            s,
+            "measured      {:.2} s (after {} s warm-up)",
+            r.measured_secs, a.warmup
+        );
+        let _ = writeln!(s, "handshakes/s  {:.1}", h.per_sec);
+        let _ = writeln!(s, "handshakes    {}", h.count);
+        if a.tls {
+            let _ = writeln!(s, "full          {}", h.full);
+            let _ = writeln!(s, "resumed       {}", h.resumed);
+        }
+        let _ = writeln!(s, "errors        {}", r.errors);
+        let _ = writeln!(
+            s,
+            "\n{:<14}{:>10}{:>9}{:>9}{:>9}{:>9}{:>9}{:>10}",
+            "latency (us)", "count", "p50", "p90", "p99", "p99.9", "max", "mean"
+        );
+        match &h.latency_us {
+            Some(l) => {
+                let _ = writeln!(
+                    s,
+                    "{:<14}{:>10}{:>9}{:>9}{:>9}{:>9}{:>9}{:>10.1}",
+                    "handshake", l.count, l.p50, l.p90, l.p99, l.p999, l.max, l.mean
+                );
+            }
+            None => {
+                let _ = writeln!(s, "{:<14}{:>10}", "handshake", 0);
+            }
+        }
+        self.problems_and_result(&mut s);
         s
     }
 }
@@ -320,6 +411,55 @@ mod tests {
         assert_eq!(res["latency_us"]["set"]["p50"], 104);
         assert!(res["send_lag_us"].is_null());
         assert!(res["preload"].is_null());
+        assert!(res["handshakes"].is_null());
+        assert_eq!(c["tls"], false);
+        assert_eq!(c["tls_resume"], true);
+        assert_eq!(c["handshake_bench"], false);
+    }
+
+    #[test]
+    fn handshake_report() {
+        let mut r = sample_report();
+        r.config.args = Args::try_parse_from([
+            "molt-bench",
+            "--tls",
+            "--tls-insecure",
+            "--handshake-bench",
+            "--tls-resume=off",
+        ])
+        .unwrap();
+        let mut st = Stats {
+            handshakes: 40,
+            resumed: 30,
+            ..Default::default()
+        };
+        for i in 0..40 {
+            Stats::record(&mut st.hist_handshake, Duration::from_micros(300 + i));
+        }
+        r.results.handshakes = Some(Handshakes::from_stats(&st, 2.0, true));
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        let h = &v["results"]["handshakes"];
+        assert_eq!(h["count"], 40);
+        assert_eq!(h["per_sec"], 20.0);
+        assert_eq!(
+            (h["full"].as_u64(), h["resumed"].as_u64()),
+            (Some(10), Some(30))
+        );
+        assert_eq!(h["latency_us"]["p50"], 319);
+        assert_eq!(v["config"]["tls_resume"], false);
+        let t = r.table();
+        for needle in [
+            "TLS handshakes, resumption off",
+            "handshakes/s  20.0",
+            "full          10",
+            "resumed       30",
+            "handshake             40      319",
+            "result: OK",
+        ] {
+            assert!(t.contains(needle), "{needle} in\n{t}");
+        }
+        let plain = Handshakes::from_stats(&st, 2.0, false);
+        assert_eq!(plain.full, 0);
     }
 
     #[test]

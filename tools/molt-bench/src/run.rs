@@ -1,7 +1,8 @@
 //! Orchestration: connect, flush, preload, run the workers, watch progress.
 
 use crate::config::{Args, Plan};
-use crate::report::{Config, Preload, Report, Results};
+use crate::handshake;
+use crate::report::{Config, Handshakes, Preload, Report, Results};
 use crate::stats::Stats;
 use crate::worker::{self, Conn, Progress, Timing};
 use std::sync::atomic::Ordering;
@@ -33,6 +34,9 @@ fn join_all<T>(handles: Vec<ScopedJoinHandle<'_, T>>) -> Vec<T> {
 
 pub fn run(args: Args) -> Result<Report, String> {
     let plan = Plan::from_args(&args)?;
+    if plan.handshake_bench {
+        return run_handshakes(args, plan);
+    }
     let progress = Progress::default();
     let mut total = Stats::default();
     let mut conns = (0..plan.connections)
@@ -146,5 +150,68 @@ pub fn run(args: Args) -> Result<Report, String> {
             args,
         },
         results: Results::from_stats(&total, measured_secs, preload),
+    })
+}
+
+/// --handshake-bench: every connection thread connects, shakes hands,
+/// sends `version`, closes, and repeats.
+fn run_handshakes(args: Args, plan: Plan) -> Result<Report, String> {
+    let progress = Progress::default();
+    let mut total = Stats::default();
+    // One connection first: a server that cannot be reached (or refuses the
+    // handshake) is a setup error, and --flush is honoured.
+    let mut first = Conn::connect(&plan, 0)?;
+    if plan.flush {
+        worker::flush(&mut first, &plan, &mut total, &progress);
+    }
+    drop(first);
+    let start = Instant::now() + Duration::from_millis(20);
+    let measure_start = start + plan.warmup;
+    let timing = Timing {
+        start,
+        measure_start,
+        end: measure_start + plan.duration,
+    };
+    let stats = thread::scope(|s| {
+        let handles: Vec<_> = (0..plan.connections)
+            .map(|c| {
+                let (plan, progress) = (&plan, &progress);
+                s.spawn(move || handshake::worker(plan, c, timing, progress))
+            })
+            .collect();
+        let mut last = (Instant::now(), 0u64);
+        watch(&handles, args.quiet, |_| {
+            let now = Instant::now();
+            let done = progress.replies.load(Ordering::Relaxed);
+            let rate = (done - last.1) as f64 / (now - last.0).as_secs_f64();
+            last = (now, done);
+            let bad = progress.bad.load(Ordering::Relaxed);
+            let el = now.saturating_duration_since(start).as_secs_f64();
+            format!("{el:4.0}s {rate:9.0} handshakes/s  errors {bad}")
+        });
+        join_all(handles)
+    });
+    for st in &stats {
+        total.merge(st);
+    }
+    let measured_secs = match (plan.requests, total.last_measured_done) {
+        (Some(_), Some(t)) if t < timing.end => (t - measure_start).as_secs_f64(),
+        _ => plan.duration.as_secs_f64(),
+    };
+    let mut results = Results::from_stats(&total, measured_secs, None);
+    results.handshakes = Some(Handshakes::from_stats(
+        &total,
+        measured_secs,
+        plan.tls.is_some(),
+    ));
+    Ok(Report {
+        tool: "molt-bench",
+        version: env!("CARGO_PKG_VERSION"),
+        config: Config {
+            mode: "handshake",
+            target: plan.addr.to_string(),
+            args,
+        },
+        results,
     })
 }

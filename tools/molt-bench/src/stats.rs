@@ -28,6 +28,10 @@ pub struct Stats {
     pub hist_set: Histogram<u64>,
     /// open loop: actual send time minus intended send time
     pub lag: Histogram<u64>,
+    /// --handshake-bench: completed handshakes, how many were resumed, latency
+    pub handshakes: u64,
+    pub resumed: u64,
+    pub hist_handshake: Histogram<u64>,
     pub last_measured_done: Option<Instant>,
     // whole run (preload, warmup and measured window)
     pub replies: u64,
@@ -48,6 +52,9 @@ impl Default for Stats {
             hist_get: new_histogram(),
             hist_set: new_histogram(),
             lag: new_histogram(),
+            handshakes: 0,
+            resumed: 0,
+            hist_handshake: new_histogram(),
             last_measured_done: None,
             replies: 0,
             wrong: 0,
@@ -88,6 +95,11 @@ impl Stats {
         self.hist_get.add(&o.hist_get).expect("same bounds");
         self.hist_set.add(&o.hist_set).expect("same bounds");
         self.lag.add(&o.lag).expect("same bounds");
+        self.handshakes += o.handshakes;
+        self.resumed += o.resumed;
+        self.hist_handshake
+            .add(&o.hist_handshake)
+            .expect("same bounds");
         self.last_measured_done = match (self.last_measured_done, o.last_measured_done) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
@@ -116,6 +128,9 @@ mod tests {
         Stats::record(&mut b.lag, Duration::ZERO);
         a.gets = 1;
         b.gets = 1;
+        b.handshakes = 3;
+        b.resumed = 2;
+        Stats::record(&mut b.hist_handshake, Duration::from_micros(200));
         b.error("x".into());
         b.error("x".into());
         a.merge(&b);
@@ -124,6 +139,7 @@ mod tests {
         assert_eq!(a.hist_get.max(), 30);
         assert!(a.hist_set.max() >= MAX_LATENCY_US);
         assert_eq!(a.lag.len(), 1);
+        assert_eq!((a.handshakes, a.resumed, a.hist_handshake.len()), (3, 2, 1));
         assert_eq!(a.errors, 2);
         assert_eq!(a.samples, vec!["error: x".to_string()]);
         assert_eq!(micros(Duration::from_nanos(1499)), 1);

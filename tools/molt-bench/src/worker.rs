@@ -10,7 +10,9 @@ use crate::proto::{self, excerpt, Item, Parse, Reply};
 use crate::rng::{mix64, Rng};
 use crate::schedule::Schedule;
 use crate::stats::Stats;
+use crate::tls::TlsStream;
 use crate::value::VERSIONS;
+use rustls::HandshakeKind;
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -310,17 +312,18 @@ fn account(
     }
 }
 
-/// One connection to the server.
-pub struct Conn {
-    pub id: usize,
-    stream: TcpStream,
-    rb: RBuf,
-    items: Vec<Item>,
-    nonblocking: bool,
+/// A connected socket, plain or TLS.
+#[derive(Debug)]
+pub enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream>),
 }
 
-impl Conn {
-    pub fn connect(plan: &Plan, id: usize) -> Result<Conn, String> {
+impl Stream {
+    /// Connects (and with TLS, shakes hands) within the plan's timeout; the
+    /// socket then has the plan's read and write timeouts. Also returns the
+    /// kind of TLS handshake (None for plain TCP).
+    pub fn open(plan: &Plan) -> Result<(Stream, Option<HandshakeKind>), String> {
         let stream = TcpStream::connect_timeout(&plan.addr, plan.timeout)
             .map_err(|e| format!("cannot connect to {}: {e}", plan.addr))?;
         stream
@@ -328,6 +331,107 @@ impl Conn {
             .and_then(|_| stream.set_read_timeout(Some(plan.timeout)))
             .and_then(|_| stream.set_write_timeout(Some(plan.timeout)))
             .map_err(|e| format!("cannot configure socket: {e}"))?;
+        match &plan.tls {
+            None => Ok((Stream::Plain(stream), None)),
+            Some(tls) => {
+                let (s, kind) = TlsStream::handshake(stream, tls)
+                    .map_err(|e| format!("TLS handshake with {} failed: {e}", plan.addr))?;
+                Ok((Stream::Tls(Box::new(s)), Some(kind)))
+            }
+        }
+    }
+
+    fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.set_nonblocking(on),
+            Stream::Tls(s) => s.set_nonblocking(on),
+        }
+    }
+
+    fn shutdown(&self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.shutdown(Shutdown::Both),
+            Stream::Tls(s) => s.shutdown(),
+        }
+    }
+
+    /// Bytes accepted by `write` but not yet on the socket (TLS only).
+    fn pending_output(&self) -> bool {
+        match self {
+            Stream::Plain(_) => false,
+            Stream::Tls(s) => s.pending_output(),
+        }
+    }
+
+    /// Bytes put on the socket by `write` calls that may have reported
+    /// WouldBlock (TLS only: ciphertext queued by an earlier call).
+    fn sent_behind(&self) -> u64 {
+        match self {
+            Stream::Plain(_) => 0,
+            Stream::Tls(s) => s.sent(),
+        }
+    }
+
+    /// A handle for a writer thread; this one then only reads.
+    fn split_writer(&self) -> io::Result<Stream> {
+        Ok(match self {
+            Stream::Plain(s) => Stream::Plain(s.try_clone()?),
+            Stream::Tls(s) => Stream::Tls(Box::new(s.split_writer()?)),
+        })
+    }
+
+    /// Ends the connection politely (TLS: close_notify).
+    pub fn close(self) {
+        if let Stream::Tls(mut s) = self {
+            s.close();
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.write_all(buf),
+            Stream::Tls(s) => s.write_all(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// One connection to the server.
+pub struct Conn {
+    pub id: usize,
+    stream: Stream,
+    rb: RBuf,
+    items: Vec<Item>,
+    nonblocking: bool,
+}
+
+impl Conn {
+    pub fn connect(plan: &Plan, id: usize) -> Result<Conn, String> {
+        let (stream, _) = Stream::open(plan)?;
         Ok(Conn {
             id,
             stream,
@@ -432,16 +536,25 @@ impl Conn {
     ) -> Result<(), Fatal> {
         let mut off = 0;
         let mut stalled: Option<Instant> = None;
-        while off < wbuf.len() {
-            match self.stream.write(&wbuf[off..]) {
+        while off < wbuf.len() || self.stream.pending_output() {
+            let sent_before = self.stream.sent_behind();
+            let step = if off < wbuf.len() {
+                self.stream.write(&wbuf[off..])
+            } else {
+                // TLS: everything is encrypted, ciphertext is still queued.
+                self.stream.flush().map(|_| usize::MAX)
+            };
+            match step {
                 Ok(0) => return Err(Fatal::Eof),
+                Ok(usize::MAX) => stalled = None,
                 Ok(n) => {
                     off += n;
                     stalled = None;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let mut progressed = self.fill(0)?;
+                    let mut progressed = self.stream.sent_behind() != sent_before;
+                    progressed |= self.fill(0)?;
                     while let Some(p) = pend.front() {
                         if self.try_reply(p, plan, st, progress)?.is_some() {
                             break;
@@ -651,7 +764,7 @@ pub fn open_loop(conn: &mut Conn, plan: &Plan, timing: Timing, progress: &Progre
         return open_loop_inline(conn, plan, timing, progress);
     }
     let mut st = Stats::default();
-    let writer_stream = match conn.stream.try_clone() {
+    let writer_stream = match conn.stream.split_writer() {
         Ok(s) => s,
         Err(e) => {
             st.error(format!("conn {}: cannot clone socket: {e}", conn.id));
@@ -737,7 +850,7 @@ fn reader_loop(
         window.release();
         if let Err(e) = r {
             let first = !dead.swap(true, Ordering::SeqCst);
-            let _ = conn.stream.shutdown(Shutdown::Both);
+            let _ = conn.stream.shutdown();
             let mut unanswered = 1;
             while rx.try_recv().is_ok() {
                 unanswered += 1;
@@ -750,7 +863,7 @@ fn reader_loop(
 }
 
 fn writer_loop(
-    mut w: TcpStream,
+    mut w: Stream,
     tx: Sender<Pending>,
     plan: &Plan,
     timing: Timing,
@@ -821,7 +934,7 @@ fn writer_loop(
             if first {
                 st.error(format!("conn {conn}: write failed: {e}"));
             }
-            let _ = w.shutdown(Shutdown::Both);
+            let _ = w.shutdown();
             break;
         }
     }
