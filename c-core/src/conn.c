@@ -181,8 +181,10 @@ void conn_on_events(molt_conn *c, uint32_t events) {
         c->worker->handshaking--;
         events |= EPOLLIN;
     }
-    if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->input_stalled &&
-        !c->peer_closed) {
+    /* Input may also wait inside the transport (decrypted TLS data): no
+     * socket event will announce it, so ask. */
+    if (((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) || molt_transport_pending(c->tc) > 0) &&
+        !c->input_stalled && !c->peer_closed) {
         if (read_input(c) != 0) {
             conn_close(c);
             return;
