@@ -21,17 +21,18 @@
  *
  * Deliberate differences from 1.6.18, each harmless for a client:
  *  - memcached applies T/N while it walks the flags, so "mg k t T30" reports
- *    the TTL from before the touch; here t always reports the TTL after the
- *    command (what protocol.txt describes).
+ *    the TTL from before the touch and "mg k R30 T10" tests R against the
+ *    old TTL; here the flags that change the item (T, N) act before those
+ *    that read it (t, R), whatever the order (what protocol.txt describes).
  *  - memcached checks an over-long opaque only while writing the reply,
  *    after a touch/vivify/arith already happened; here every check comes
  *    before the command acts.
  *  - memcached remembers that a key was stored with b and then base64-
  *    encodes it in k/me replies even for requests without b; here the
  *    request decides (same answers whenever a key is always used with b).
- *  - ma vivifying a missing key counts as an incr/decr hit here (the
- *    storage seam does not say whether it created the item); memcached
- *    counts nothing.
+ *  - ma vivifying a missing key counts as an incr/decr hit here and its HD
+ *    is hidden by q (the storage seam does not say whether it created the
+ *    item); memcached counts nothing and answers HD even under q.
  *
  * No allocation: the line is split into a fixed token array, flags parse
  * into a fixed struct and a base64 key decodes into a stack buffer. */
