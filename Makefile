@@ -40,7 +40,7 @@ run: build
 	$(MOLT) -l 127.0.0.1 -p $(PORT) $(ARGS)
 
 # ---- checks --------------------------------------------------------------
-test: deps test-deps build lint cargo-test memccapable bench-smoke
+test: deps test-deps build lint cargo-test memccapable bench-smoke asan fuzz-smoke
 	@echo "make test: all checks passed"
 
 lint:

@@ -57,6 +57,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         .growth_factor = 1.25,
     };
     if (molt_storage_open("slab", &cfg, &s.storage) != MOLT_OK) abort();
+    /* The plain TCP transport, as the server has (stats reports its name);
+     * the connection itself never touches a socket here. */
+    s.transport = molt_transport_tcp_new();
+    if (s.transport == NULL) abort();
     if (server_stats_setup(&s) != 0) abort();
     molt_worker w;
     memset(&w, 0, sizeof(w));
@@ -124,6 +128,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     buf_release(&c.rbuf);
     buf_release(&c.wbuf);
     server_stats_teardown(&s);
+    molt_transport_free(s.transport);
     molt_storage_free(s.storage);
     return 0;
 }

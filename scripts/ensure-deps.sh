@@ -14,6 +14,10 @@ if [ "$what" = build ]; then
 else
     command -v memcached >/dev/null 2>&1 || need="$need memcached"
     command -v memccapable >/dev/null 2>&1 || need="$need libmemcached-tools"
+    # the pool test (twemproxy), the sanitizer build and libFuzzer (clang)
+    command -v nutcracker >/dev/null 2>&1 || [ -x /usr/sbin/nutcracker ] || need="$need nutcracker"
+    command -v clang >/dev/null 2>&1 || need="$need clang"
+    command -v openssl >/dev/null 2>&1 || need="$need openssl"
 fi
 
 if [ -n "$need" ]; then

@@ -272,7 +272,8 @@ fn the_accepted_toml_subset() {
 
 #[test]
 fn print_config_prints_defaults_and_reads_back_the_same() {
-    for target in targets() {
+    // Not the TLS targets: their arguments set [tls], so nothing is default.
+    for target in targets().into_iter().filter(|t| !t.is_tls()) {
         let p = print_config(&target, &[]);
         let t = target.name;
         for (k, v) in [

@@ -18,7 +18,7 @@ mod common;
 
 use common::{escape_bytes, targets, Client, Server, Target};
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::Shutdown;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -69,6 +69,15 @@ const TOKENS: &[&[u8]] = &[
     b"\0",
     b" 0 0 ",
     b"k",
+    b"mg ",
+    b"ms ",
+    b"md ",
+    b"ma ",
+    b"mn",
+    b"me ",
+    b" v",
+    b" T",
+    b" q",
 ];
 
 const NUMBERS: &[&[u8]] = &[
@@ -208,13 +217,12 @@ fn mutate(r: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
 /// replies; then half-closes and requires the server to close within a
 /// few seconds. Err(description) on a hang or a refused connection.
 fn feed(server: &Server, input: &[u8], r: &mut Rng) -> Result<usize, String> {
-    let stream = TcpStream::connect_timeout(&server.addr(), Duration::from_secs(5))
-        .map_err(|e| format!("connect: {e}"))?;
-    stream.set_nodelay(true).ok();
-    stream.set_write_timeout(Some(Duration::from_secs(5))).ok();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
-    let mut reader = stream.try_clone().map_err(|e| e.to_string())?;
+    // Client::try_connect speaks TLS to a TLS target, so the fuzz input
+    // reaches the protocol parser there too.
+    let mut client = Client::try_connect(server.addr()).map_err(|e| format!("connect: {e}"))?;
+    let mut w = client.try_clone_stream().map_err(|e| e.to_string())?;
     let drain = std::thread::spawn(move || -> Result<usize, String> {
+        let mut reader = client.stream();
         let mut buf = vec![0u8; 64 * 1024];
         let mut total = 0;
         loop {
@@ -231,7 +239,6 @@ fn feed(server: &Server, input: &[u8], r: &mut Rng) -> Result<usize, String> {
             }
         }
     });
-    let mut w = &stream;
     let mut pos = 0;
     let pieces = r.chance(30);
     while pos < input.len() {
@@ -248,7 +255,7 @@ fn feed(server: &Server, input: &[u8], r: &mut Rng) -> Result<usize, String> {
             std::thread::sleep(Duration::from_millis(1));
         }
     }
-    let _ = stream.shutdown(Shutdown::Write);
+    let _ = w.shutdown(Shutdown::Write);
     drain
         .join()
         .map_err(|_| "drain thread panicked".to_string())?

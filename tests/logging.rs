@@ -84,9 +84,14 @@ fn default_is_silent_and_v_logs_start_up_and_shutdown() {
         signal(server.pid(), "-TERM");
         wait_exit(&mut server, Duration::from_secs(10));
         let lines = log_lines(&server.stderr_text());
-        let engine = if t == "molt-seg" { "seg" } else { "slab" };
+        let engine = if t.starts_with("molt-seg") {
+            "seg"
+        } else {
+            "slab"
+        };
+        let transport = if target.is_tls() { "tls" } else { "tcp" };
         let start = format!(
-            "molt 0.1.0 starting: listening on 127.0.0.1:{}, engine {engine}, transport tcp, \
+            "molt 0.1.0 starting: listening on 127.0.0.1:{}, engine {engine}, transport {transport}, \
              memory limit 32 MiB, 3 threads, admin off",
             server.port()
         );
@@ -142,10 +147,16 @@ fn vv_logs_each_connection_and_v_logs_refusals() {
         loop {
             // Until the probe is reaped, our own client may be the one
             // refused; either way one refusal gets logged.
-            let mut a = server.client();
-            let first = a.request("version").unwrap_or_default();
+            // (A refused TLS client fails its handshake: try_connect.)
+            let mut a = Client::try_connect(server.addr());
+            let first = match &mut a {
+                Ok(a) => a.request("version").unwrap_or_default(),
+                Err(_) => String::new(),
+            };
             if first.starts_with("VERSION ") {
-                let mut b = server.client();
+                // The refusal is written before any TLS handshake, so it is
+                // plaintext on a TLS port too.
+                let mut b = Client::connect_plain(server.addr());
                 assert_eq!(
                     b.read_line().unwrap(),
                     "SERVER_ERROR Too many open connections"

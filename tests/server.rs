@@ -192,7 +192,9 @@ fn connections_over_the_limit_are_refused_and_the_server_keeps_serving() {
         for c in &mut held {
             assert!(c.request("version").unwrap().starts_with("VERSION "));
         }
-        let mut extra = server.client();
+        // The refusal is written before any TLS handshake, so it is
+        // plaintext on a TLS port too (as memcached does).
+        let mut extra = Client::connect_plain(server.addr());
         assert_eq!(
             extra.read_line().unwrap(),
             "SERVER_ERROR Too many open connections",
@@ -204,6 +206,11 @@ fn connections_over_the_limit_are_refused_and_the_server_keeps_serving() {
             "{}: closed after the error",
             target.name
         );
+        if let Some(tls) = server.tls() {
+            // A TLS client sees that refusal as a failed handshake.
+            let r = Client::connect_tls(server.addr(), tls).and_then(|mut c| c.request("version"));
+            assert!(r.is_err(), "{}: over the limit: {r:?}", target.name);
+        }
         assert!(held[0].request("version").unwrap().starts_with("VERSION "));
         drop(held.pop());
         // The freed slot is usable once the server has seen the close.

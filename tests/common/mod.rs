@@ -2,16 +2,26 @@
 //! concurrency, ...): which server binaries to test, starting a server on a
 //! free port, and a small blocking text-protocol client.
 //!
-//! std only, no external crates.
+//! TLS targets ("molt-slab-tls", "molt-seg-tls") run the mixed binary with
+//! `--tls-cert/--tls-key` pointing at certificates generated once per test
+//! process (rcgen) into a temp dir; `Server::client()` and
+//! `Client::connect(addr)` then speak TLS (rustls) to them, so every suite
+//! runs unchanged over TLS. Helpers for TLS-specific tests live in the `tls`
+//! section at the end.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, RootCertStore};
 
 /// A server binary plus the arguments that select its configuration.
 /// The test harness adds `-l 127.0.0.1 -p <port>` and any per-test arguments.
@@ -20,6 +30,8 @@ pub struct Target {
     pub name: &'static str,
     pub program: PathBuf,
     pub args: Vec<String>,
+    /// Some for a TLS listener: how clients must connect to it.
+    pub tls: Option<TlsClient>,
 }
 
 impl Target {
@@ -28,7 +40,37 @@ impl Target {
             name,
             program: program.into(),
             args: args.iter().map(|s| s.to_string()).collect(),
+            tls: None,
         }
+    }
+
+    /// The molt binary with `--storage <storage>` behind TLS, using the
+    /// per-process test certificates (tls_files()). The storage flag stays
+    /// last so `args.last()` still names the engine.
+    pub fn molt_tls(name: &'static str, storage: &str) -> Target {
+        let f = tls_files();
+        let mut t = Target::new(
+            name,
+            env!("CARGO_BIN_EXE_molt"),
+            &[
+                "--tls-cert",
+                path_str(&f.server_cert),
+                "--tls-key",
+                path_str(&f.server_key),
+                "--storage",
+                storage,
+            ],
+        );
+        t.tls = Some(TlsClient::new(tls_client_config(
+            std::slice::from_ref(&f.ca_der),
+            None,
+            ALL_VERSIONS,
+        )));
+        t
+    }
+
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
     }
 }
 
@@ -47,6 +89,8 @@ pub fn targets() -> Vec<Target> {
             env!("CARGO_BIN_EXE_molt"),
             &["--storage", "seg"],
         ),
+        Target::molt_tls("molt-slab-tls", "slab"),
+        Target::molt_tls("molt-seg-tls", "seg"),
     ]
 }
 
@@ -80,6 +124,7 @@ pub fn reference_memcached() -> Option<Target> {
         name: "memcached",
         program,
         args,
+        tls: None,
     })
 }
 
@@ -113,6 +158,7 @@ pub struct Server {
     port: u16,
     target_name: &'static str,
     stderr_path: PathBuf,
+    tls: Option<TlsClient>,
 }
 
 const START_ATTEMPTS: usize = 5;
@@ -156,6 +202,7 @@ impl Server {
             port,
             target_name: target.name,
             stderr_path,
+            tls: target.tls.clone(),
         };
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
@@ -176,6 +223,9 @@ impl Server {
                 panic!("target {}: {}", target.name, msg);
             }
             if TcpStream::connect_timeout(&server.addr(), Duration::from_millis(200)).is_ok() {
+                if let Some(tls) = &server.tls {
+                    tls_registry().lock().unwrap().insert(port, tls.clone());
+                }
                 return Ok(server);
             }
             if Instant::now() > deadline {
@@ -219,14 +269,33 @@ impl Server {
         self.child.try_wait().ok().flatten()
     }
 
-    /// A new client connection to this server.
+    /// A new client connection to this server (TLS for a TLS target).
     pub fn client(&self) -> Client {
-        Client::connect(self.addr())
+        match &self.tls {
+            None => Client::connect_plain(self.addr()),
+            Some(t) => Client::connect_tls(self.addr(), t).unwrap_or_else(|e| {
+                panic!("{}: TLS connect {}: {}", self.target_name, self.addr(), e)
+            }),
+        }
+    }
+
+    /// How clients connect to this server over TLS; None for plain TCP.
+    pub fn tls(&self) -> Option<&TlsClient> {
+        self.tls.as_ref()
+    }
+
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
+        if self.tls.is_some() {
+            if let Ok(mut m) = tls_registry().lock() {
+                m.remove(&self.port);
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = fs::remove_file(&self.stderr_path);
@@ -248,8 +317,13 @@ fn unique_temp_path(suffix: &str) -> PathBuf {
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A blocking text-protocol client: TCP_NODELAY, 5 s read/write timeouts.
+/// Plain TCP, or TLS (rustls) to a TLS server: `Client::connect(addr)` and
+/// `Server::client()` pick TLS for a port served by a running TLS `Server`
+/// of this process.
 pub struct Client {
-    reader: BufReader<TcpStream>,
+    reader: BufReader<ReadHalf>,
+    tcp: TcpStream,
+    tls: Option<Arc<TlsShared>>,
 }
 
 impl Client {
@@ -257,29 +331,98 @@ impl Client {
         Client::try_connect(addr).unwrap_or_else(|e| panic!("connect {}: {}", addr, e))
     }
 
+    /// TLS when `addr` is a TLS server started by this process, else TCP.
     pub fn try_connect(addr: SocketAddr) -> io::Result<Client> {
-        let s = TcpStream::connect_timeout(&addr, CLIENT_TIMEOUT)?;
-        s.set_nodelay(true)?;
-        s.set_read_timeout(Some(CLIENT_TIMEOUT))?;
-        s.set_write_timeout(Some(CLIENT_TIMEOUT))?;
+        let tls = tls_registry().lock().unwrap().get(&addr.port()).cloned();
+        match tls {
+            Some(t) if addr.ip().is_loopback() => Client::connect_tls(addr, &t),
+            _ => Client::try_connect_plain(addr),
+        }
+    }
+
+    /// Plain TCP, even to a TLS port.
+    pub fn connect_plain(addr: SocketAddr) -> Client {
+        Client::try_connect_plain(addr).unwrap_or_else(|e| panic!("connect {}: {}", addr, e))
+    }
+
+    pub fn try_connect_plain(addr: SocketAddr) -> io::Result<Client> {
+        let s = tcp_connect(addr)?;
         Ok(Client {
-            reader: BufReader::with_capacity(64 * 1024, s),
+            reader: BufReader::with_capacity(64 * 1024, ReadHalf::Plain(s.try_clone()?)),
+            tcp: s,
+            tls: None,
         })
     }
 
-    pub fn stream(&self) -> &TcpStream {
-        self.reader.get_ref()
+    /// A TLS connection; returns once the handshake is complete (for TLS
+    /// 1.3 the server may still reject a client certificate afterwards:
+    /// that shows as an error on the first read).
+    pub fn connect_tls(addr: SocketAddr, tls: &TlsClient) -> io::Result<Client> {
+        let s = tcp_connect(addr)?;
+        let name = ServerName::try_from(tls.server_name.clone()).map_err(io::Error::other)?;
+        let mut conn = ClientConnection::new(tls.config.clone(), name).map_err(io::Error::other)?;
+        conn.set_buffer_limit(None);
+        let mut sock = s.try_clone()?;
+        while conn.is_handshaking() {
+            conn.complete_io(&mut sock)?;
+        }
+        while conn.wants_write() {
+            conn.write_tls(&mut sock)?;
+        }
+        let shared = Arc::new(TlsShared {
+            conn: Mutex::new(conn),
+            wsock: Mutex::new(s.try_clone()?),
+        });
+        Ok(Client {
+            reader: BufReader::with_capacity(
+                64 * 1024,
+                ReadHalf::Tls(TlsRead {
+                    shared: shared.clone(),
+                    sock: s.try_clone()?,
+                    pending: Vec::new(),
+                    tcp_eof: false,
+                    eof_fed: false,
+                }),
+            ),
+            tcp: s,
+            tls: Some(shared),
+        })
     }
 
-    /// A second handle on the socket, e.g. for a writer thread.
-    pub fn try_clone_stream(&self) -> io::Result<TcpStream> {
-        self.reader.get_ref().try_clone()
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// The connection as a stream: Read/Write carry plaintext (decrypted
+    /// for TLS; reads see bytes the line reader buffered first), shutdown
+    /// and timeouts act on the TCP socket.
+    pub fn stream(&mut self) -> ClientStream<'_> {
+        ClientStream(self)
+    }
+
+    /// The TCP socket itself (for TLS: ciphertext; do not write to it).
+    pub fn tcp(&self) -> &TcpStream {
+        &self.tcp
+    }
+
+    /// A second handle for writing, e.g. for a writer thread (encrypts for
+    /// TLS; may be used while this client blocks in a read).
+    pub fn try_clone_stream(&self) -> io::Result<ClientWriter> {
+        Ok(ClientWriter {
+            tcp: self.tcp.try_clone()?,
+            tls: self.tls.clone(),
+        })
     }
 
     pub fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let mut s = self.reader.get_ref();
-        s.write_all(bytes)?;
-        s.flush()
+        match &self.tls {
+            None => {
+                let mut s = &self.tcp;
+                s.write_all(bytes)?;
+                s.flush()
+            }
+            Some(t) => t.write_all(bytes),
+        }
     }
 
     /// Sends `line` followed by "\r\n".
@@ -374,8 +517,269 @@ impl Client {
         }
     }
 
+    /// Half-close: for TLS a close_notify alert first, then the TCP FIN.
     pub fn shutdown_write(&self) {
-        let _ = self.reader.get_ref().shutdown(Shutdown::Write);
+        if let Some(t) = &self.tls {
+            let _ = t.close_notify();
+        }
+        let _ = self.tcp.shutdown(Shutdown::Write);
+    }
+
+    /// TLS: `data` as the ciphertext records this connection would send,
+    /// without sending them (for tests that write partial records through
+    /// `tcp()`). The connection's record sequence advances.
+    pub fn tls_encrypt(&self, data: &[u8]) -> Vec<u8> {
+        let t = self.tls.as_ref().expect("not a TLS client");
+        let mut c = t.conn.lock().unwrap();
+        c.writer().write_all(data).expect("encrypt");
+        let mut out = Vec::new();
+        while c.wants_write() {
+            c.write_tls(&mut out).expect("write_tls");
+        }
+        out
+    }
+
+    /// TLS: the server's certificate chain as received (leaf first).
+    pub fn peer_certificates(&self) -> Option<Vec<CertificateDer<'static>>> {
+        let t = self.tls.as_ref()?;
+        let c = t.conn.lock().unwrap();
+        c.peer_certificates().map(|v| v.to_vec())
+    }
+
+    /// TLS: the negotiated protocol version.
+    pub fn tls_version(&self) -> Option<rustls::ProtocolVersion> {
+        self.tls.as_ref()?.conn.lock().unwrap().protocol_version()
+    }
+
+    /// TLS: Full or Resumed (or HelloRetryRequest).
+    pub fn tls_handshake_kind(&self) -> Option<rustls::HandshakeKind> {
+        self.tls.as_ref()?.conn.lock().unwrap().handshake_kind()
+    }
+}
+
+fn tcp_connect(addr: SocketAddr) -> io::Result<TcpStream> {
+    let s = TcpStream::connect_timeout(&addr, CLIENT_TIMEOUT)?;
+    s.set_nodelay(true)?;
+    s.set_read_timeout(Some(CLIENT_TIMEOUT))?;
+    s.set_write_timeout(Some(CLIENT_TIMEOUT))?;
+    Ok(s)
+}
+
+/// `Client::stream()`: plaintext Read/Write plus socket controls.
+pub struct ClientStream<'a>(&'a mut Client);
+
+impl ClientStream<'_> {
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.0.tcp.shutdown(how)
+    }
+    pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        self.0.tcp.set_read_timeout(d)
+    }
+    pub fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        self.0.tcp.set_write_timeout(d)
+    }
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.0.tcp.peer_addr()
+    }
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.0.tcp.local_addr()
+    }
+}
+
+impl Read for ClientStream<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.reader.read(buf)
+    }
+}
+
+impl Write for ClientStream<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.send(buf)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `Client::try_clone_stream()`: a writing handle usable from another
+/// thread; plaintext in, ciphertext out for TLS.
+pub struct ClientWriter {
+    tcp: TcpStream,
+    tls: Option<Arc<TlsShared>>,
+}
+
+impl ClientWriter {
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.tcp.shutdown(how)
+    }
+    pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        self.tcp.set_read_timeout(d)
+    }
+    pub fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        self.tcp.set_write_timeout(d)
+    }
+    pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        self.tcp.set_nodelay(on)
+    }
+}
+
+impl Write for ClientWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match &self.tls {
+            None => self.tcp.write(buf),
+            Some(t) => {
+                t.write_all(buf)?;
+                Ok(buf.len())
+            }
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The reading side under the client's BufReader.
+enum ReadHalf {
+    Plain(TcpStream),
+    Tls(TlsRead),
+}
+
+impl Read for ReadHalf {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            ReadHalf::Plain(s) => s.read(buf),
+            ReadHalf::Tls(t) => t.read(buf),
+        }
+    }
+}
+
+/// One rustls client connection shared by a reader and any writers. Socket
+/// I/O happens outside the `conn` lock, so a writer thread can send while
+/// the reader blocks on the socket. Writers take `wsock` then `conn`, which
+/// keeps records in sequence order on the wire.
+struct TlsShared {
+    conn: Mutex<ClientConnection>,
+    wsock: Mutex<TcpStream>,
+}
+
+impl TlsShared {
+    fn write_all(&self, data: &[u8]) -> io::Result<()> {
+        let mut ws = self.wsock.lock().unwrap();
+        for chunk in data.chunks(256 * 1024) {
+            let mut out = Vec::with_capacity(chunk.len() + 1024);
+            {
+                let mut c = self.conn.lock().unwrap();
+                c.writer().write_all(chunk)?;
+                while c.wants_write() {
+                    c.write_tls(&mut out)?;
+                }
+            }
+            ws.write_all(&out)?;
+        }
+        Ok(())
+    }
+
+    /// Sends whatever rustls has queued (alerts, key-update replies); skips
+    /// if a writer holds the socket (it drains the queue on its next write).
+    fn flush_queued(&self) -> io::Result<()> {
+        let Ok(mut ws) = self.wsock.try_lock() else {
+            return Ok(());
+        };
+        let mut out = Vec::new();
+        {
+            let mut c = self.conn.lock().unwrap();
+            while c.wants_write() {
+                c.write_tls(&mut out)?;
+            }
+        }
+        ws.write_all(&out)
+    }
+
+    fn close_notify(&self) -> io::Result<()> {
+        let mut ws = self.wsock.lock().unwrap();
+        let mut out = Vec::new();
+        {
+            let mut c = self.conn.lock().unwrap();
+            c.send_close_notify();
+            while c.wants_write() {
+                c.write_tls(&mut out)?;
+            }
+        }
+        ws.write_all(&out)
+    }
+}
+
+struct TlsRead {
+    shared: Arc<TlsShared>,
+    sock: TcpStream,
+    /// Ciphertext read from the socket, not yet taken by rustls (it refuses
+    /// more while its plaintext buffer is full).
+    pending: Vec<u8>,
+    tcp_eof: bool,
+    eof_fed: bool,
+}
+
+impl TlsRead {
+    fn feed(&mut self, c: &mut ClientConnection) -> io::Result<()> {
+        while !self.pending.is_empty() {
+            let mut s: &[u8] = &self.pending;
+            match c.read_tls(&mut s) {
+                Ok(k) => {
+                    self.pending.drain(..k);
+                }
+                // "received plaintext buffer full": let the caller read.
+                Err(e) if e.kind() == io::ErrorKind::Other => break,
+                Err(e) => return Err(e),
+            }
+            c.process_new_packets()
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        }
+        if self.pending.is_empty() && self.tcp_eof && !self.eof_fed {
+            self.eof_fed = true;
+            c.read_tls(&mut io::empty())?;
+            c.process_new_packets()
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        }
+        Ok(())
+    }
+}
+
+impl Read for TlsRead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            let queued = {
+                let shared = self.shared.clone();
+                let mut c = shared.conn.lock().unwrap();
+                let fed = self.feed(&mut c);
+                let queued = c.wants_write();
+                match c.reader().read(buf) {
+                    Ok(n) => return Ok(n),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    // TCP EOF without close_notify: an EOF like plain TCP's.
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+                    Err(e) => return Err(e),
+                }
+                fed?;
+                if self.eof_fed {
+                    return Ok(0);
+                }
+                queued
+            };
+            if queued {
+                self.shared.flush_queued()?;
+            }
+            let mut tmp = [0u8; 32 * 1024];
+            let n = self.sock.read(&mut tmp)?;
+            if n == 0 {
+                self.tcp_eof = true;
+            } else {
+                self.pending.extend_from_slice(&tmp[..n]);
+            }
+        }
     }
 }
 
@@ -413,4 +817,209 @@ pub fn escape_bytes(b: &[u8]) -> String {
         render(&b[b.len() - TAIL..], &mut out);
     }
     out
+}
+
+// ---------------------------------------------------------------------------
+// TLS: certificates, client configurations
+
+/// How a client reaches a TLS server: a rustls configuration (roots,
+/// optional client certificate, versions) and the name to verify.
+#[derive(Clone, Debug)]
+pub struct TlsClient {
+    pub config: Arc<ClientConfig>,
+    pub server_name: String,
+}
+
+// A shared, immutable configuration (its session cache is internally
+// locked): a panic in a test cannot leave it half-updated.
+impl std::panic::UnwindSafe for TlsClient {}
+impl std::panic::RefUnwindSafe for TlsClient {}
+
+impl TlsClient {
+    pub fn new(config: Arc<ClientConfig>) -> TlsClient {
+        TlsClient {
+            config,
+            server_name: "localhost".to_string(),
+        }
+    }
+}
+
+pub const ALL_VERSIONS: &[&rustls::SupportedProtocolVersion] =
+    &[&rustls::version::TLS13, &rustls::version::TLS12];
+pub const TLS12_ONLY: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS12];
+pub const TLS13_ONLY: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
+
+/// A rustls client configuration (the aws-lc-rs provider, as rust/tls)
+/// trusting `roots`, presenting `client_cert` if given. Each call has its
+/// own session cache, so resumption only happens between clients that
+/// share one configuration.
+pub fn tls_client_config(
+    roots: &[CertificateDer<'static>],
+    client_cert: Option<&Pem>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Arc<ClientConfig> {
+    let mut store = RootCertStore::empty();
+    for r in roots {
+        store.add(r.clone()).expect("add root certificate");
+    }
+    let builder = ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_protocol_versions(versions)
+    .expect("protocol versions")
+    .with_root_certificates(store);
+    let cfg = match client_cert {
+        None => builder.with_no_client_auth(),
+        Some(p) => builder
+            .with_client_auth_cert(vec![p.cert_der.clone()], p.key_der())
+            .expect("client certificate"),
+    };
+    Arc::new(cfg)
+}
+
+/// The port -> TLS settings of running TLS servers, so that
+/// `Client::connect(addr)` speaks TLS to them.
+fn tls_registry() -> &'static Mutex<HashMap<u16, TlsClient>> {
+    static R: OnceLock<Mutex<HashMap<u16, TlsClient>>> = OnceLock::new();
+    R.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// A PEM certificate with its key (PKCS#8), plus the certificate's DER.
+#[derive(Clone)]
+pub struct Pem {
+    pub cert: String,
+    pub key: String,
+    pub cert_der: CertificateDer<'static>,
+    key_der: Vec<u8>,
+}
+
+impl Pem {
+    pub fn key_der(&self) -> PrivateKeyDer<'static> {
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key_der.clone()))
+    }
+
+    /// Writes `<prefix>cert.pem` and `<prefix>key.pem` into `dir`.
+    pub fn write(&self, dir: &Path, prefix: &str) -> (PathBuf, PathBuf) {
+        let c = dir.join(format!("{prefix}cert.pem"));
+        let k = dir.join(format!("{prefix}key.pem"));
+        fs::write(&c, &self.cert).expect("write cert");
+        fs::write(&k, &self.key).expect("write key");
+        (c, k)
+    }
+}
+
+/// A test CA (rcgen) that issues server and client certificates.
+pub struct Pki {
+    pub ca_pem: String,
+    pub ca_der: CertificateDer<'static>,
+    issuer: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+}
+
+impl Pki {
+    pub fn new(name: &str) -> Pki {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p.distinguished_name.push(DnType::CommonName, name);
+        p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let issuer = rcgen::CertifiedIssuer::self_signed(p, KeyPair::generate().unwrap()).unwrap();
+        Pki {
+            ca_pem: issuer.pem(),
+            ca_der: issuer.der().clone(),
+            issuer,
+        }
+    }
+
+    /// A server certificate for "localhost" and 127.0.0.1, CN = `cn`.
+    pub fn server(&self, cn: &str) -> Pem {
+        self.issue(cn, true)
+    }
+
+    /// A client certificate, CN = `cn`.
+    pub fn client(&self, cn: &str) -> Pem {
+        self.issue(cn, false)
+    }
+
+    fn issue(&self, cn: &str, server: bool) -> Pem {
+        use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair, SanType};
+        let mut p = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        if server {
+            p.subject_alt_names
+                .push(SanType::IpAddress([127, 0, 0, 1].into()));
+        }
+        p.distinguished_name.push(DnType::CommonName, cn);
+        p.extended_key_usages = vec![if server {
+            ExtendedKeyUsagePurpose::ServerAuth
+        } else {
+            ExtendedKeyUsagePurpose::ClientAuth
+        }];
+        let key = KeyPair::generate().unwrap();
+        let cert = p.signed_by(&key, &self.issuer).unwrap();
+        Pem {
+            cert: cert.pem(),
+            key: key.serialize_pem(),
+            cert_der: cert.der().clone(),
+            key_der: key.serialize_der(),
+        }
+    }
+}
+
+/// The per-process certificates of the TLS targets.
+pub struct TlsFiles {
+    pub dir: PathBuf,
+    pub pki: Pki,
+    pub ca_der: CertificateDer<'static>,
+    pub ca_file: PathBuf,
+    pub server: Pem,
+    pub server_cert: PathBuf,
+    pub server_key: PathBuf,
+}
+
+/// Generated on first use into $TMPDIR/molt-test-tls-<pid>/ (left there:
+/// a few KiB per test process; targets() hands the paths to servers that
+/// may outlive any guard object).
+pub fn tls_files() -> &'static TlsFiles {
+    static F: OnceLock<TlsFiles> = OnceLock::new();
+    F.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("molt-test-tls-{}", std::process::id()));
+        fs::create_dir_all(&dir).expect("create TLS temp dir");
+        let pki = Pki::new("molt test CA");
+        let server = pki.server("molt test server");
+        let (server_cert, server_key) = server.write(&dir, "server-");
+        let ca_file = dir.join("ca.pem");
+        fs::write(&ca_file, &pki.ca_pem).expect("write CA");
+        TlsFiles {
+            dir,
+            ca_der: pki.ca_der.clone(),
+            pki,
+            ca_file,
+            server,
+            server_cert,
+            server_key,
+        }
+    })
+}
+
+/// A fresh, empty temp directory (unique per call), removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let p = unique_temp_path(tag);
+        fs::create_dir_all(&p).expect("create temp dir");
+        TempDir(p)
+    }
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
 }
