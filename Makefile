@@ -13,7 +13,7 @@ ARGS      ?=
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: all build c-only run test deps test-deps lint cargo-test memccapable bench-smoke ffi-header clean
+.PHONY: all build c-only run test deps test-deps lint cargo-test memccapable bench-smoke tls-clients ffi-header clean
 
 all: build
 
@@ -40,7 +40,7 @@ run: build
 	$(MOLT) -l 127.0.0.1 -p $(PORT) $(ARGS)
 
 # ---- checks --------------------------------------------------------------
-test: deps test-deps build lint cargo-test memccapable bench-smoke asan fuzz-smoke
+test: deps test-deps build lint cargo-test memccapable bench-smoke tls-clients asan fuzz-smoke
 	@echo "make test: all checks passed"
 
 lint:
@@ -60,6 +60,10 @@ memccapable: build
 bench-smoke: build
 	@sh scripts/bench-smoke.sh $(MOLT) target/release/molt-bench --storage slab
 	@sh scripts/bench-smoke.sh $(MOLT) target/release/molt-bench --storage seg
+
+# TLS with clients outside Rust: Python's ssl module and openssl s_client.
+tls-clients: build
+	@sh scripts/tls/run.sh $(MOLT)
 
 # Refresh the committed cbindgen header after changing ffi/src (make test
 # fails while it is stale).

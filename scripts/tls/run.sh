@@ -53,8 +53,8 @@ mport=$(free_port)
 "$bin" -l 127.0.0.1 -p "$mport" --tls-cert server.pem --tls-key server.key \
     --tls-ca ca.pem 2>mtls.log &
 pids="$pids $!"
-sh "$here/../wait-port.sh" "$port"
-sh "$here/../wait-port.sh" "$mport"
+sh "$here/../wait-port.sh" "$port" || fail "TLS server did not start: $(cat tls.log)"
+sh "$here/../wait-port.sh" "$mport" || fail "mutual-TLS server did not start: $(cat mtls.log)"
 
 # ---- Python ssl ---------------------------------------------------------------
 python3 "$here/client.py" "$dir" "$port" "$mport" || fail "python ssl checks"

@@ -222,7 +222,12 @@ impl Server {
                 }
                 panic!("target {}: {}", target.name, msg);
             }
-            if TcpStream::connect_timeout(&server.addr(), Duration::from_millis(200)).is_ok() {
+            // The port was free a moment ago, but another process may have
+            // taken it (then our server fails to bind and exits, above):
+            // only a listener that belongs to our child counts.
+            if TcpStream::connect_timeout(&server.addr(), Duration::from_millis(200)).is_ok()
+                && listens_on(server.child.id(), port)
+            {
                 if let Some(tls) = &server.tls {
                     tls_registry().lock().unwrap().insert(port, tls.clone());
                 }
@@ -269,13 +274,12 @@ impl Server {
         self.child.try_wait().ok().flatten()
     }
 
-    /// A new client connection to this server (TLS for a TLS target).
+    /// A new client connection to this server (TLS for a TLS target; see
+    /// `Client::connect` for a failed handshake).
     pub fn client(&self) -> Client {
         match &self.tls {
             None => Client::connect_plain(self.addr()),
-            Some(t) => Client::connect_tls(self.addr(), t).unwrap_or_else(|e| {
-                panic!("{}: TLS connect {}: {}", self.target_name, self.addr(), e)
-            }),
+            Some(t) => Client::connect_tls_or_failed(self.addr(), t),
         }
     }
 
@@ -302,6 +306,41 @@ impl Drop for Server {
     }
 }
 
+/// Whether process `pid` holds the socket listening on `port` (from
+/// /proc/net/tcp{,6} and /proc/PID/fd). True when /proc cannot tell.
+fn listens_on(pid: u32, port: u16) -> bool {
+    let mut inodes = Vec::new();
+    let mut readable = false;
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = fs::read_to_string(table) else {
+            continue;
+        };
+        readable = true;
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            let local_port = cols
+                .get(1)
+                .and_then(|a| a.rsplit(':').next())
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            // State 0A is LISTEN; column 9 the socket inode.
+            if cols.len() > 9 && cols[3] == "0A" && local_port == Some(port) {
+                inodes.push(format!("socket:[{}]", cols[9]));
+            }
+        }
+    }
+    if !readable {
+        return true;
+    }
+    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return true;
+    };
+    fds.flatten().any(|e| {
+        fs::read_link(e.path())
+            .ok()
+            .is_some_and(|l| inodes.iter().any(|i| l.as_os_str() == i.as_str()))
+    })
+}
+
 /// A port that was free a moment ago (bind 127.0.0.1:0, read, release).
 pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
@@ -324,11 +363,36 @@ pub struct Client {
     reader: BufReader<ReadHalf>,
     tcp: TcpStream,
     tls: Option<Arc<TlsShared>>,
+    /// Set when the TLS handshake failed: every read and write fails.
+    failed: Option<String>,
 }
 
 impl Client {
+    /// Panics if the TCP connection fails. A failed TLS handshake (say the
+    /// server refused the connection over its limit) gives a client whose
+    /// every read and write fails, as a refused plaintext client gets an
+    /// error line and a close: tests that retry on a failed request work
+    /// on both transports.
     pub fn connect(addr: SocketAddr) -> Client {
-        Client::try_connect(addr).unwrap_or_else(|e| panic!("connect {}: {}", addr, e))
+        let tls = tls_registry().lock().unwrap().get(&addr.port()).cloned();
+        match tls {
+            Some(t) if addr.ip().is_loopback() => Client::connect_tls_or_failed(addr, &t),
+            _ => Client::connect_plain(addr),
+        }
+    }
+
+    fn connect_tls_or_failed(addr: SocketAddr, tls: &TlsClient) -> Client {
+        let s = tcp_connect(addr).unwrap_or_else(|e| panic!("connect {}: {}", addr, e));
+        let probe = s.try_clone().expect("clone socket");
+        match Client::tls_over(s, tls) {
+            Ok(c) => c,
+            Err(e) => Client {
+                reader: BufReader::new(ReadHalf::Failed(format!("TLS handshake failed: {e}"))),
+                tcp: probe,
+                tls: None,
+                failed: Some(format!("TLS handshake failed: {e}")),
+            },
+        }
     }
 
     /// TLS when `addr` is a TLS server started by this process, else TCP.
@@ -351,6 +415,7 @@ impl Client {
             reader: BufReader::with_capacity(64 * 1024, ReadHalf::Plain(s.try_clone()?)),
             tcp: s,
             tls: None,
+            failed: None,
         })
     }
 
@@ -358,7 +423,10 @@ impl Client {
     /// 1.3 the server may still reject a client certificate afterwards:
     /// that shows as an error on the first read).
     pub fn connect_tls(addr: SocketAddr, tls: &TlsClient) -> io::Result<Client> {
-        let s = tcp_connect(addr)?;
+        Client::tls_over(tcp_connect(addr)?, tls)
+    }
+
+    fn tls_over(s: TcpStream, tls: &TlsClient) -> io::Result<Client> {
         let name = ServerName::try_from(tls.server_name.clone()).map_err(io::Error::other)?;
         let mut conn = ClientConnection::new(tls.config.clone(), name).map_err(io::Error::other)?;
         conn.set_buffer_limit(None);
@@ -386,6 +454,7 @@ impl Client {
             ),
             tcp: s,
             tls: Some(shared),
+            failed: None,
         })
     }
 
@@ -415,6 +484,9 @@ impl Client {
     }
 
     pub fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if let Some(f) = &self.failed {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, f.clone()));
+        }
         match &self.tls {
             None => {
                 let mut s = &self.tcp;
@@ -643,6 +715,7 @@ impl Write for ClientWriter {
 enum ReadHalf {
     Plain(TcpStream),
     Tls(TlsRead),
+    Failed(String),
 }
 
 impl Read for ReadHalf {
@@ -650,6 +723,7 @@ impl Read for ReadHalf {
         match self {
             ReadHalf::Plain(s) => s.read(buf),
             ReadHalf::Tls(t) => t.read(buf),
+            ReadHalf::Failed(f) => Err(io::Error::new(io::ErrorKind::InvalidData, f.clone())),
         }
     }
 }
@@ -979,12 +1053,13 @@ pub struct TlsFiles {
     pub server_key: PathBuf,
 }
 
-/// Generated on first use into $TMPDIR/molt-test-tls-<pid>/ (left there:
-/// a few KiB per test process; targets() hands the paths to servers that
-/// may outlive any guard object).
+/// Generated on first use into $TMPDIR/molt-test-tls-<pid>/. A static has
+/// no destructor, so the directory outlives the process; the next test
+/// process removes those whose process is gone.
 pub fn tls_files() -> &'static TlsFiles {
     static F: OnceLock<TlsFiles> = OnceLock::new();
     F.get_or_init(|| {
+        remove_stale_tls_dirs();
         let dir = std::env::temp_dir().join(format!("molt-test-tls-{}", std::process::id()));
         fs::create_dir_all(&dir).expect("create TLS temp dir");
         let pki = Pki::new("molt test CA");
@@ -1002,6 +1077,25 @@ pub fn tls_files() -> &'static TlsFiles {
             server_key,
         }
     })
+}
+
+fn remove_stale_tls_dirs() {
+    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("molt-test-tls-"))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// A fresh, empty temp directory (unique per call), removed on drop.
