@@ -18,6 +18,7 @@ else
     command -v nutcracker >/dev/null 2>&1 || [ -x /usr/sbin/nutcracker ] || need="$need nutcracker"
     command -v clang >/dev/null 2>&1 || need="$need clang"
     command -v openssl >/dev/null 2>&1 || need="$need openssl"
+    command -v python3 >/dev/null 2>&1 || need="$need python3"
 fi
 
 if [ -n "$need" ]; then
