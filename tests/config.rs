@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{targets, Client, Server, Target};
+use common::{targets, Server, Target};
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -46,29 +46,6 @@ fn value_of<'a>(toml: &'a str, key: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {key} in {toml}"))
 }
 
-fn stats(c: &mut Client) -> Vec<(String, String)> {
-    c.send_line("stats").unwrap();
-    let mut out = Vec::new();
-    loop {
-        let line = c.read_line().unwrap();
-        if line == "END" {
-            return out;
-        }
-        let mut parts = line.splitn(3, ' ');
-        parts.next();
-        let name = parts.next().unwrap().to_string();
-        out.push((name, parts.next().unwrap_or("").to_string()));
-    }
-}
-
-fn stat(all: &[(String, String)], name: &str) -> String {
-    all.iter()
-        .find(|(n, _)| n == name)
-        .unwrap_or_else(|| panic!("no stat {name}"))
-        .1
-        .clone()
-}
-
 #[test]
 fn flags_beat_the_file_in_either_order() {
     let file = temp_config(
@@ -106,15 +83,11 @@ fn a_running_server_uses_the_file_and_the_flags() {
     for target in targets() {
         let server = Server::start(&target, &["--config", file.to_str().unwrap(), "-m", "16"]);
         let mut c = server.client();
-        let st = stats(&mut c);
+        let st = c.stats();
         let t = target.name;
-        assert_eq!(stat(&st, "threads"), "3", "{t}");
-        assert_eq!(stat(&st, "max_connections"), "99", "{t}");
-        assert_eq!(
-            stat(&st, "limit_maxbytes"),
-            (16u64 << 20).to_string(),
-            "{t}"
-        );
+        assert_eq!(st.text("threads"), "3", "{t}");
+        assert_eq!(st.text("max_connections"), "99", "{t}");
+        assert_eq!(st.text("limit_maxbytes"), (16u64 << 20).to_string(), "{t}");
     }
     std::fs::remove_file(file).unwrap();
 }

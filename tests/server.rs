@@ -8,30 +8,6 @@ use common::{targets, Client, Server, Target};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn stats(c: &mut Client) -> Vec<(String, String)> {
-    c.send_line("stats").unwrap();
-    let mut out = Vec::new();
-    loop {
-        let line = c.read_line().unwrap();
-        if line == "END" {
-            return out;
-        }
-        let mut parts = line.splitn(3, ' ');
-        assert_eq!(parts.next(), Some("STAT"), "{line}");
-        let name = parts.next().unwrap().to_string();
-        out.push((name, parts.next().unwrap_or("").to_string()));
-    }
-}
-
-fn stat(all: &[(String, String)], name: &str) -> u64 {
-    all.iter()
-        .find(|(n, _)| n == name)
-        .unwrap_or_else(|| panic!("no stat {name}"))
-        .1
-        .parse()
-        .unwrap()
-}
-
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
@@ -74,10 +50,10 @@ fn small_memory_limit_evicts_and_stays_within_it() {
                 assert_eq!(c.read_line().unwrap(), "STORED", "{}: key:{i}", target.name);
             }
         }
-        let st = stats(&mut c);
-        assert_eq!(stat(&st, "limit_maxbytes"), 2 << 20, "{}", target.name);
-        assert!(stat(&st, "bytes") <= 2 << 20, "{}: {st:?}", target.name);
-        assert!(stat(&st, "evictions") > 0, "{}: {st:?}", target.name);
+        let st = c.stats();
+        assert_eq!(st.num("limit_maxbytes"), 2 << 20, "{}", target.name);
+        assert!(st.num("bytes") <= 2 << 20, "{}: {st:?}", target.name);
+        assert!(st.num("evictions") > 0, "{}: {st:?}", target.name);
         for i in total - 50..total {
             let key = format!("key:{i}");
             c.send_line(&format!("get {key}")).unwrap();
@@ -179,7 +155,7 @@ fn connections_over_the_limit_are_refused_and_the_server_keeps_serving() {
         // this client is the only one before filling the limit.
         let mut first = server.client();
         let deadline = Instant::now() + Duration::from_secs(5);
-        while stat(&stats(&mut first), "curr_connections") != 1 {
+        while first.stats().num("curr_connections") != 1 {
             assert!(
                 Instant::now() < deadline,
                 "{}: probe connection not reaped",
@@ -225,7 +201,7 @@ fn connections_over_the_limit_are_refused_and_the_server_keeps_serving() {
         }
         let mut c = held.pop().unwrap();
         assert!(
-            stat(&stats(&mut c), "rejected_connections") >= 1,
+            c.stats().num("rejected_connections") >= 1,
             "{}",
             target.name
         );

@@ -15,7 +15,6 @@ use common::{
 };
 use rustls::pki_types::ServerName;
 use rustls::{ClientConnection, HandshakeKind, ProtocolVersion};
-use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::path::Path;
@@ -72,27 +71,8 @@ fn connect_with(server: &Server, cfg: Arc<rustls::ClientConfig>) -> std::io::Res
     Client::connect_tls(server.addr(), &TlsClient::new(cfg))
 }
 
-fn stats(c: &mut Client) -> HashMap<String, String> {
-    c.send_line("stats").expect("send stats");
-    let mut m = HashMap::new();
-    loop {
-        let line = c.read_line().expect("stats line");
-        if line == "END" {
-            return m;
-        }
-        let mut it = line.splitn(3, ' ');
-        assert_eq!(it.next(), Some("STAT"), "stats line {line:?}");
-        let k = it.next().unwrap_or_default().to_string();
-        m.insert(k, it.next().unwrap_or_default().to_string());
-    }
-}
-
 fn stat(c: &mut Client, name: &str) -> u64 {
-    let s = stats(c);
-    s.get(name)
-        .unwrap_or_else(|| panic!("no STAT {name}"))
-        .parse()
-        .unwrap()
+    c.stats().num(name)
 }
 
 /// Polls `name` over `c` until it equals `want` (2 s at most).
@@ -229,8 +209,7 @@ fn tls12_and_tls13_clients_both_work() {
             let mut c = connect_with(&server, cfg).expect("TLS connect");
             assert_eq!(c.tls_version(), Some(want), "{}", target.name);
             roundtrip(&mut c, &format!("v:{want:?}"), b"hello over tls");
-            let s = stats(&mut c);
-            assert_eq!(s.get("transport").map(String::as_str), Some("tls"));
+            assert_eq!(c.stats().text("transport"), "tls");
             assert_eq!(
                 c.peer_certificates().unwrap()[0],
                 tls_files().server.cert_der,

@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "latency.h"
 #include "log.h"
+#include "net.h"
 #include "metrics.h"
 
 #define ADMIN_CLIENTS 16
@@ -197,32 +198,7 @@ static void *admin_main(void *arg) {
 }
 
 static int open_listener(const char *addr, int port, char *err, size_t err_len) {
-    struct addrinfo hints = {0}, *res = NULL;
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    char ps[16];
-    snprintf(ps, sizeof(ps), "%d", port);
-    int gai = getaddrinfo(addr, ps, &hints, &res);
-    if (gai != 0) {
-        snprintf(err, err_len, "cannot resolve admin listen address '%s': %s", addr,
-                 gai_strerror(gai));
-        return -1;
-    }
-    int fd = -1;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0) continue;
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 64) == 0) break;
-        snprintf(err, err_len, "cannot listen on admin address %s:%d: %s", addr, port,
-                 strerror(errno));
-        close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(res);
-    return fd;
+    return net_listen(addr, port, 64, "admin", err, err_len);
 }
 
 int admin_start(molt_server *s, const char *addr, int port, molt_admin **out,

@@ -18,6 +18,7 @@
 
 #include "admin.h"
 #include "log.h"
+#include "net.h"
 #include "molt.h"
 #include "options.h"
 #include "server.h"
@@ -27,32 +28,7 @@
 static const char too_many_conns[] = "SERVER_ERROR Too many open connections\r\n";
 
 static int open_listener(const molt_options *o, char *err, size_t err_len) {
-    struct addrinfo hints = {0}, *res = NULL;
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    char port[16];
-    snprintf(port, sizeof(port), "%d", o->port);
-    int gai = getaddrinfo(o->listen, port, &hints, &res);
-    if (gai != 0) {
-        snprintf(err, err_len, "cannot resolve listen address '%s': %s", o->listen,
-                 gai_strerror(gai));
-        return -1;
-    }
-    int fd = -1;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0) continue;
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 1024) == 0) break;
-        snprintf(err, err_len, "cannot listen on %s:%d: %s", o->listen, o->port,
-                 strerror(errno));
-        close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(res);
-    return fd;
+    return net_listen(o->listen, o->port, 1024, "", err, err_len);
 }
 
 static void reject(molt_server *s, int fd) {

@@ -68,10 +68,15 @@ fn progress_status(p: Progress) -> molt_io_status {
     }
 }
 
-fn outcome_status(r: Result<IoOutcome, TlsError>, n_out: &mut usize) -> molt_io_status {
+/// The status of a read or write; on success the byte count goes to `n_out`.
+///
+/// # Safety
+/// `n_out` must be non-NULL and writable.
+unsafe fn report(r: Result<IoOutcome, TlsError>, n_out: *mut usize) -> molt_io_status {
     match r {
         Ok(IoOutcome::Bytes(n)) => {
-            *n_out = n;
+            // SAFETY: non-NULL and writable by the caller's contract.
+            unsafe { n_out.write(n) };
             MOLT_IO_OK
         }
         Ok(IoOutcome::WantRead) => MOLT_IO_WANT_READ,
@@ -296,14 +301,9 @@ pub unsafe extern "C" fn molt_tls_read(
     }
     // SAFETY: buf is non-NULL and writable for len bytes (caller's contract).
     let buf = unsafe { std::slice::from_raw_parts_mut(buf, len) };
-    guarded_or(MOLT_IO_ERROR, || {
-        let mut n = 0;
-        let st = outcome_status(c.session.read(&mut c.socket, buf), &mut n);
-        if st == MOLT_IO_OK {
-            // SAFETY: n_out is non-NULL (checked above) and writable.
-            unsafe { n_out.write(n) };
-        }
-        st
+    // SAFETY: n_out is non-NULL (checked above) and writable.
+    guarded_or(MOLT_IO_ERROR, || unsafe {
+        report(c.session.read(&mut c.socket, buf), n_out)
     })
 }
 
@@ -328,14 +328,9 @@ pub unsafe extern "C" fn molt_tls_write(
     }
     // SAFETY: buf is non-NULL and readable for len bytes (caller's contract).
     let buf = unsafe { std::slice::from_raw_parts(buf, len) };
-    guarded_or(MOLT_IO_ERROR, || {
-        let mut n = 0;
-        let st = outcome_status(c.session.write(&mut c.socket, buf), &mut n);
-        if st == MOLT_IO_OK {
-            // SAFETY: n_out is non-NULL (checked above) and writable.
-            unsafe { n_out.write(n) };
-        }
-        st
+    // SAFETY: n_out is non-NULL (checked above) and writable.
+    guarded_or(MOLT_IO_ERROR, || unsafe {
+        report(c.session.write(&mut c.socket, buf), n_out)
     })
 }
 
