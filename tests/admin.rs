@@ -161,6 +161,16 @@ fn metrics_count_a_known_request_sequence_exactly() {
         assert_eq!(c.request("delete a").unwrap(), "DELETED");
         // `stats reset` must not touch the Prometheus counters.
         assert_eq!(c.request("stats reset").unwrap(), "RESET");
+        // The start-up probe's connection may not be reaped yet.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while c.stats().num("curr_connections") != 1 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{}: probe not reaped",
+                target.name
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
 
         let (status, head, body) = get(admin, "/metrics");
         assert_eq!(status, 200, "{}", target.name);
