@@ -134,6 +134,7 @@ pub unsafe extern "C" fn molt_seg_get(
 ) -> molt_status {
     // SAFETY: the caller's contract for seg and key.
     let (Some(s), Some(key), Some(sink)) =
+        // SAFETY: as above: this export's # Safety contract covers the pointer.
         (unsafe { engine(seg) }, unsafe { bytes(key, key_len) }, sink)
     else {
         return MOLT_INVALID;
@@ -202,8 +203,11 @@ pub unsafe extern "C" fn molt_seg_meta_get(
 ) -> molt_status {
     // SAFETY: the caller's contract for seg, key and opts.
     let (Some(s), Some(key), Some(o), Some(sink)) = (
+        // SAFETY: as above: this export's # Safety contract covers the pointer.
         unsafe { engine(seg) },
+        // SAFETY: as above: this export's # Safety contract covers the pointer.
         unsafe { bytes(key, key_len) },
+        // SAFETY: as above: this export's # Safety contract covers the pointer.
         unsafe { opts.as_ref() },
         sink,
     ) else {
@@ -292,8 +296,11 @@ pub unsafe extern "C" fn molt_seg_meta_delete(
 ) -> molt_status {
     // SAFETY: the caller's contract for seg, key and opts.
     let (Some(s), Some(key), Some(o)) = (
+        // SAFETY: as above: this export's # Safety contract covers the pointer.
         unsafe { engine(seg) },
+        // SAFETY: as above: this export's # Safety contract covers the pointer.
         unsafe { bytes(key, key_len) },
+        // SAFETY: as above: this export's # Safety contract covers the pointer.
         unsafe { opts.as_ref() },
     ) else {
         return MOLT_INVALID;
@@ -325,8 +332,11 @@ pub unsafe extern "C" fn molt_seg_meta_arith(
 ) -> molt_status {
     // SAFETY: the caller's contract for seg, key and opts.
     let (Some(s), Some(key), Some(o)) = (
+        // SAFETY: as above: this export's # Safety contract covers the pointer.
         unsafe { engine(seg) },
+        // SAFETY: as above: this export's # Safety contract covers the pointer.
         unsafe { bytes(key, key_len) },
+        // SAFETY: as above: this export's # Safety contract covers the pointer.
         unsafe { opts.as_ref() },
     ) else {
         return MOLT_INVALID;
@@ -380,8 +390,11 @@ pub unsafe extern "C" fn molt_seg_store(
 ) -> molt_status {
     // SAFETY: the caller's contract for seg, key and value.
     let (Some(s), Some(key), Some(value)) = (
+        // SAFETY: as above: this export's # Safety contract covers the pointer.
         unsafe { engine(seg) },
+        // SAFETY: as above: this export's # Safety contract covers the pointer.
         unsafe { bytes(key, key_len) },
+        // SAFETY: as above: this export's # Safety contract covers the pointer.
         unsafe { bytes(value, value_len) },
     ) else {
         return MOLT_INVALID;
