@@ -290,7 +290,7 @@ impl Seg {
 
     #[inline]
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic under the lock cannot leave memory unsafe; keep serving.
+        // A panic under the lock cannot corrupt memory in safe Rust; keep serving.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
