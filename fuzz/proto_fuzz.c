@@ -17,12 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn.h"
-#include "options.h"
-#include "proto_text.h"
-#include "server.h"
-#include "server_stats.h"
-#include "worker.h"
+#include "server/conn.h"
+#include "util/options.h"
+#include "protocol/text.h"
+#include "server/server.h"
+#include "admin/server_stats.h"
+#include "server/worker.h"
 
 #define T0 1800000000
 

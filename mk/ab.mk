@@ -3,7 +3,7 @@
 # Report: target/ab/report.md (+ results.json, *.svg). make ab-publish copies
 # the report and charts to docs/ab/. Scripts: scripts/ab/ (run.py drives).
 
-.PHONY: ab ab-deps ab-publish
+.PHONY: ab ab-deps ab-publish ab-callgrind
 
 AB_FLAGS := $(if $(QUICK),--quick,)
 
@@ -15,3 +15,8 @@ ab: ab-deps build
 
 ab-publish:
 	@python3 scripts/ab/publish.py
+
+# Instructions per request only (callgrind; molt-c, molt slab, molt seg):
+# the repeatable figure for "did this change make requests dearer".
+ab-callgrind: ab-deps build
+	cd scripts/ab && python3 callgrind_only.py

@@ -2,7 +2,7 @@
  * engine. Mixed build only: the C-only build has no Rust to call. */
 #include "molt_ffi.h"
 #include "storage.h"
-#include "storage_engines.h"
+#include "storage/engines.h"
 
 static molt_status seg_get(void *self, const uint8_t *key, size_t key_len,
                            int64_t now, int touch, int64_t new_exptime,

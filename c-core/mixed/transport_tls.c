@@ -2,7 +2,7 @@
  * transport.h implementation. Mixed build only. */
 #include "molt_ffi.h"
 #include "transport.h"
-#include "transport_impl.h"
+#include "transport/impl.h"
 
 static molt_io_status tls_attach(void *self, int fd, void **conn_out) {
     molt_tls_conn *c = NULL;

@@ -1,0 +1,32 @@
+/* server.h - state shared by the listener and the workers. */
+#ifndef MOLT_SERVER_H
+#define MOLT_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "util/options.h"
+#include "storage.h"
+#include "transport.h"
+
+struct molt_worker;
+
+typedef struct molt_server {
+    molt_options opts;
+    molt_storage *storage;
+    molt_transport *transport;
+    int64_t started; /* unix seconds at start-up */
+    struct molt_worker *workers;
+    int nworkers;
+    /* Touched once per connection, never per request. */
+    _Atomic uint64_t curr_conns;
+    _Atomic uint64_t total_conns;
+    _Atomic uint64_t rejected_conns;
+    /* `stats reset` records the totals it saw; reports subtract them, so no
+     * worker's counters are ever written by another thread. */
+    pthread_mutex_t stats_lock;
+    struct molt_stats_baseline *stats_baseline;
+} molt_server;
+
+#endif

@@ -1,0 +1,589 @@
+/* slab.c - the slab engine behind storage.h: argument checks, locking and
+ * the semantics of each operation (memcached 1.6). Memory, items and the
+ * hash table live in alloc.c, items.c, lru.c and hash.c. */
+#include "storage/slab/slab.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage/slab/engine.h"
+
+#define DEFAULT_ITEM_MAX (1024u * 1024u)
+#define LARGEST_ITEM_MAX (1024u * 1024u * 1024u)
+#define DEFAULT_FACTOR 1.25
+
+static int bad_key(const uint8_t *key, size_t key_len) {
+    return key == NULL || key_len == 0 || key_len > MOLT_KEY_MAX;
+}
+
+static void lock(slab_engine *e, int64_t now) {
+    pthread_mutex_lock(&e->lock);
+    slab_flush_due(e, now);
+}
+
+static void unlock(slab_engine *e) { pthread_mutex_unlock(&e->lock); }
+
+/* ---- meta state of an item ---- */
+
+static uint32_t atime_of(int64_t now) {
+    if (now < 0) return 0;
+    if (now > (int64_t)UINT32_MAX) return UINT32_MAX;
+    return (uint32_t)now;
+}
+
+/* Fill the parts of a fresh version (not its key or value). */
+static void item_init(slab_item *it, size_t key_len, size_t nbytes,
+                      uint32_t flags, uint32_t exp, uint64_t cas, int64_t now,
+                      uint8_t mflags) {
+    it->nkey = (uint8_t)key_len;
+    it->nbytes = (uint32_t)nbytes;
+    it->flags = flags;
+    it->exptime = exp;
+    it->cas = cas;
+    it->atime = atime_of(now);
+    it->mflags = mflags;
+}
+
+/* A read or touch of a live item: recency, fetched, last access. */
+static void item_accessed(slab_engine *e, slab_item *it, int64_t now) {
+    it->mflags |= SLAB_META_FETCHED;
+    it->atime = atime_of(now);
+    slab_lru_bump(&e->classes[it->clsid], it);
+}
+
+/* The cas for a new version: the given one (meta E) or the next. */
+static uint64_t cas_take(slab_engine *e, int has_given, uint64_t given) {
+    return has_given ? given : e->next_cas++;
+}
+
+static const uint8_t empty_value[1];
+
+/* ---- reads: get, gat, touch and the meta get share one path ---- */
+
+/* Miss with N: create an empty item (won) and serve it. Under the lock. */
+static molt_status vivify_get(slab_engine *e, const uint8_t *key,
+                              size_t key_len, uint64_t hv, int64_t now,
+                              const molt_meta_get_opts *o,
+                              molt_value_sink sink, void *ctx) {
+    uint32_t exp = 0;
+    int keep = slab_exptime_norm(o->vivify_exptime, now, &exp);
+    slab_item *it = NULL;
+    if (keep) {
+        it = slab_alloc(e, slab_item_total(key_len, 0), now, NULL);
+        if (it == NULL) return MOLT_NO_MEMORY;
+    }
+    uint64_t cas = cas_take(e, o->has_new_cas, o->new_cas);
+    e->total_items++;
+    if (it != NULL) {
+        /* This read is its first access unless it asked for no bump. */
+        item_init(it, key_len, 0, 0, exp, cas, now,
+                  SLAB_META_WON | (o->no_bump ? 0 : SLAB_META_FETCHED));
+        memcpy(slab_item_key(it), key, key_len);
+        slab_item_link(e, it, hv);
+    }
+    molt_item_info info = {0};
+    info.cas = cas;
+    info.exptime = keep ? (int64_t)exp : o->vivify_exptime;
+    info.last_access = now;
+    info.win = 1;
+    if (sink != NULL) sink(ctx, &info, empty_value, 0);
+    return MOLT_OK;
+}
+
+/* Read (sink != NULL) or only touch (sink == NULL) a live item. Only a
+ * meta read (`meta`) can win. */
+static molt_status get_common(slab_engine *e, const uint8_t *key,
+                              size_t key_len, int64_t now,
+                              const molt_meta_get_opts *o, int meta,
+                              molt_value_sink sink, void *ctx) {
+    uint64_t hv = slab_hash_key(&e->hash, key, key_len);
+    lock(e, now);
+    slab_item *it = slab_item_find(e, key, key_len, hv, now);
+    if (it == NULL) {
+        molt_status rc = MOLT_NOT_FOUND;
+        if (o->vivify) rc = vivify_get(e, key, key_len, hv, now, o, sink, ctx);
+        unlock(e);
+        return rc;
+    }
+    int keep = 1;
+    molt_item_info info = {0};
+    info.flags = it->flags;
+    info.cas = it->cas;
+    info.exptime = (int64_t)it->exptime;
+    info.last_access = (int64_t)it->atime;
+    info.fetched = (it->mflags & SLAB_META_FETCHED) != 0;
+    info.stale = (it->mflags & SLAB_META_STALE) != 0;
+    info.win_taken = (it->mflags & SLAB_META_WON) != 0;
+    if (o->touch) {
+        uint32_t exp = 0;
+        keep = slab_exptime_norm(o->touch_exptime, now, &exp);
+        it->exptime = exp;
+        info.exptime = keep ? (int64_t)exp : o->touch_exptime;
+    }
+    int recache = o->recache && info.exptime != 0 &&
+                  info.exptime - now < o->recache_ttl;
+    info.win = meta && !info.win_taken && (info.stale || recache);
+    if (sink != NULL) sink(ctx, &info, slab_item_value(it), it->nbytes);
+    if (keep) {
+        if (info.win) it->mflags |= SLAB_META_WON;
+        if (!o->no_bump) item_accessed(e, it, now);
+    } else { /* gat/touch with a past time: served once, then gone */
+        slab_item_unlink(e, it, hv);
+        slab_free(e, it);
+        e->expired++;
+    }
+    unlock(e);
+    return MOLT_OK;
+}
+
+static molt_status slab_get(void *self, const uint8_t *key, size_t key_len,
+                            int64_t now, int touch, int64_t new_exptime,
+                            molt_value_sink sink, void *ctx) {
+    slab_engine *e = self;
+    if (e == NULL || sink == NULL || bad_key(key, key_len)) return MOLT_INVALID;
+    molt_meta_get_opts o = {0};
+    o.touch = touch;
+    o.touch_exptime = new_exptime;
+    return get_common(e, key, key_len, now, &o, 0, sink, ctx);
+}
+
+static molt_status slab_meta_get(void *self, const uint8_t *key,
+                                 size_t key_len, int64_t now,
+                                 const molt_meta_get_opts *opts,
+                                 molt_value_sink sink, void *ctx) {
+    slab_engine *e = self;
+    if (e == NULL || opts == NULL || sink == NULL || bad_key(key, key_len))
+        return MOLT_INVALID;
+    return get_common(e, key, key_len, now, opts, 1, sink, ctx);
+}
+
+static molt_status slab_touch(void *self, const uint8_t *key, size_t key_len,
+                              int64_t exptime, int64_t now) {
+    slab_engine *e = self;
+    if (e == NULL || bad_key(key, key_len)) return MOLT_INVALID;
+    molt_meta_get_opts o = {0};
+    o.touch = 1;
+    o.touch_exptime = exptime;
+    return get_common(e, key, key_len, now, &o, 0, NULL, NULL);
+}
+
+/* ---- writes: set/add/replace/cas/append/prepend, classic and meta ---- */
+
+/* req->mode is SET, ADD, REPLACE, APPEND or PREPEND (CAS is SET with a
+ * compare_cas). */
+static molt_status store_common(slab_engine *e, const molt_meta_store_req *req,
+                                int64_t now, uint64_t *cas_out) {
+    const uint8_t *key = req->key, *value = req->value;
+    size_t key_len = req->key_len, value_len = req->value_len;
+    if (bad_key(key, key_len) || (value == NULL && value_len > 0) ||
+        (unsigned)req->mode > MOLT_STORE_PREPEND)
+        return MOLT_INVALID;
+    uint32_t flags = req->flags;
+    if (molt_item_size(key_len, flags, value_len) > e->item_size_max)
+        return MOLT_TOO_LARGE;
+    molt_store_mode mode = req->mode;
+    int64_t exptime = req->exptime;
+    uint64_t hv = slab_hash_key(&e->hash, key, key_len);
+    molt_status rc = MOLT_OK;
+    lock(e, now);
+    slab_item *old = slab_item_find(e, key, key_len, hv, now);
+    size_t nbytes = value_len;
+    uint32_t exp = 0;
+    int keep_exp = 0; /* exp is taken from the old item as is */
+    int combine = 0;  /* append/prepend to the old value */
+    uint8_t carry = 0; /* meta bits the new version keeps (a stale store) */
+    switch (mode) {
+    case MOLT_STORE_SET:
+    case MOLT_STORE_REPLACE:
+    case MOLT_STORE_CAS:
+        if (req->has_compare_cas) {
+            if (old == NULL) {
+                rc = MOLT_NOT_FOUND;
+            } else if (old->cas != req->compare_cas) {
+                if (req->invalidate && req->compare_cas < old->cas) {
+                    /* An older writer under invalidation: stored, but
+                     * stale, keeping the exptime and the win state. */
+                    keep_exp = 1;
+                    exp = old->exptime;
+                    carry = SLAB_META_STALE | (old->mflags & SLAB_META_WON);
+                } else {
+                    rc = MOLT_EXISTS;
+                }
+            }
+        } else if (mode == MOLT_STORE_REPLACE && old == NULL) {
+            rc = MOLT_NOT_STORED;
+        }
+        break;
+    case MOLT_STORE_ADD:
+        if (old != NULL) {
+            slab_lru_bump(&e->classes[old->clsid], old);
+            rc = MOLT_NOT_STORED;
+        }
+        break;
+    case MOLT_STORE_APPEND:
+    case MOLT_STORE_PREPEND:
+        if (old == NULL) {
+            if (req->vivify) exptime = req->vivify_exptime;
+            else rc = MOLT_NOT_STORED;
+        } else if (req->has_compare_cas && old->cas != req->compare_cas) {
+            rc = MOLT_EXISTS;
+        } else if (molt_item_size(key_len, old->flags,
+                                  (size_t)old->nbytes + value_len) >
+                   e->item_size_max) {
+            rc = MOLT_TOO_LARGE; /* the result, counted as memcached does */
+        } else {
+            combine = 1;
+            keep_exp = 1;
+            nbytes = old->nbytes + value_len;
+            flags = old->flags;
+            exp = old->exptime;
+        }
+        break;
+    }
+    if (rc != MOLT_OK) goto out;
+    uint64_t new_cas;
+    if (!keep_exp && !slab_exptime_norm(exptime, now, &exp)) {
+        /* Already expired: the store only removes the old item. */
+        new_cas = cas_take(e, req->has_new_cas, req->new_cas);
+        e->total_items++;
+        if (old != NULL) {
+            slab_item_unlink(e, old, hv);
+            slab_free(e, old);
+        }
+        goto ok;
+    }
+    uint64_t unlinks = e->unlinks;
+    slab_item *it = slab_alloc(e, slab_item_total(key_len, nbytes), now,
+                               combine ? old : NULL);
+    if (it == NULL) {
+        rc = MOLT_NO_MEMORY;
+        goto out;
+    }
+    if (!combine && unlinks != e->unlinks) /* making room may have taken old */
+        old = slab_hash_find(&e->hash, key, key_len, hv);
+    new_cas = cas_take(e, req->has_new_cas, req->new_cas);
+    item_init(it, key_len, nbytes, flags, exp, new_cas, now, carry);
+    memcpy(slab_item_key(it), key, key_len);
+    uint8_t *dst = slab_item_value(it);
+    if (combine && mode == MOLT_STORE_APPEND) {
+        memcpy(dst, slab_item_value(old), old->nbytes);
+        if (value_len) memcpy(dst + old->nbytes, value, value_len);
+    } else if (combine) {
+        if (value_len) memcpy(dst, value, value_len);
+        memcpy(dst + value_len, slab_item_value(old), old->nbytes);
+    } else if (value_len) {
+        memcpy(dst, value, value_len);
+    }
+    if (old != NULL) {
+        slab_item_replace(e, old, it, hv);
+        slab_free(e, old);
+    } else {
+        slab_item_link(e, it, hv);
+    }
+    e->total_items++;
+ok:
+    if (cas_out != NULL) *cas_out = new_cas;
+out:
+    unlock(e);
+    return rc;
+}
+
+static molt_status slab_store(void *self, molt_store_mode mode,
+                              const uint8_t *key, size_t key_len,
+                              const uint8_t *value, size_t value_len,
+                              uint32_t flags, int64_t exptime, uint64_t cas,
+                              int64_t now, uint64_t *cas_out) {
+    slab_engine *e = self;
+    if (e == NULL || (unsigned)mode > MOLT_STORE_CAS) return MOLT_INVALID;
+    molt_meta_store_req req = {0};
+    req.mode = mode == MOLT_STORE_CAS ? MOLT_STORE_SET : mode;
+    req.key = key;
+    req.key_len = key_len;
+    req.value = value;
+    req.value_len = value_len;
+    req.flags = flags;
+    req.exptime = exptime;
+    req.has_compare_cas = mode == MOLT_STORE_CAS;
+    req.compare_cas = cas;
+    return store_common(e, &req, now, cas_out);
+}
+
+static molt_status slab_meta_store(void *self, const molt_meta_store_req *req,
+                                   int64_t now, uint64_t *cas_out) {
+    slab_engine *e = self;
+    if (e == NULL || req == NULL || (unsigned)req->mode > MOLT_STORE_CAS)
+        return MOLT_INVALID;
+    molt_meta_store_req r = *req;
+    if (r.mode == MOLT_STORE_CAS) { /* = SET with the compare_cas given */
+        r.mode = MOLT_STORE_SET;
+        r.has_compare_cas = 1;
+    }
+    return store_common(e, &r, now, cas_out);
+}
+
+/* ---- incr/decr, classic and meta ---- */
+
+static molt_status arith_common(slab_engine *e, const uint8_t *key,
+                                size_t key_len, int64_t now,
+                                const molt_meta_arith_opts *o,
+                                molt_meta_arith_result *out) {
+    uint64_t hv = slab_hash_key(&e->hash, key, key_len);
+    molt_status rc = MOLT_OK;
+    lock(e, now);
+    slab_item *old = slab_item_find(e, key, key_len, hv, now);
+    uint64_t v;
+    uint8_t digits[20];
+    size_t n;
+    uint32_t exp = 0;
+    molt_meta_arith_result res;
+    if (old == NULL) {
+        if (!o->vivify) {
+            rc = MOLT_NOT_FOUND;
+            goto out;
+        }
+        /* Created holding `initial`; no delta applied. */
+        n = slab_format_u64(o->initial, digits);
+        int keep = slab_exptime_norm(o->vivify_exptime, now, &exp);
+        slab_item *it = NULL;
+        if (keep) {
+            it = slab_alloc(e, slab_item_total(key_len, n), now, NULL);
+            if (it == NULL) {
+                rc = MOLT_NO_MEMORY;
+                goto out;
+            }
+        }
+        res.value = o->initial;
+        res.cas = cas_take(e, o->has_new_cas, o->new_cas);
+        res.exptime = keep ? (int64_t)exp : o->vivify_exptime;
+        e->total_items++;
+        if (it != NULL) {
+            item_init(it, key_len, n, 0, exp, res.cas, now, 0);
+            memcpy(slab_item_key(it), key, key_len);
+            memcpy(slab_item_value(it), digits, n);
+            slab_item_link(e, it, hv);
+        }
+        goto done;
+    }
+    if (o->has_compare_cas && old->cas != o->compare_cas) {
+        rc = MOLT_EXISTS;
+        goto out;
+    }
+    if (!slab_parse_u64(slab_item_value(old), old->nbytes, &v)) {
+        rc = MOLT_NON_NUMERIC;
+        goto out;
+    }
+    if (o->incr) v += o->delta; /* wraps at 2^64 */
+    else v = v < o->delta ? 0 : v - o->delta;
+    n = slab_format_u64(v, digits);
+    exp = old->exptime;
+    int keep = 1;
+    if (o->touch) keep = slab_exptime_norm(o->touch_exptime, now, &exp);
+    res.value = v;
+    res.exptime = keep ? (int64_t)exp : o->touch_exptime;
+    if (!keep) { /* touched into the past: the result is reported, then gone */
+        res.cas = cas_take(e, o->has_new_cas, o->new_cas);
+        slab_item_unlink(e, old, hv);
+        slab_free(e, old);
+        e->expired++;
+        goto done;
+    }
+    slab_item *it = old;
+    if (n != old->nbytes) {
+        it = slab_alloc(e, slab_item_total(key_len, n), now, old);
+        if (it == NULL) {
+            rc = MOLT_NO_MEMORY;
+            goto out;
+        }
+        memcpy(slab_item_key(it), key, key_len);
+    }
+    /* A new version: fresh meta state, in place when the length allows. */
+    res.cas = cas_take(e, o->has_new_cas, o->new_cas);
+    item_init(it, key_len, n, old->flags, exp, res.cas, now, 0);
+    memcpy(slab_item_value(it), digits, n);
+    if (it != old) {
+        slab_item_replace(e, old, it, hv);
+        slab_free(e, old);
+    } else {
+        slab_lru_bump(&e->classes[it->clsid], it);
+    }
+done:
+    if (out != NULL) *out = res;
+out:
+    unlock(e);
+    return rc;
+}
+
+static molt_status slab_arith(void *self, const uint8_t *key, size_t key_len,
+                              int incr, uint64_t delta, int64_t now,
+                              uint64_t *value_out, uint64_t *cas_out) {
+    slab_engine *e = self;
+    if (e == NULL || bad_key(key, key_len)) return MOLT_INVALID;
+    molt_meta_arith_opts o = {0};
+    o.incr = incr;
+    o.delta = delta;
+    molt_meta_arith_result res;
+    molt_status rc = arith_common(e, key, key_len, now, &o, &res);
+    if (rc == MOLT_OK) {
+        if (value_out != NULL) *value_out = res.value;
+        if (cas_out != NULL) *cas_out = res.cas;
+    }
+    return rc;
+}
+
+static molt_status slab_meta_arith(void *self, const uint8_t *key,
+                                   size_t key_len, int64_t now,
+                                   const molt_meta_arith_opts *opts,
+                                   molt_meta_arith_result *out) {
+    slab_engine *e = self;
+    if (e == NULL || opts == NULL || out == NULL || bad_key(key, key_len))
+        return MOLT_INVALID;
+    return arith_common(e, key, key_len, now, opts, out);
+}
+
+/* ---- delete, classic and meta (invalidate, clear value) ---- */
+
+static molt_status delete_common(slab_engine *e, const uint8_t *key,
+                                 size_t key_len, int64_t now,
+                                 const molt_meta_delete_opts *o) {
+    uint64_t hv = slab_hash_key(&e->hash, key, key_len);
+    molt_status rc = MOLT_OK;
+    lock(e, now);
+    slab_item *it = slab_item_find(e, key, key_len, hv, now);
+    if (it == NULL) {
+        rc = MOLT_NOT_FOUND;
+        goto out;
+    }
+    if (o->has_compare_cas && it->cas != o->compare_cas) {
+        rc = MOLT_EXISTS;
+        goto out;
+    }
+    uint32_t exp = it->exptime;
+    if (!(o->invalidate || o->clear_value) ||
+        (o->touch && !slab_exptime_norm(o->touch_exptime, now, &exp))) {
+        slab_item_unlink(e, it, hv);
+        slab_free(e, it);
+        if (o->invalidate || o->clear_value) e->expired++; /* touched away */
+        goto out;
+    }
+    if (o->clear_value) {
+        /* A new, empty version: fresh meta state, the same cas (or E). */
+        slab_item *nw = slab_alloc(e, slab_item_total(key_len, 0), now, it);
+        if (nw == NULL) {
+            rc = MOLT_NO_MEMORY;
+            goto out;
+        }
+        item_init(nw, key_len, 0, 0, exp,
+                  o->has_new_cas ? o->new_cas : it->cas, now, 0);
+        memcpy(slab_item_key(nw), key, key_len);
+        slab_item_replace(e, it, nw, hv);
+        slab_free(e, it);
+        it = nw;
+    }
+    it->exptime = exp;
+    if (o->invalidate) { /* stale with a new cas; the next reader may win */
+        it->mflags = (uint8_t)((it->mflags | SLAB_META_STALE) & ~SLAB_META_WON);
+        it->cas = cas_take(e, o->has_new_cas, o->new_cas);
+    }
+out:
+    unlock(e);
+    return rc;
+}
+
+static molt_status slab_remove(void *self, const uint8_t *key, size_t key_len,
+                               int64_t now) {
+    slab_engine *e = self;
+    if (e == NULL || bad_key(key, key_len)) return MOLT_INVALID;
+    molt_meta_delete_opts o = {0};
+    return delete_common(e, key, key_len, now, &o);
+}
+
+static molt_status slab_meta_delete(void *self, const uint8_t *key,
+                                    size_t key_len, int64_t now,
+                                    const molt_meta_delete_opts *opts) {
+    slab_engine *e = self;
+    if (e == NULL || opts == NULL || bad_key(key, key_len)) return MOLT_INVALID;
+    return delete_common(e, key, key_len, now, opts);
+}
+
+static molt_status slab_flush(void *self, int64_t at, int64_t now) {
+    slab_engine *e = self;
+    if (e == NULL) return MOLT_INVALID;
+    lock(e, now);
+    slab_flush_schedule(e, at, now);
+    unlock(e);
+    return MOLT_OK;
+}
+
+static void slab_stats(void *self, int64_t now, molt_storage_stats *out) {
+    slab_engine *e = self;
+    if (e == NULL || out == NULL) return;
+    lock(e, now);
+    out->curr_items = e->curr_items;
+    out->total_items = e->total_items;
+    out->bytes = e->bytes;
+    out->evictions = e->evictions;
+    out->expired = e->expired;
+    out->memory_used = (uint64_t)e->npages * e->page_size;
+    out->memory_limit = e->memory_limit;
+    out->hash_buckets = slab_hash_buckets(&e->hash);
+    unlock(e);
+}
+
+static void slab_destroy(void *self) {
+    slab_engine *e = self;
+    if (e == NULL) return;
+    slab_pages_release(e);
+    slab_hash_free(&e->hash);
+    pthread_mutex_destroy(&e->lock);
+    free(e);
+}
+
+molt_status molt_slab_create(const molt_storage_config *cfg, void **self_out) {
+    if (cfg == NULL || self_out == NULL) return MOLT_INVALID;
+    uint32_t item_max = cfg->item_size_max ? cfg->item_size_max : DEFAULT_ITEM_MAX;
+    if (item_max > LARGEST_ITEM_MAX) return MOLT_INVALID;
+    double factor = cfg->growth_factor;
+    if (!(factor >= 1.01)) factor = DEFAULT_FACTOR; /* 0, < 1.01, NaN */
+
+    slab_engine *e = calloc(1, sizeof(*e));
+    if (e == NULL) return MOLT_NO_MEMORY;
+    /* molt_item_size() counts more than our header + key + value, so an
+     * accepted item always fits a chunk of align8(item_max) bytes. */
+    size_t largest = ((size_t)item_max + 7) & ~(size_t)7;
+    e->page_size = largest > SLAB_MIN_PAGE ? largest : SLAB_MIN_PAGE;
+    e->item_size_max = item_max;
+    e->memory_limit = cfg->memory_limit;
+    uint64_t max_pages = cfg->memory_limit / e->page_size;
+    if (max_pages > SIZE_MAX / e->page_size) max_pages = SIZE_MAX / e->page_size;
+    e->max_pages = max_pages ? (size_t)max_pages : 1;
+    e->next_cas = 1;
+    slab_classes_init(e, factor);
+    if (slab_hash_init(&e->hash, SLAB_HASH_POWER,
+                       (uint64_t)(uintptr_t)e ^ 0x9e3779b97f4a7c15ull) != 0) {
+        free(e);
+        return MOLT_NO_MEMORY;
+    }
+    if (pthread_mutex_init(&e->lock, NULL) != 0) {
+        slab_hash_free(&e->hash);
+        free(e);
+        return MOLT_INTERNAL;
+    }
+    *self_out = e;
+    return MOLT_OK;
+}
+
+const molt_storage_ops molt_slab_ops = {
+    .name = "slab",
+    .get = slab_get,
+    .store = slab_store,
+    .arith = slab_arith,
+    .remove = slab_remove,
+    .touch = slab_touch,
+    .flush = slab_flush,
+    .stats = slab_stats,
+    .meta_get = slab_meta_get,
+    .meta_store = slab_meta_store,
+    .meta_delete = slab_meta_delete,
+    .meta_arith = slab_meta_arith,
+    .destroy = slab_destroy,
+};

@@ -1,0 +1,66 @@
+/* numparse.c - protocol numbers (see numparse.h). Like memcached's
+ * safe_strto* helpers: digits only after an optional sign, no overflow. */
+#include "util/numparse.h"
+
+#include <limits.h>
+
+int parse_u64(const char *s, size_t n, uint64_t *out) {
+    if (n == 0 || n > 20) return 0;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned d = (unsigned char)s[i] - '0';
+        if (d > 9) return 0;
+        if (v > (UINT64_MAX - d) / 10) return 0;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 1;
+}
+
+int parse_u32(const char *s, size_t n, uint32_t *out) {
+    uint64_t v;
+    if (!parse_u64(s, n, &v) || v > UINT32_MAX) return 0;
+    *out = (uint32_t)v;
+    return 1;
+}
+
+int parse_i64(const char *s, size_t n, int64_t *out) {
+    int neg = 0;
+    if (n > 0 && (s[0] == '-' || s[0] == '+')) {
+        neg = s[0] == '-';
+        s++;
+        n--;
+    }
+    uint64_t v;
+    if (!parse_u64(s, n, &v)) return 0;
+    if (neg) {
+        if (v > (uint64_t)INT64_MAX + 1) return 0;
+        *out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
+    } else {
+        if (v > INT64_MAX) return 0;
+        *out = (int64_t)v;
+    }
+    return 1;
+}
+
+int parse_i32(const char *s, size_t n, int32_t *out) {
+    int64_t v;
+    if (!parse_i64(s, n, &v) || v < INT32_MIN || v > INT32_MAX) return 0;
+    *out = (int32_t)v;
+    return 1;
+}
+
+size_t format_u64(char *out, uint64_t v) {
+    if (v < 10) { /* flags are mostly 0: skip the general loop */
+        out[0] = (char)('0' + v);
+        return 1;
+    }
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+    return n;
+}
