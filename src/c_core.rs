@@ -348,13 +348,9 @@ impl Storage for CStorage {
         exptime: i64,
         now: i64,
     ) -> Result<u64, Error> {
-        let (mode, cas) = match cmd {
-            StoreCommand::Set => (StoreMode::Set.into(), 0),
-            StoreCommand::Add => (StoreMode::Add.into(), 0),
-            StoreCommand::Replace => (StoreMode::Replace.into(), 0),
-            StoreCommand::Append => (StoreMode::Append.into(), 0),
-            StoreCommand::Prepend => (StoreMode::Prepend.into(), 0),
-            StoreCommand::Cas(c) => (sys::molt_store_mode::MOLT_STORE_CAS, c),
+        let (mode, cas) = match cmd.to_meta() {
+            (mode, None) => (mode.into(), 0),
+            (_, Some(c)) => (sys::molt_store_mode::MOLT_STORE_CAS, c),
         };
         let mut cas_out = 0u64;
         // SAFETY: the handle is live; key and value are valid for their

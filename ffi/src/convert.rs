@@ -224,52 +224,33 @@ pub fn c_arith_opts(incr: bool, delta: u64, o: &ArithOptions) -> molt_meta_arith
     }
 }
 
-impl From<ArithResult> for molt_meta_arith_result {
-    fn from(r: ArithResult) -> Self {
-        molt_meta_arith_result {
-            value: r.value,
-            cas: r.cas,
-            exptime: r.exptime,
+/// `From` both ways between a C struct and the safe struct with the same
+/// fields.
+macro_rules! same_fields {
+    ($c:ty, $safe:ty, $($f:ident),+) => {
+        impl From<$safe> for $c {
+            fn from(v: $safe) -> Self {
+                Self { $($f: v.$f),+ }
+            }
         }
-    }
+        impl From<$c> for $safe {
+            fn from(v: $c) -> Self {
+                Self { $($f: v.$f),+ }
+            }
+        }
+    };
 }
 
-impl From<molt_meta_arith_result> for ArithResult {
-    fn from(r: molt_meta_arith_result) -> Self {
-        ArithResult {
-            value: r.value,
-            cas: r.cas,
-            exptime: r.exptime,
-        }
-    }
-}
-
-impl From<Stats> for molt_storage_stats {
-    fn from(s: Stats) -> Self {
-        molt_storage_stats {
-            curr_items: s.curr_items,
-            total_items: s.total_items,
-            bytes: s.bytes,
-            evictions: s.evictions,
-            expired: s.expired,
-            memory_used: s.memory_used,
-            memory_limit: s.memory_limit,
-            hash_buckets: s.hash_buckets,
-        }
-    }
-}
-
-impl From<molt_storage_stats> for Stats {
-    fn from(s: molt_storage_stats) -> Self {
-        Stats {
-            curr_items: s.curr_items,
-            total_items: s.total_items,
-            bytes: s.bytes,
-            evictions: s.evictions,
-            expired: s.expired,
-            memory_used: s.memory_used,
-            memory_limit: s.memory_limit,
-            hash_buckets: s.hash_buckets,
-        }
-    }
-}
+same_fields!(molt_meta_arith_result, ArithResult, value, cas, exptime);
+same_fields!(
+    molt_storage_stats,
+    Stats,
+    curr_items,
+    total_items,
+    bytes,
+    evictions,
+    expired,
+    memory_used,
+    memory_limit,
+    hash_buckets
+);

@@ -92,6 +92,21 @@ pub enum StoreCommand {
     Cas(u64),
 }
 
+impl StoreCommand {
+    /// What an engine sees: the mode, and the cas to compare (a cas is a
+    /// set with compare_cas).
+    pub fn to_meta(self) -> (StoreMode, Option<u64>) {
+        match self {
+            StoreCommand::Set => (StoreMode::Set, None),
+            StoreCommand::Add => (StoreMode::Add, None),
+            StoreCommand::Replace => (StoreMode::Replace, None),
+            StoreCommand::Append => (StoreMode::Append, None),
+            StoreCommand::Prepend => (StoreMode::Prepend, None),
+            StoreCommand::Cas(c) => (StoreMode::Set, Some(c)),
+        }
+    }
+}
+
 /// What a read reports about an item besides its value (storage.h
 /// `molt_item_info`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -319,14 +334,7 @@ pub trait Storage: Send + Sync {
         exptime: i64,
         now: i64,
     ) -> Result<u64, Error> {
-        let (mode, compare_cas) = match cmd {
-            StoreCommand::Set => (StoreMode::Set, None),
-            StoreCommand::Add => (StoreMode::Add, None),
-            StoreCommand::Replace => (StoreMode::Replace, None),
-            StoreCommand::Append => (StoreMode::Append, None),
-            StoreCommand::Prepend => (StoreMode::Prepend, None),
-            StoreCommand::Cas(c) => (StoreMode::Set, Some(c)),
-        };
+        let (mode, compare_cas) = cmd.to_meta();
         let opts = StoreOptions {
             compare_cas,
             ..StoreOptions::default()
