@@ -1,5 +1,6 @@
 //! Compiles the C core with `cc` (same flags as the C-only build: both read
-//! c-core/cflags.txt) and runs bindgen over c-core/include/bindings.h.
+//! c-core/cflags.txt). Rust's view of the C headers is molt-ffi's one
+//! bindgen run (`molt_ffi::sys`), not generated again here.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -52,18 +53,4 @@ fn main() {
         .define("MOLT_WITH_TLS", None)
         .compile("moltcore");
     println!("cargo:rustc-link-lib=pthread");
-
-    let bindings = bindgen::Builder::default()
-        .header(core.join("include/bindings.h").to_string_lossy())
-        .allowlist_function("molt_.*")
-        .allowlist_type("molt_.*")
-        .allowlist_var("MOLT_.*")
-        .default_enum_style(bindgen::EnumVariation::ModuleConsts)
-        .layout_tests(true)
-        .generate()
-        .expect("bindgen over c-core/include/bindings.h");
-    let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
-    bindings
-        .write_to_file(out.join("c_core_bindings.rs"))
-        .expect("writing bindings");
 }

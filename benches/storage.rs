@@ -1,12 +1,14 @@
-//! Criterion: storage engines called through the same storage.h path (the
-//! safe wrapper over the bindgen bindings), one group per operation so the
-//! engines stand side by side.
+//! Criterion: storage engines through the storage trait, one group per
+//! operation so the engines stand side by side: slab and seg through the
+//! same storage.h path the server takes (the safe wrapper over the bindgen
+//! bindings), and seg called directly (what the seam itself costs).
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use molt::{Storage, StorageConfig, StoreMode};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
+use molt::storage::{Storage, StoreCommand};
+use molt::{CStorage, StorageConfig};
+use seg::{Seg, SegConfig};
 use std::hint::black_box;
-
-const ENGINES: &[&str] = &["slab", "seg"];
 const NOW: i64 = 1_800_000_000;
 /// Keys preloaded for the single-operation groups.
 const KEYS: u32 = 100_000;
@@ -24,40 +26,97 @@ fn keys(range: std::ops::Range<u32>) -> Vec<Vec<u8>> {
     range.map(key).collect()
 }
 
-fn loaded(engine: &str, n: u32, value_len: usize) -> Storage {
-    let cfg = StorageConfig {
-        memory_limit: 1 << 30,
-        ..StorageConfig::default()
-    };
-    let s = Storage::open(engine, &cfg).expect("open");
+const MEMORY: u64 = 1 << 30;
+
+fn preload<S: Storage>(s: S, n: u32, value_len: usize) -> S {
     let v = vec![b'v'; value_len];
     for i in 0..n {
-        s.store(StoreMode::Set, &key(i), &v, 0, 0, NOW)
+        s.store(StoreCommand::Set, &key(i), &v, 0, 0, NOW)
             .expect("preload");
     }
     s
 }
 
-/// One group: `op` run per engine over a preloaded store, cycling keys.
-fn group(
-    c: &mut Criterion,
-    name: &str,
-    preload_value: usize,
-    key_set: &[Vec<u8>],
-    op: impl Fn(&Storage, &[u8]) -> bool,
-) {
-    let mut g = c.benchmark_group(name);
-    g.throughput(Throughput::Elements(1));
-    for engine in ENGINES {
-        let s = loaded(engine, KEYS, preload_value);
-        let mut i = 0usize;
-        g.bench_function(*engine, |b| {
+fn c_engine(name: &str) -> CStorage {
+    let cfg = StorageConfig {
+        memory_limit: MEMORY,
+        ..StorageConfig::default()
+    };
+    CStorage::open(name, &cfg).expect("open")
+}
+
+fn seg_engine() -> Seg {
+    Seg::new(SegConfig {
+        memory_limit: MEMORY,
+        ..SegConfig::default()
+    })
+    .expect("open seg")
+}
+
+/// A benchmark body generic over the engine: run once per engine.
+trait Bench {
+    fn run<S: Storage>(&self, g: &mut BenchmarkGroup<'_, WallTime>, engine: &str, s: S);
+}
+
+/// Runs `bench` on every engine, each preloaded with `n` keys.
+fn each_engine(g: &mut BenchmarkGroup<'_, WallTime>, n: u32, value_len: usize, bench: &impl Bench) {
+    bench.run(g, "slab", preload(c_engine("slab"), n, value_len));
+    bench.run(g, "seg", preload(c_engine("seg"), n, value_len));
+    bench.run(g, "seg (direct)", preload(seg_engine(), n, value_len));
+}
+
+/// One operation on one key; true when it answered as expected.
+#[derive(Clone, Copy)]
+enum Op<'a> {
+    GetHit,
+    GetMiss,
+    Set(&'a [u8]),
+    DeleteAndSet(&'a [u8]),
+    Incr,
+    /// 90% get, 10% set of this value.
+    Mix(&'a [u8]),
+}
+
+struct Cycle<'a> {
+    keys: &'a [Vec<u8>],
+    op: Op<'a>,
+}
+
+impl Bench for Cycle<'_> {
+    fn run<S: Storage>(&self, g: &mut BenchmarkGroup<'_, WallTime>, engine: &str, s: S) {
+        let (mut i, mut n) = (0usize, 0u32);
+        g.bench_function(engine, |b| {
             b.iter(|| {
-                i = (i + STRIDE) % key_set.len();
-                black_box(op(&s, &key_set[i]))
+                i = (i + STRIDE) % self.keys.len();
+                let k = &self.keys[i][..];
+                black_box(match self.op {
+                    Op::GetHit => s.get(k, NOW, |_, v| v.len()).is_ok(),
+                    Op::GetMiss => s.get(k, NOW, |_, v| v.len()).is_err(),
+                    Op::Set(v) => s.store(StoreCommand::Set, k, v, 0, 0, NOW).is_ok(),
+                    Op::DeleteAndSet(v) => {
+                        s.remove(k, NOW).is_ok()
+                            && s.store(StoreCommand::Set, k, v, 0, 0, NOW).is_ok()
+                    }
+                    Op::Incr => s.arith(k, true, 1, NOW).is_ok(),
+                    Op::Mix(v) => {
+                        n = n.wrapping_add(1);
+                        if n.is_multiple_of(10) {
+                            s.store(StoreCommand::Set, k, v, 0, 0, NOW).is_ok()
+                        } else {
+                            s.get(k, NOW, |_, v| v.len()).is_ok()
+                        }
+                    }
+                })
             })
         });
     }
+}
+
+/// One group: `op` run per engine over a preloaded store, cycling keys.
+fn group(c: &mut Criterion, name: &str, preload_value: usize, keys: &[Vec<u8>], op: Op<'_>) {
+    let mut g = c.benchmark_group(name);
+    g.throughput(Throughput::Elements(1));
+    each_engine(&mut g, KEYS, preload_value, &Cycle { keys, op });
     g.finish();
 }
 
@@ -66,36 +125,35 @@ fn single_ops(c: &mut Criterion) {
     let misses = keys(KEYS..2 * KEYS);
     let v64 = [b'w'; 64];
     let v1k = [b'w'; 1024];
-    group(c, "get_hit", 64, &hits, |s, k| s.get(k, NOW).is_ok());
-    group(c, "get_miss", 64, &misses, |s, k| s.get(k, NOW).is_err());
-    group(c, "set_64B", 64, &hits, |s, k| {
-        s.store(StoreMode::Set, k, &v64, 0, 0, NOW).is_ok()
-    });
-    group(c, "set_1KiB", 64, &hits, |s, k| {
-        s.store(StoreMode::Set, k, &v1k, 0, 0, NOW).is_ok()
-    });
+    group(c, "get_hit", 64, &hits, Op::GetHit);
+    group(c, "get_miss", 64, &misses, Op::GetMiss);
+    group(c, "set_64B", 64, &hits, Op::Set(&v64));
+    group(c, "set_1KiB", 64, &hits, Op::Set(&v1k));
     // delete then set back, so every delete finds its key
-    group(c, "delete_and_set", 64, &hits, |s, k| {
-        s.remove(k, NOW).is_ok() && s.store(StoreMode::Set, k, &v64, 0, 0, NOW).is_ok()
-    });
+    group(c, "delete_and_set", 64, &hits, Op::DeleteAndSet(&v64));
     let counters = keys(0..1000);
     let mut g = c.benchmark_group("incr");
     g.throughput(Throughput::Elements(1));
-    for engine in ENGINES {
-        let s = loaded(engine, 0, 0);
-        for k in &counters {
-            s.store(StoreMode::Set, k, b"0", 0, 0, NOW)
+    each_engine(&mut g, 0, 0, &Counters(&counters));
+    g.finish();
+}
+
+/// The incr group: these keys stored as "0" on an empty engine, then
+/// incremented in turn.
+struct Counters<'a>(&'a [Vec<u8>]);
+
+impl Bench for Counters<'_> {
+    fn run<S: Storage>(&self, g: &mut BenchmarkGroup<'_, WallTime>, engine: &str, s: S) {
+        for k in self.0 {
+            s.store(StoreCommand::Set, k, b"0", 0, 0, NOW)
                 .expect("counter");
         }
-        let mut i = 0usize;
-        g.bench_function(*engine, |b| {
-            b.iter(|| {
-                i = (i + STRIDE) % counters.len();
-                black_box(s.arith(&counters[i], true, 1, NOW).is_ok())
-            })
-        });
+        let cycle = Cycle {
+            keys: self.0,
+            op: Op::Incr,
+        };
+        cycle.run(g, engine, s);
     }
-    g.finish();
 }
 
 fn mix_90_10(c: &mut Criterion) {
@@ -103,22 +161,15 @@ fn mix_90_10(c: &mut Criterion) {
     let v = [b'm'; 100];
     let mut g = c.benchmark_group("mix_90get_10set_1M_keys");
     g.throughput(Throughput::Elements(1));
-    for engine in ENGINES {
-        let s = loaded(engine, MIX_KEYS, 100);
-        let mut i = 0usize;
-        let mut n = 0u32;
-        g.bench_function(*engine, |b| {
-            b.iter(|| {
-                i = (i + STRIDE) % all.len();
-                n = n.wrapping_add(1);
-                if n.is_multiple_of(10) {
-                    black_box(s.store(StoreMode::Set, &all[i], &v, 0, 0, NOW).is_ok())
-                } else {
-                    black_box(s.get(&all[i], NOW).is_ok())
-                }
-            })
-        });
-    }
+    each_engine(
+        &mut g,
+        MIX_KEYS,
+        100,
+        &Cycle {
+            keys: &all,
+            op: Op::Mix(&v),
+        },
+    );
     g.finish();
 }
 

@@ -1,7 +1,8 @@
 //! molt: a memcached-compatible cache server whose C core is migrated to Rust
 //! one component at a time. This crate is the mixed build: it links the C
 //! core (compiled by build.rs) and exposes it to Rust through one safe
-//! wrapper module, [`c_core`].
+//! wrapper module, [`c_core`], whose C storage engines implement the safe
+//! storage trait ([`storage::Storage`], re-exported here with its types).
 
 pub mod c_core;
 
@@ -9,7 +10,5 @@ pub mod c_core;
 // crate keeps it (and its #[no_mangle] functions) in the link.
 extern crate molt_ffi;
 
-pub use c_core::{
-    engines, run_c_main, Item, MetaArithOptions, MetaArithResult, MetaDeleteOptions,
-    MetaGetOptions, MetaStoreOptions, Status, Storage, StorageConfig, StorageStats, StoreMode,
-};
+pub use c_core::{engines, run_c_main, CStorage, StorageConfig};
+pub use storage;

@@ -1,8 +1,10 @@
 //! Differential fuzzing of the storage seam: the same random operation
 //! stream (every store mode, get/gat, incr/decr, delete, touch, immediate and
 //! delayed flush, time moving forward, random TTLs, keys from a small set so
-//! they collide) is applied to every engine through `molt::Storage`, with
-//! ample memory, and the answers must agree: status, value, flags, exptime.
+//! they collide) is applied, through the storage trait, to every engine:
+//! slab and seg through storage.h (the C seam's classic commands) and seg
+//! directly (the trait's Rust classic commands), with ample memory, and the
+//! answers must agree: status, value, flags, exptime.
 //! CAS is compared semantically: each engine's own cas values are tracked,
 //! a Cas op uses "the latest cas this engine gave for the key" (or an older
 //! or bogus one), and a read must report the engine's latest cas.
@@ -15,11 +17,14 @@
 //!
 //! Regression tests for divergences found so far are at the bottom.
 
-use molt::{Status, Storage, StorageConfig, StoreMode};
+use molt::storage::{Error, ItemInfo, Storage, StoreCommand};
+use molt::{CStorage, StorageConfig};
+use seg::{Seg, SegConfig};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-const ENGINES: &[&str] = &["slab", "seg"];
+/// The engines compared (opened by `runner`).
+const ENGINES: &[&str] = &["slab", "seg via storage.h", "seg"];
 const T0: i64 = 1_800_000_000;
 /// Small item limit so append/prepend growth reaches TooLarge quickly.
 const ITEM_MAX: u32 = 4096;
@@ -226,7 +231,7 @@ fn gen_flags(r: &mut Rng) -> u32 {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Answer {
     Stored,
-    Status(Status),
+    Status(Error),
     Item {
         value: Vec<u8>,
         flags: u32,
@@ -240,21 +245,56 @@ enum Answer {
     Time,
 }
 
-struct Runner {
-    s: Storage,
+struct Runner<S> {
+    s: S,
     now: i64,
     /// key -> cas values this engine handed out, newest last.
     cas: HashMap<usize, Vec<u64>>,
 }
 
-impl Runner {
-    fn new(engine: &str) -> Runner {
-        let cfg = StorageConfig {
-            memory_limit: 256 << 20,
-            item_size_max: ITEM_MAX,
-            growth_factor: 0.0,
-        };
-        let s = Storage::open(engine, &cfg).unwrap_or_else(|e| panic!("open {engine}: {e:?}"));
+/// A runner whatever its engine type, so the engines sit in one list.
+trait Apply {
+    fn apply(&mut self, op: &Op) -> Answer;
+}
+
+const MEMORY: u64 = 256 << 20;
+
+fn runner(engine: &str) -> Box<dyn Apply> {
+    let cfg = StorageConfig {
+        memory_limit: MEMORY,
+        item_size_max: ITEM_MAX,
+        growth_factor: 0.0,
+    };
+    let c =
+        |name: &str| CStorage::open(name, &cfg).unwrap_or_else(|e| panic!("open {name}: {e:?}"));
+    match engine {
+        "slab" => Box::new(Runner::new(c("slab"))),
+        "seg via storage.h" => Box::new(Runner::new(c("seg"))),
+        "seg" => Box::new(Runner::new(
+            Seg::new(SegConfig {
+                memory_limit: MEMORY,
+                item_size_max: ITEM_MAX,
+                ..SegConfig::default()
+            })
+            .expect("open seg"),
+        )),
+        other => panic!("unknown engine {other}"),
+    }
+}
+
+/// An item's value and info, as a read hands them over.
+fn read(info: &ItemInfo, value: &[u8]) -> (Vec<u8>, ItemInfo) {
+    (value.to_vec(), *info)
+}
+
+impl<S: Storage> Apply for Runner<S> {
+    fn apply(&mut self, op: &Op) -> Answer {
+        Runner::apply(self, op)
+    }
+}
+
+impl<S: Storage> Runner<S> {
+    fn new(s: S) -> Runner<S> {
         Runner {
             s,
             now: T0,
@@ -289,13 +329,13 @@ impl Runner {
         }
     }
 
-    fn item_answer(&self, key: usize, r: Result<molt::Item, Status>) -> Answer {
+    fn item_answer(&self, key: usize, r: Result<(Vec<u8>, ItemInfo), Error>) -> Answer {
         match r {
-            Ok(item) => Answer::Item {
-                cas_is_latest: self.cas.get(&key).and_then(|v| v.last()) == Some(&item.cas),
-                value: item.value,
-                flags: item.flags,
-                exptime: item.exptime,
+            Ok((value, info)) => Answer::Item {
+                cas_is_latest: self.cas.get(&key).and_then(|v| v.last()) == Some(&info.cas),
+                value,
+                flags: info.flags,
+                exptime: info.exptime,
             },
             Err(e) => Answer::Status(e),
         }
@@ -312,12 +352,12 @@ impl Runner {
                 ttl,
             } => {
                 let m = match mode {
-                    Mode::Set => StoreMode::Set,
-                    Mode::Add => StoreMode::Add,
-                    Mode::Replace => StoreMode::Replace,
-                    Mode::Append => StoreMode::Append,
-                    Mode::Prepend => StoreMode::Prepend,
-                    Mode::Cas(p) => StoreMode::Cas(self.pick_cas(*key, p)),
+                    Mode::Set => StoreCommand::Set,
+                    Mode::Add => StoreCommand::Add,
+                    Mode::Replace => StoreCommand::Replace,
+                    Mode::Append => StoreCommand::Append,
+                    Mode::Prepend => StoreCommand::Prepend,
+                    Mode::Cas(p) => StoreCommand::Cas(self.pick_cas(*key, p)),
                 };
                 match self
                     .s
@@ -331,11 +371,13 @@ impl Runner {
                 }
             }
             Op::Get { key } => {
-                let r = self.s.get(&key_name(*key), now);
+                let r = self.s.get(&key_name(*key), now, read);
                 self.item_answer(*key, r)
             }
             Op::Gat { key, ttl } => {
-                let r = self.s.get_touch(&key_name(*key), self.exptime(*ttl), now);
+                let r = self
+                    .s
+                    .get_touch(&key_name(*key), self.exptime(*ttl), now, read);
                 self.item_answer(*key, r)
             }
             Op::Arith { key, incr, delta } => {
@@ -380,7 +422,7 @@ struct Divergence {
 /// differ is reported. Each op also has every key read back afterwards
 /// (cheap and catches state that diverged without a visible answer).
 fn run(ops: &[Op]) -> Option<Divergence> {
-    let mut runners: Vec<Runner> = ENGINES.iter().map(|e| Runner::new(e)).collect();
+    let mut runners: Vec<Box<dyn Apply>> = ENGINES.iter().map(|e| runner(e)).collect();
     for (i, op) in ops.iter().enumerate() {
         let answers: Vec<(&'static str, Answer)> = ENGINES
             .iter()
@@ -547,7 +589,7 @@ fn cas_pick_and_shrinker_work() {
         Op::Advance { secs: 3 },
         Op::Get { key: 1 },
     ]);
-    let mut r = Runner::new("slab");
+    let mut r = runner("slab");
     r.apply(&Op::Store {
         mode: Mode::Set,
         key: 1,

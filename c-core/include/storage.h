@@ -1,8 +1,12 @@
 /* storage.h - the storage seam.
  *
  * The protocol layer reaches item storage only through these functions. An
- * engine (C slab, later Rust seg) fills a molt_storage_ops table; a
- * molt_storage handle pairs that table with the engine's private state.
+ * engine (the C slab engine; the Rust seg engine in the mixed build) fills a
+ * molt_storage_ops table with the general (meta) operations only; the
+ * classic commands (get, gat, touch, set/add/replace/append/prepend/cas,
+ * incr/decr, delete) are expressed once, over those, by this seam
+ * (c-core/src/storage/classic.c). A molt_storage handle pairs the table with
+ * the engine's private state.
  *
  * Contract every engine keeps:
  *  - Time is passed in: `now` is unix time in seconds, supplied by the caller.
@@ -47,7 +51,9 @@ typedef enum molt_store_mode {
     MOLT_STORE_REPLACE = 2, /* only if a live item exists */
     MOLT_STORE_APPEND = 3,  /* add data after the live item's value; keeps flags/exptime */
     MOLT_STORE_PREPEND = 4, /* add data before the live item's value; keeps flags/exptime */
-    MOLT_STORE_CAS = 5      /* only if the live item's cas equals the given cas */
+    MOLT_STORE_CAS = 5      /* only if the live item's cas equals the given cas
+                               (molt_storage_store only: engines see SET
+                               with compare_cas) */
 } molt_store_mode;
 
 /* Longest key the protocol allows (memcached's KEY_MAX_LENGTH). */
@@ -97,10 +103,13 @@ typedef struct molt_meta_get_opts {
     int64_t recache_ttl;
     int has_new_cas;        /* E: cas given to an item this call creates */
     uint64_t new_cas;
+    int no_win;             /* classic get/gat/touch: report the win state
+                               but never hand out a win (stale items too) */
 } molt_meta_get_opts;
 
 typedef struct molt_meta_store_req {
-    molt_store_mode mode;   /* SET, ADD, REPLACE, APPEND or PREPEND */
+    molt_store_mode mode;   /* SET, ADD, REPLACE, APPEND or PREPEND (cas is
+                               SET with compare_cas; CAS is MOLT_INVALID) */
     const uint8_t *key;
     size_t key_len;
     const uint8_t *value;
@@ -170,44 +179,33 @@ typedef struct molt_storage_stats {
 typedef void (*molt_value_sink)(void *ctx, const molt_item_info *info,
                                 const uint8_t *value, size_t value_len);
 
-/* The table an engine implements. `self` is the engine's private state. */
+/* The table an engine implements. `self` is the engine's private state.
+ * Every operation checks its own arguments (MOLT_INVALID for a NULL pointer
+ * or a bad key) and locks what it needs. */
 typedef struct molt_storage_ops {
     const char *name;
-    /* Read a live item; when touch is non-zero also set its exptime to
-     * new_exptime first (gat). */
-    molt_status (*get)(void *self, const uint8_t *key, size_t key_len,
-                       int64_t now, int touch, int64_t new_exptime,
-                       molt_value_sink sink, void *ctx);
-    /* Write according to mode. cas is read only by MOLT_STORE_CAS.
-     * On success *cas_out (if not NULL) holds the new item's cas. */
-    molt_status (*store)(void *self, molt_store_mode mode, const uint8_t *key,
-                         size_t key_len, const uint8_t *value,
-                         size_t value_len, uint32_t flags, int64_t exptime,
-                         uint64_t cas, int64_t now, uint64_t *cas_out);
-    /* incr (incr != 0) wraps at 2^64; decr floors at 0. The stored value
-     * becomes the decimal result. */
-    molt_status (*arith)(void *self, const uint8_t *key, size_t key_len,
-                         int incr, uint64_t delta, int64_t now,
-                         uint64_t *value_out, uint64_t *cas_out);
-    molt_status (*remove)(void *self, const uint8_t *key, size_t key_len,
-                          int64_t now);
-    molt_status (*touch)(void *self, const uint8_t *key, size_t key_len,
-                         int64_t exptime, int64_t now);
-    /* Invalidate every item stored before `at` once now >= at (at <= now:
-     * immediately). */
-    molt_status (*flush)(void *self, int64_t at, int64_t now);
-    void (*stats)(void *self, int64_t now, molt_storage_stats *out);
-    /* Meta protocol operations (see the option structs above). */
+    /* Read a live item (see molt_meta_get_opts); the value goes to sink. */
     molt_status (*meta_get)(void *self, const uint8_t *key, size_t key_len,
                             int64_t now, const molt_meta_get_opts *opts,
                             molt_value_sink sink, void *ctx);
+    /* Write as req says; on success *cas_out (if not NULL) holds the new
+     * item's cas. The item size limit applies to the value and to an
+     * append/prepend result (MOLT_TOO_LARGE). */
     molt_status (*meta_store)(void *self, const molt_meta_store_req *req,
                               int64_t now, uint64_t *cas_out);
+    /* Delete, invalidate or empty a live item. */
     molt_status (*meta_delete)(void *self, const uint8_t *key, size_t key_len,
                                int64_t now, const molt_meta_delete_opts *opts);
+    /* incr wraps at 2^64; decr floors at 0. The stored value becomes the
+     * decimal result; flags kept. */
     molt_status (*meta_arith)(void *self, const uint8_t *key, size_t key_len,
                               int64_t now, const molt_meta_arith_opts *opts,
                               molt_meta_arith_result *out);
+    /* Invalidate every item stored before `at` once now >= at (at <= now:
+     * immediately). */
+    molt_status (*flush)(void *self, int64_t at, int64_t now);
+    /* Fills out, or returns MOLT_INVALID / MOLT_INTERNAL leaving it as is. */
+    molt_status (*stats)(void *self, int64_t now, molt_storage_stats *out);
     void (*destroy)(void *self);
 } molt_storage_ops;
 
@@ -229,6 +227,10 @@ molt_status molt_storage_open(const char *name, const molt_storage_config *cfg,
 void molt_storage_free(molt_storage *st);
 const char *molt_storage_name(const molt_storage *st);
 
+/* The classic commands, over the meta operations. get, gat and touch are
+ * reads that never win; touch and gat count as an access. store with
+ * MOLT_STORE_CAS is SET with compare_cas = cas (missing: MOLT_NOT_FOUND);
+ * append/prepend keep the item's flags and exptime. */
 molt_status molt_storage_get(molt_storage *st, const uint8_t *key,
                              size_t key_len, int64_t now, molt_value_sink sink,
                              void *ctx);

@@ -45,6 +45,15 @@ typedef enum molt_io_status {
     MOLT_IO_ERROR = 4       /* fatal for this connection */
 } molt_io_status;
 
+/* Result of loading a transport's configuration (TLS: certificates at open
+ * and at reload); its own domain, apart from per-connection I/O. */
+typedef enum molt_config_status {
+    MOLT_CONFIG_OK = 0,
+    MOLT_CONFIG_INVALID = 1,  /* bad argument: NULL pointer, no cert/key file */
+    MOLT_CONFIG_REFUSED = 2,  /* a file unreadable or unusable (message in err) */
+    MOLT_CONFIG_INTERNAL = 3  /* transport failure (e.g. a caught panic) */
+} molt_config_status;
+
 /* One transport implementation. `conn` is the transport's per-connection
  * state, created by `attach` and released by `detach`. */
 typedef struct molt_transport_ops {
@@ -73,9 +82,9 @@ typedef struct molt_transport_ops {
     /* Release the transport itself. */
     void (*destroy)(void *self);
     /* Re-read certificates for new connections; open ones keep theirs.
-     * Returns 0, or -1 with a message in err (the old config stays). NULL
-     * when the transport has nothing to reload. */
-    int (*reload)(void *self, char *err, size_t err_len);
+     * On failure a message is in err and the old config stays. NULL when
+     * the transport has nothing to reload. */
+    molt_config_status (*reload)(void *self, char *err, size_t err_len);
     /* Counters; NULL when the transport keeps none. */
     void (*stats)(void *self, molt_transport_stats *out);
     /* Count a handshake abandoned by the event loop (timed out). */
@@ -98,7 +107,8 @@ molt_transport *molt_transport_tcp_new(void);
 /* Release; NULL is a no-op. */
 void molt_transport_free(molt_transport *t);
 const char *molt_transport_name(const molt_transport *t);
-/* See molt_transport_ops.reload; plain TCP answers 0 (nothing to do). */
+/* See molt_transport_ops.reload: 0, or -1 with a message in err; plain TCP
+ * answers 0 (nothing to do). */
 int molt_transport_reload(molt_transport *t, char *err, size_t err_len);
 /* Fills out (zeros when the transport keeps no counters). */
 void molt_transport_stats_read(molt_transport *t, molt_transport_stats *out);

@@ -15,126 +15,65 @@
 #include "storage.h"
 #include "transport.h"
 
-/*
- Opaque to C (`struct molt_seg`): a segment-storage engine.
- */
-typedef struct molt_seg molt_seg;
-
-/*
- Opaque to C (`struct molt_tls`): the server's TLS configuration, which
- new connections take their settings from.
- */
-typedef struct molt_tls molt_tls;
-
-/*
- Opaque to C (`struct molt_tls_conn`): one TLS connection and its socket.
- */
-typedef struct molt_tls_conn molt_tls_conn;
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
 
 /*
- Creates an engine from `cfg`; on MOLT_OK `*out` holds the handle, to be
- released with `molt_seg_free`.
+ Creates an engine from `cfg` (storage.h's engine constructor); on
+ MOLT_OK `*out` holds the handle, to be released with `molt_seg_free`.
 
  # Safety
- `cfg` must point to a valid config and `out` to writable memory, or be
- NULL (MOLT_INVALID).
+ `cfg` NULL or a valid config; `out` NULL or writable.
  */
-molt_status molt_seg_new(const molt_storage_config *cfg, struct molt_seg **out);
+molt_status molt_seg_new(const molt_storage_config *cfg, void **out);
 
 /*
- Releases an engine; NULL is a no-op.
+ Releases an engine (storage.h `destroy`); NULL is a no-op.
 
  # Safety
- `seg` must be NULL or a handle from `molt_seg_new` not yet freed.
+ `seg` NULL or a handle from `molt_seg_new` not yet freed.
  */
-void molt_seg_free(struct molt_seg *seg);
+void molt_seg_free(void *seg);
 
 /*
- storage.h `get`: hands a live item's value to `sink` (while the engine
- lock is held); with `touch` non-zero sets its exptime first.
+ storage.h `meta_get`: the item (or, with vivify, the new empty one)
+ goes to `sink` while the engine holds its lock.
 
  # Safety
- `seg` a live handle; `key` valid for `key_len` bytes; `sink` callable
- with `ctx`.
+ `seg` a live handle; `key` valid for `key_len` bytes; `opts` valid;
+ `sink` callable with `ctx`.
  */
-molt_status molt_seg_get(struct molt_seg *seg, const uint8_t *key, size_t key_len, int64_t now, int touch, int64_t new_exptime, molt_value_sink sink, void *ctx);
-
-/*
- storage.h `meta_get`: a read with the meta protocol's options; the
- item (or, with vivify, the new empty one) goes to `sink`.
-
- # Safety
- `seg` a live handle; `key` valid for `key_len` bytes; `opts` NULL or a
- valid options struct; `sink` callable with `ctx`.
- */
-molt_status molt_seg_meta_get(struct molt_seg *seg, const uint8_t *key, size_t key_len, int64_t now, const molt_meta_get_opts *opts, molt_value_sink sink, void *ctx);
+molt_status molt_seg_meta_get(void *seg, const uint8_t *key, size_t key_len, int64_t now, const molt_meta_get_opts *opts, molt_value_sink sink, void *ctx);
 
 /*
  storage.h `meta_store`; on MOLT_OK `*cas_out` (if not NULL) is the new
- cas.
+ cas. MOLT_STORE_CAS is not an engine mode (MOLT_INVALID).
 
  # Safety
- `seg` a live handle; `req` a valid request whose key and value are
- valid for their lengths; `cas_out` NULL or writable.
+ `seg` a live handle; `req` valid, its key and value valid for their
+ lengths; `cas_out` NULL or writable.
  */
-molt_status molt_seg_meta_store(struct molt_seg *seg, const molt_meta_store_req *req, int64_t now, uint64_t *cas_out);
+molt_status molt_seg_meta_store(void *seg, const molt_meta_store_req *req, int64_t now, uint64_t *cas_out);
 
 /*
  storage.h `meta_delete`: delete, invalidate (mark stale) or empty an
  item.
 
  # Safety
- `seg` a live handle; `key` valid for `key_len` bytes; `opts` NULL or a
- valid options struct.
+ `seg` a live handle; `key` valid for `key_len` bytes; `opts` valid.
  */
-molt_status molt_seg_meta_delete(struct molt_seg *seg, const uint8_t *key, size_t key_len, int64_t now, const molt_meta_delete_opts *opts);
+molt_status molt_seg_meta_delete(void *seg, const uint8_t *key, size_t key_len, int64_t now, const molt_meta_delete_opts *opts);
 
 /*
- storage.h `meta_arith`: incr/decr with the meta protocol's options; on
- MOLT_OK `*out` holds the value, cas and exptime left behind.
+ storage.h `meta_arith`: on MOLT_OK `*out` holds the value, cas and
+ exptime left behind.
 
  # Safety
- `seg` a live handle; `key` valid for `key_len` bytes; `opts` NULL or a
- valid options struct; `out` NULL or writable.
+ `seg` a live handle; `key` valid for `key_len` bytes; `opts` valid;
+ `out` writable.
  */
-molt_status molt_seg_meta_arith(struct molt_seg *seg, const uint8_t *key, size_t key_len, int64_t now, const molt_meta_arith_opts *opts, molt_meta_arith_result *out);
-
-/*
- storage.h `store`; on MOLT_OK `*cas_out` (if not NULL) is the new cas.
-
- # Safety
- `seg` a live handle; `key`/`value` valid for their lengths; `cas_out`
- NULL or writable.
- */
-molt_status molt_seg_store(struct molt_seg *seg, molt_store_mode mode, const uint8_t *key, size_t key_len, const uint8_t *value, size_t value_len, uint32_t flags, int64_t exptime, uint64_t cas, int64_t now, uint64_t *cas_out);
-
-/*
- storage.h `arith`: incr (non-zero) or decr; outputs optional.
-
- # Safety
- `seg` a live handle; `key` valid for `key_len`; outputs NULL or writable.
- */
-molt_status molt_seg_arith(struct molt_seg *seg, const uint8_t *key, size_t key_len, int incr, uint64_t delta, int64_t now, uint64_t *value_out, uint64_t *cas_out);
-
-/*
- storage.h `remove`.
-
- # Safety
- `seg` a live handle; `key` valid for `key_len` bytes.
- */
-molt_status molt_seg_remove(struct molt_seg *seg, const uint8_t *key, size_t key_len, int64_t now);
-
-/*
- storage.h `touch`.
-
- # Safety
- `seg` a live handle; `key` valid for `key_len` bytes.
- */
-molt_status molt_seg_touch(struct molt_seg *seg, const uint8_t *key, size_t key_len, int64_t exptime, int64_t now);
+molt_status molt_seg_meta_arith(void *seg, const uint8_t *key, size_t key_len, int64_t now, const molt_meta_arith_opts *opts, molt_meta_arith_result *out);
 
 /*
  storage.h `flush`.
@@ -142,7 +81,7 @@ molt_status molt_seg_touch(struct molt_seg *seg, const uint8_t *key, size_t key_
  # Safety
  `seg` a live handle.
  */
-molt_status molt_seg_flush(struct molt_seg *seg, int64_t at, int64_t now);
+molt_status molt_seg_flush(void *seg, int64_t at, int64_t now);
 
 /*
  storage.h `stats`: fills `*out` on MOLT_OK.
@@ -150,72 +89,73 @@ molt_status molt_seg_flush(struct molt_seg *seg, int64_t at, int64_t now);
  # Safety
  `seg` a live handle; `out` writable.
  */
-molt_status molt_seg_stats(struct molt_seg *seg, int64_t now, molt_storage_stats *out);
+molt_status molt_seg_stats(void *seg, int64_t now, molt_storage_stats *out);
 
 /*
- Loads the certificate chain, key and (optional) client CA; on MOLT_IO_OK
- `*out` holds the handle (free with `molt_tls_free`). On failure `err`
- receives a message naming the file at fault.
+ Loads the certificate chain, key and (optional) client CA; on
+ MOLT_CONFIG_OK `*out` holds the transport (free with `molt_tls_free`).
+ On MOLT_CONFIG_REFUSED `err` names the file at fault.
 
  # Safety
  `cert`/`key` NUL-terminated strings, `ca` NULL or one; `err` NULL or
  writable for `err_len` bytes; `out` writable.
  */
-molt_io_status molt_tls_new(const char *cert, const char *key, const char *ca, char *err, size_t err_len, struct molt_tls **out);
+molt_config_status molt_tls_new(const char *cert, const char *key, const char *ca, char *err, size_t err_len, void **out);
 
 /*
- Releases the configuration; NULL is a no-op. Connections must be
- detached first.
+ Releases the transport (transport.h `destroy`); NULL is a no-op.
+ Connections must be detached first.
 
  # Safety
  `tls` NULL or a handle from `molt_tls_new`, not yet freed.
  */
-void molt_tls_free(struct molt_tls *tls);
+void molt_tls_free(void *tls);
 
 /*
- Re-reads the files given to `molt_tls_new` for new connections; open
- connections keep their session. Returns 0, or -1 with a message in
- `err` (the previous configuration stays).
+ Re-reads the files given to `molt_tls_new` for new connections
+ (transport.h `reload`); open connections keep their session. On
+ MOLT_CONFIG_REFUSED `err` says why and the previous configuration stays.
 
  # Safety
  `tls` a live handle; `err` NULL or writable for `err_len` bytes.
  */
-int32_t molt_tls_reload(struct molt_tls *tls, char *err, size_t err_len);
+molt_config_status molt_tls_reload(void *tls, char *err, size_t err_len);
 
 /*
- Fills `*out` with the TLS counters.
+ Fills `*out` with the TLS counters (transport.h `stats`).
 
  # Safety
  `tls` a live handle; `out` writable.
  */
-void molt_tls_stats(struct molt_tls *tls, molt_transport_stats *out);
+void molt_tls_stats(void *tls, molt_transport_stats *out);
 
 /*
- Counts a handshake the event loop abandoned (timed out).
+ Counts a handshake the event loop abandoned (transport.h
+ `handshake_timed_out`).
 
  # Safety
  `tls` a live handle.
  */
-void molt_tls_note_handshake_timeout(struct molt_tls *tls);
+void molt_tls_note_handshake_timeout(void *tls);
 
 /*
- Takes over accepted, non-blocking socket `fd`: on MOLT_IO_OK `*out`
- holds the connection, which owns the socket until `molt_tls_detach`.
- On failure the socket is left to the caller.
+ Takes over accepted, non-blocking socket `fd` (transport.h `attach`): on
+ MOLT_IO_OK `*out` holds the connection, which owns the socket until
+ `molt_tls_detach`. On failure the socket is left to the caller.
 
  # Safety
  `tls` a live handle; `fd` an open socket no one else will close while
  the connection lives; `out` writable.
  */
-molt_io_status molt_tls_attach(struct molt_tls *tls, int32_t fd, struct molt_tls_conn **out);
+molt_io_status molt_tls_attach(void *tls, int fd, void **out);
 
 /*
  Advances the handshake (transport.h `handshake`).
 
  # Safety
- `c` a live connection handle.
+ `c` a live connection handle, used by one thread at a time.
  */
-molt_io_status molt_tls_handshake(struct molt_tls_conn *c);
+molt_io_status molt_tls_handshake(void *c);
 
 /*
  Reads decrypted application data (transport.h `read`).
@@ -224,7 +164,7 @@ molt_io_status molt_tls_handshake(struct molt_tls_conn *c);
  `c` a live connection handle; `buf` writable for `len` bytes; `n_out`
  writable.
  */
-molt_io_status molt_tls_read(struct molt_tls_conn *c, uint8_t *buf, size_t len, size_t *n_out);
+molt_io_status molt_tls_read(void *c, unsigned char *buf, size_t len, size_t *n_out);
 
 /*
  Encrypts and sends application data (transport.h `write`).
@@ -233,7 +173,7 @@ molt_io_status molt_tls_read(struct molt_tls_conn *c, uint8_t *buf, size_t len, 
  `c` a live connection handle; `buf` readable for `len` bytes; `n_out`
  writable.
  */
-molt_io_status molt_tls_write(struct molt_tls_conn *c, const uint8_t *buf, size_t len, size_t *n_out);
+molt_io_status molt_tls_write(void *c, const unsigned char *buf, size_t len, size_t *n_out);
 
 /*
  Sends records queued by earlier writes (transport.h `flush`).
@@ -241,7 +181,7 @@ molt_io_status molt_tls_write(struct molt_tls_conn *c, const uint8_t *buf, size_
  # Safety
  `c` a live connection handle.
  */
-molt_io_status molt_tls_flush(struct molt_tls_conn *c);
+molt_io_status molt_tls_flush(void *c);
 
 /*
  Decrypted bytes readable without the socket (transport.h `pending`),
@@ -251,7 +191,7 @@ molt_io_status molt_tls_flush(struct molt_tls_conn *c);
  # Safety
  `c` NULL or a live connection handle.
  */
-size_t molt_tls_pending(const struct molt_tls_conn *c);
+size_t molt_tls_pending(void *c);
 
 /*
  Sends close_notify, then half-closes the socket's sending side, so the
@@ -260,7 +200,7 @@ size_t molt_tls_pending(const struct molt_tls_conn *c);
  # Safety
  `c` a live connection handle.
  */
-molt_io_status molt_tls_shutdown_write(struct molt_tls_conn *c);
+molt_io_status molt_tls_shutdown_write(void *c);
 
 /*
  Sends close_notify (best effort), releases the connection and closes its
@@ -269,7 +209,7 @@ molt_io_status molt_tls_shutdown_write(struct molt_tls_conn *c);
  # Safety
  `c` NULL or a live connection handle, not used afterwards.
  */
-void molt_tls_detach(struct molt_tls_conn *c);
+void molt_tls_detach(void *c);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -1,19 +1,33 @@
-//! molt-ffi: the one crate where Rust meets the C core. It presents the
-//! safe `rust/*` libraries as implementations of c-core's seams with plain
-//! `extern "C"` functions. Every export checks its pointers and catches
-//! panics, turning both into a `molt_status`; handles are opaque and freed by
-//! the side that allocated them (here: `molt_seg_new` / `molt_seg_free`).
-//! C sees these functions through the cbindgen header `include/molt_ffi.h`.
+//! molt-ffi: the one crate where Rust meets the C core.
+//!
+//! - `sys`: the one bindgen view of c-core's seams (c-core/include/
+//!   bindings.h); the root crate's safe wrapper of the C core uses it too.
+//! - `convert`: between those C types and the one safe model of the storage
+//!   seam (the `storage` crate).
+//! - `seg`, `tls`: the safe `rust/*` libraries as implementations of the
+//!   seams, with plain `extern "C"` functions that C sees through the
+//!   cbindgen header `include/molt_ffi.h`. Every export checks its pointers
+//!   and catches panics (guard.rs), answering in its seam's status domain;
+//!   handles are freed by the side that allocated them (`_new` / `_free`,
+//!   `_free(NULL)` a no-op).
 
 mod guard;
+
+pub mod convert;
 pub mod seg;
 pub mod tls;
 
-/// The seam types of c-core/include/storage.h and transport.h, as bindgen
-/// reads them.
-#[allow(non_camel_case_types, non_upper_case_globals, dead_code, clippy::all)]
-pub mod seam_types {
-    include!(concat!(env!("OUT_DIR"), "/seam_types.rs"));
+/// c-core/include/bindings.h as bindgen reads it: the seam types and the C
+/// core's functions.
+#[allow(
+    non_camel_case_types,
+    non_upper_case_globals,
+    non_snake_case,
+    dead_code,
+    clippy::all
+)]
+pub mod sys {
+    include!(concat!(env!("OUT_DIR"), "/sys.rs"));
 }
 
 /// The header cbindgen generated from this crate in this build.

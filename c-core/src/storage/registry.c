@@ -1,15 +1,11 @@
-/* storage/registry.c - engine registry and the dispatch behind storage.h. */
+/* storage/registry.c - engine registry and the dispatch of the engines'
+ * own operations behind storage.h (the classic commands: classic.c). */
 #include "storage.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "storage/engines.h"
-
-struct molt_storage {
-    const molt_storage_ops *ops;
-    void *self;
-};
 
 typedef struct engine_entry {
     const char *name;
@@ -20,7 +16,7 @@ typedef struct engine_entry {
 static const engine_entry engines[] = {
     {"slab", molt_slab_create, &molt_slab_ops},
 #ifdef MOLT_WITH_SEG
-    {"seg", molt_seg_create, &molt_seg_ops},
+    {"seg", molt_seg_new, &molt_seg_ops},
 #endif
 };
 
@@ -80,52 +76,6 @@ const char *molt_storage_name(const molt_storage *st) {
     return st ? st->ops->name : NULL;
 }
 
-molt_status molt_storage_get(molt_storage *st, const uint8_t *key,
-                             size_t key_len, int64_t now, molt_value_sink sink,
-                             void *ctx) {
-    if (st == NULL || sink == NULL) return MOLT_INVALID;
-    return st->ops->get(st->self, key, key_len, now, 0, 0, sink, ctx);
-}
-
-molt_status molt_storage_get_touch(molt_storage *st, const uint8_t *key,
-                                   size_t key_len, int64_t exptime,
-                                   int64_t now, molt_value_sink sink,
-                                   void *ctx) {
-    if (st == NULL || sink == NULL) return MOLT_INVALID;
-    return st->ops->get(st->self, key, key_len, now, 1, exptime, sink, ctx);
-}
-
-molt_status molt_storage_store(molt_storage *st, molt_store_mode mode,
-                               const uint8_t *key, size_t key_len,
-                               const uint8_t *value, size_t value_len,
-                               uint32_t flags, int64_t exptime, uint64_t cas,
-                               int64_t now, uint64_t *cas_out) {
-    if (st == NULL) return MOLT_INVALID;
-    return st->ops->store(st->self, mode, key, key_len, value, value_len,
-                          flags, exptime, cas, now, cas_out);
-}
-
-molt_status molt_storage_arith(molt_storage *st, const uint8_t *key,
-                               size_t key_len, int incr, uint64_t delta,
-                               int64_t now, uint64_t *value_out,
-                               uint64_t *cas_out) {
-    if (st == NULL) return MOLT_INVALID;
-    return st->ops->arith(st->self, key, key_len, incr, delta, now, value_out,
-                          cas_out);
-}
-
-molt_status molt_storage_remove(molt_storage *st, const uint8_t *key,
-                                size_t key_len, int64_t now) {
-    if (st == NULL) return MOLT_INVALID;
-    return st->ops->remove(st->self, key, key_len, now);
-}
-
-molt_status molt_storage_touch(molt_storage *st, const uint8_t *key,
-                               size_t key_len, int64_t exptime, int64_t now) {
-    if (st == NULL) return MOLT_INVALID;
-    return st->ops->touch(st->self, key, key_len, exptime, now);
-}
-
 molt_status molt_storage_flush(molt_storage *st, int64_t at, int64_t now) {
     if (st == NULL) return MOLT_INVALID;
     return st->ops->flush(st->self, at, now);
@@ -135,7 +85,7 @@ void molt_storage_stats_read(molt_storage *st, int64_t now,
                              molt_storage_stats *out) {
     if (st == NULL || out == NULL) return;
     memset(out, 0, sizeof(*out));
-    st->ops->stats(st->self, now, out);
+    (void)st->ops->stats(st->self, now, out); /* out stays zeroed on failure */
 }
 
 molt_status molt_storage_meta_get(molt_storage *st, const uint8_t *key,

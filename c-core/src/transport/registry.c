@@ -58,7 +58,7 @@ int molt_transport_needs_rust(const char *name) {
 
 int molt_transport_reload(molt_transport *t, char *err, size_t err_len) {
     if (t == NULL || t->ops->reload == NULL) return 0;
-    return t->ops->reload(t->self, err, err_len);
+    return t->ops->reload(t->self, err, err_len) == MOLT_CONFIG_OK ? 0 : -1;
 }
 
 void molt_transport_stats_read(molt_transport *t, molt_transport_stats *out) {

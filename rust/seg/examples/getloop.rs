@@ -3,8 +3,9 @@
 //! values) and keys kept in one flat array.
 //!
 //! `NKEYS=1000 cargo run --release --example getloop [ops]`
-use seg::{Seg, SegConfig, StoreMode};
+use seg::{Seg, SegConfig};
 use std::hint::black_box;
+use storage::{Storage, StoreCommand};
 
 fn main() {
     let ops: u64 = std::env::args()
@@ -22,7 +23,7 @@ fn main() {
         let k = format!("bench:key:{i:08}");
         flat[i][..k.len()].copy_from_slice(k.as_bytes());
         lens[i] = k.len();
-        s.store(StoreMode::Set, &flat[i][..lens[i]], &[b'v'; 64], 0, 0, 1)
+        s.store(StoreCommand::Set, &flat[i][..lens[i]], &[b'v'; 64], 0, 0, 1)
             .unwrap();
     }
     let mut i = 0usize;
@@ -34,7 +35,7 @@ fn main() {
     let t = std::time::Instant::now();
     for _ in 0..get_ops {
         i = (i + 7919) % nk;
-        black_box(s.get(&flat[i][..lens[i]], 1, None, |_, v| v.len()).unwrap());
+        black_box(s.get(&flat[i][..lens[i]], 1, |_, v| v.len()).unwrap());
     }
     let get = t.elapsed().as_nanos() as f64 / get_ops.max(1) as f64;
     let v = [b'w'; 64];
@@ -42,7 +43,7 @@ fn main() {
     for _ in 0..ops {
         i = (i + 7919) % nk;
         black_box(
-            s.store(StoreMode::Set, &flat[i][..lens[i]], &v, 0, 0, 1)
+            s.store(StoreCommand::Set, &flat[i][..lens[i]], &v, 0, 0, 1)
                 .unwrap(),
         );
     }

@@ -5,7 +5,8 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use seg::{Seg, SegConfig, StoreMode};
+use seg::{Seg, SegConfig};
+use storage::{Storage, StoreCommand};
 
 const NOW: i64 = 1_800_000_000;
 
@@ -23,13 +24,13 @@ fn capacity() {
     let t = Instant::now();
     for i in 0..n {
         key(&mut k, i);
-        s.store(StoreMode::Set, &k, &value, 0, 0, NOW).unwrap();
+        s.store(StoreCommand::Set, &k, &value, 0, 0, NOW).unwrap();
     }
     let fill = t.elapsed();
     let mut hits = 0u64;
     for i in 0..n {
         key(&mut k, i);
-        if s.get(&k, NOW, None, |_, v| v.len()).is_ok() {
+        if s.get(&k, NOW, |_, v| v.len()).is_ok() {
             hits += 1;
         }
     }
@@ -59,7 +60,7 @@ fn speed() {
         })
         .collect();
     for k in &keys {
-        s.store(StoreMode::Set, k, &value, 0, 0, NOW).unwrap();
+        s.store(StoreCommand::Set, k, &value, 0, 0, NOW).unwrap();
     }
     let rounds = 20u64;
     // A fixed pseudo-random order so the hash table is not walked in order.
@@ -71,7 +72,7 @@ fn speed() {
         for _ in 0..rounds {
             for &i in &order {
                 black_box(
-                    s.get(&keys[i], NOW, None, |info, v| info.cas as usize + v.len())
+                    s.get(&keys[i], NOW, |info, v| info.cas as usize + v.len())
                         .unwrap(),
                 );
             }
@@ -81,7 +82,7 @@ fn speed() {
         for _ in 0..rounds {
             for &i in &order {
                 black_box(
-                    s.store(StoreMode::Set, &keys[i], &value, 0, 0, NOW)
+                    s.store(StoreCommand::Set, &keys[i], &value, 0, 0, NOW)
                         .unwrap(),
                 );
             }
@@ -90,7 +91,7 @@ fn speed() {
         let t = Instant::now();
         for _ in 0..rounds {
             for &i in &order {
-                black_box(s.get(b"missing-key", NOW, None, |_, v| v.len()).is_err());
+                black_box(s.get(b"missing-key", NOW, |_, v| v.len()).is_err());
                 black_box(i);
             }
         }
@@ -121,9 +122,9 @@ fn threads() {
                 for i in 0..n {
                     key(&mut k, (th * n + i) % 100_000);
                     if i % 10 == 0 {
-                        s.store(StoreMode::Set, &k, &value, 0, 0, NOW).unwrap();
+                        s.store(StoreCommand::Set, &k, &value, 0, 0, NOW).unwrap();
                     } else {
-                        black_box(s.get(&k, NOW, None, |_, v| v.len()).ok());
+                        black_box(s.get(&k, NOW, |_, v| v.len()).ok());
                     }
                 }
             });

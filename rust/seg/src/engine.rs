@@ -8,8 +8,8 @@ use crate::item::{self, Header, A_FETCHED, A_STALE, A_TIME, A_WON};
 use crate::segment::Segments;
 use crate::stats::Counters;
 use crate::ttl::{self, TtlBuckets};
-use crate::{
-    ArithOptions, ArithResult, DeleteOptions, GetOptions, ItemInfo, SegError, StoreMode,
+use storage::{
+    ArithOptions, ArithResult, DeleteOptions, Error, GetOptions, ItemInfo, Stats, StoreMode,
     StoreOptions,
 };
 
@@ -216,7 +216,7 @@ impl Inner {
         access: u32,
         hint: Option<Found>,
         freq: u8,
-    ) -> Result<(), SegError> {
+    ) -> Result<(), Error> {
         let epoch = self.epoch;
         let vlen = a.len() + b.len();
         let bucket = ttl::bucket_index(exptime, self.now);
@@ -276,7 +276,7 @@ impl Inner {
         exptime: u32,
         cas: u64,
         access: u32,
-    ) -> Result<(), SegError> {
+    ) -> Result<(), Error> {
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
         if !empty {
@@ -323,13 +323,10 @@ impl Inner {
         exptime: i64,
         now: i64,
         opts: &StoreOptions,
-    ) -> Result<u64, SegError> {
+    ) -> Result<u64, Error> {
         let hash = hash_key(self.seed, key);
         self.tick(now);
-        let (mode, compare) = match mode {
-            StoreMode::Cas(c) => (StoreMode::Set, Some(c)),
-            m => (m, opts.compare_cas),
-        };
+        let compare = opts.compare_cas;
         let old = self.find_live(key, hash, now);
         let mut flags = flags;
         let mut exptime = exptime;
@@ -339,40 +336,38 @@ impl Inner {
         let mut carry = 0u32;
         let mut combine = false;
         match mode {
-            StoreMode::Set | StoreMode::Replace | StoreMode::Cas(_) => match (compare, old) {
-                (Some(_), None) => return Err(SegError::NotFound),
+            StoreMode::Set | StoreMode::Replace => match (compare, old) {
+                (Some(_), None) => return Err(Error::NotFound),
                 (Some(c), Some(o)) if o.hdr.cas != c => {
                     if !(opts.invalidate && c < o.hdr.cas) {
-                        return Err(SegError::Exists);
+                        return Err(Error::Exists);
                     }
                     // An older writer under invalidation: stored, but stale,
                     // keeping the exptime and the win state.
                     keep_exp = Some(o.hdr.exptime);
                     carry = A_STALE | (o.hdr.access & A_WON);
                 }
-                (None, None) if mode == StoreMode::Replace => return Err(SegError::NotStored),
+                (None, None) if mode == StoreMode::Replace => return Err(Error::NotStored),
                 _ => {}
             },
             StoreMode::Add => {
                 if let Some(o) = old {
                     self.table.bump(o.loc);
-                    return Err(SegError::NotStored);
+                    return Err(Error::NotStored);
                 }
             }
             StoreMode::Append | StoreMode::Prepend => match old {
                 None => match opts.vivify {
                     Some(v) => exptime = v,
-                    None => return Err(SegError::NotStored),
+                    None => return Err(Error::NotStored),
                 },
                 Some(o) => {
                     if compare.is_some_and(|c| c != o.hdr.cas) {
-                        return Err(SegError::Exists);
+                        return Err(Error::Exists);
                     }
                     let combined = o.hdr.vlen as usize + value.len();
-                    if crate::memcached_item_size(key.len(), o.hdr.flags, combined)
-                        > self.item_size_max
-                    {
-                        return Err(SegError::TooLarge);
+                    if storage::item_size(key.len(), o.hdr.flags, combined) > self.item_size_max {
+                        return Err(Error::TooLarge);
                     }
                     flags = o.hdr.flags;
                     keep_exp = Some(o.hdr.exptime);
@@ -422,12 +417,12 @@ impl Inner {
         delta: u64,
         now: i64,
         opts: &ArithOptions,
-    ) -> Result<ArithResult, SegError> {
+    ) -> Result<ArithResult, Error> {
         let hash = hash_key(self.seed, key);
         self.tick(now);
         let mut digits = [0u8; 20];
         let Some(o) = self.find_live(key, hash, now) else {
-            let vexp = opts.vivify.ok_or(SegError::NotFound)?;
+            let vexp = opts.vivify.ok_or(Error::NotFound)?;
             // Created holding `initial`; no delta applied.
             let d = crate::num::format_u64(opts.initial, &mut digits);
             let cas = self.cas_for(opts.new_cas);
@@ -445,9 +440,9 @@ impl Inner {
             });
         };
         if opts.compare_cas.is_some_and(|c| c != o.hdr.cas) {
-            return Err(SegError::Exists);
+            return Err(Error::Exists);
         }
-        let v = crate::num::parse_u64(self.value(&o)).ok_or(SegError::NonNumeric)?;
+        let v = crate::num::parse_u64(self.value(&o)).ok_or(Error::NonNumeric)?;
         let v = if incr {
             v.wrapping_add(delta)
         } else {
@@ -479,12 +474,12 @@ impl Inner {
         })
     }
 
-    pub fn delete(&mut self, key: &[u8], now: i64, opts: &DeleteOptions) -> Result<(), SegError> {
+    pub fn delete(&mut self, key: &[u8], now: i64, opts: &DeleteOptions) -> Result<(), Error> {
         let hash = hash_key(self.seed, key);
         self.tick(now);
-        let f = self.find_live(key, hash, now).ok_or(SegError::NotFound)?;
+        let f = self.find_live(key, hash, now).ok_or(Error::NotFound)?;
         if opts.compare_cas.is_some_and(|c| c != f.hdr.cas) {
-            return Err(SegError::Exists);
+            return Err(Error::Exists);
         }
         if !opts.invalidate && !opts.clear_value {
             self.unlink(&f);
@@ -524,7 +519,7 @@ impl Inner {
     /// place when its segment outlives the new time; otherwise the item is
     /// copied (same cas) into the segment chain of its new TTL bucket.
     /// Returns the item's location afterwards.
-    fn retime(&mut self, key: &[u8], hash: u64, f: Found, exp: u32) -> Result<Found, SegError> {
+    fn retime(&mut self, key: &[u8], hash: u64, f: Found, exp: u32) -> Result<Found, Error> {
         let seg_exp = self.segs.meta[f.seg as usize].expire_at;
         if f.hdr.has_exp && exp != 0 && i64::from(exp) <= seg_exp {
             let buf = &mut self.segs.data[f.seg as usize][f.off..];
@@ -539,37 +534,19 @@ impl Inner {
         Ok(self.find(key, hash).expect("just written"))
     }
 
-    pub fn touch(&mut self, key: &[u8], exptime: i64, now: i64) -> Result<(), SegError> {
-        let hash = hash_key(self.seed, key);
-        self.tick(now);
-        let f = self.find_live(key, hash, now).ok_or(SegError::NotFound)?;
-        match item::norm_exptime(exptime, now) {
-            Some(exp) => {
-                let f = self.retime(key, hash, f, exp)?;
-                self.accessed(&f, now, 0, true);
-            }
-            None => {
-                self.unlink(&f);
-                self.counters.expired += 1;
-            }
-        }
-        Ok(())
-    }
-
-    /// A read; only a meta read (`meta`) can win (classic reads report
-    /// the win state but never take the win).
+    /// A read; classic reads (`no_win`) report the win state but never
+    /// take the win.
     pub fn get<R>(
         &mut self,
         key: &[u8],
         now: i64,
         opts: &GetOptions,
-        meta: bool,
         f: impl FnOnce(&ItemInfo, &[u8]) -> R,
-    ) -> Result<R, SegError> {
+    ) -> Result<R, Error> {
         let hash = hash_key(self.seed, key);
         self.tick(now);
         let Some(mut found) = self.find_live(key, hash, now) else {
-            let vexp = opts.vivify.ok_or(SegError::NotFound)?;
+            let vexp = opts.vivify.ok_or(Error::NotFound)?;
             return self.vivify(key, hash, now, vexp, opts, f);
         };
         let mut drop_after = false;
@@ -593,7 +570,7 @@ impl Inner {
         let recache = opts
             .recache
             .is_some_and(|r| reported_exp != 0 && reported_exp - now < r);
-        let win = meta && !win_taken && (stale || recache);
+        let win = !opts.no_win && !win_taken && (stale || recache);
         let info = ItemInfo {
             flags: found.hdr.flags,
             cas: found.hdr.cas,
@@ -625,7 +602,7 @@ impl Inner {
         vexp: i64,
         opts: &GetOptions,
         f: impl FnOnce(&ItemInfo, &[u8]) -> R,
-    ) -> Result<R, SegError> {
+    ) -> Result<R, Error> {
         let cas = self.cas_for(opts.new_cas);
         let norm = item::norm_exptime(vexp, now);
         if let Some(exp) = norm {
@@ -702,10 +679,10 @@ impl Inner {
         self.epoch += 1;
     }
 
-    pub fn stats(&mut self, now: i64) -> crate::SegStats {
+    pub fn stats(&mut self, now: i64) -> Stats {
         self.tick(now);
         let c = &self.counters;
-        crate::SegStats {
+        Stats {
             curr_items: c.curr_items,
             total_items: c.total_items,
             bytes: c.bytes,

@@ -18,7 +18,7 @@ use crate::hashtable::{hash_key, pack, slot_freq, slot_tag, Loc, FREQ_MAX};
 use crate::item;
 use crate::segment::{State, NONE};
 use crate::ttl::{NEVER, NUM_BUCKETS};
-use crate::SegError;
+use storage::Error;
 
 /// Segments merged at most at once.
 pub(crate) const MERGE_N: usize = 4;
@@ -45,7 +45,7 @@ impl Inner {
         flags: u32,
         exptime: u32,
         cas: u64,
-    ) -> Result<(u32, usize, usize), SegError> {
+    ) -> Result<(u32, usize, usize), Error> {
         let seg_size = self.segs.seg_size;
         let tail = self.ttl.chains[b].tail;
         if tail != NONE {
@@ -64,7 +64,7 @@ impl Inner {
         let size = hl + klen + vlen;
         let k = size.div_ceil(seg_size);
         if k > self.segs.count() {
-            return Err(SegError::TooLarge);
+            return Err(Error::TooLarge);
         }
         let id = self.take_free()?;
         if k > 1 {
@@ -110,14 +110,14 @@ impl Inner {
     }
 
     /// A free segment id with a buffer of segment size, making room if needed.
-    fn take_free(&mut self) -> Result<u32, SegError> {
+    fn take_free(&mut self) -> Result<u32, Error> {
         let id = match self.segs.free.pop() {
             Some(id) => id,
             None => {
                 if !self.reclaim_dead() && !self.merge_evict() && !self.fifo_evict() {
-                    return Err(SegError::NoMemory);
+                    return Err(Error::NoMemory);
                 }
-                self.segs.free.pop().ok_or(SegError::NoMemory)?
+                self.segs.free.pop().ok_or(Error::NoMemory)?
             }
         };
         if let Err(e) = self.segs.resize(id, self.segs.seg_size) {

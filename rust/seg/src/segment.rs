@@ -6,7 +6,7 @@
 //! buffer grows to `k * segment_size` and the `k - 1` other segment ids it
 //! borrows give up theirs, keeping the total within the budget.
 
-use crate::SegError;
+use storage::Error;
 
 /// "No segment" in chain links.
 pub(crate) const NONE: u32 = u32::MAX;
@@ -124,7 +124,7 @@ impl Segments {
     }
 
     /// Give segment `id` a zeroed buffer of exactly `len` bytes.
-    pub fn resize(&mut self, id: u32, len: usize) -> Result<(), SegError> {
+    pub fn resize(&mut self, id: u32, len: usize) -> Result<(), Error> {
         // (Result kept so a fallible allocator can be slotted in.)
         let cur = &mut self.data[id as usize];
         if cur.len() == len {

@@ -58,7 +58,7 @@ static uint64_t cas_take(slab_engine *e, int has_given, uint64_t given) {
 
 static const uint8_t empty_value[1];
 
-/* ---- reads: get, gat, touch and the meta get share one path ---- */
+/* ---- reads (the seam's get, gat and touch are meta gets) ---- */
 
 /* Miss with N: create an empty item (won) and serve it. Under the lock. */
 static molt_status vivify_get(slab_engine *e, const uint8_t *key,
@@ -86,16 +86,17 @@ static molt_status vivify_get(slab_engine *e, const uint8_t *key,
     info.exptime = keep ? (int64_t)exp : o->vivify_exptime;
     info.last_access = now;
     info.win = 1;
-    if (sink != NULL) sink(ctx, &info, empty_value, 0);
+    sink(ctx, &info, empty_value, 0);
     return MOLT_OK;
 }
 
-/* Read (sink != NULL) or only touch (sink == NULL) a live item. Only a
- * meta read (`meta`) can win. */
-static molt_status get_common(slab_engine *e, const uint8_t *key,
-                              size_t key_len, int64_t now,
-                              const molt_meta_get_opts *o, int meta,
-                              molt_value_sink sink, void *ctx) {
+static molt_status slab_meta_get(void *self, const uint8_t *key,
+                                 size_t key_len, int64_t now,
+                                 const molt_meta_get_opts *o,
+                                 molt_value_sink sink, void *ctx) {
+    slab_engine *e = self;
+    if (e == NULL || o == NULL || sink == NULL || bad_key(key, key_len))
+        return MOLT_INVALID;
     uint64_t hv = slab_hash_key(&e->hash, key, key_len);
     lock(e, now);
     slab_item *it = slab_item_find(e, key, key_len, hv, now);
@@ -122,8 +123,8 @@ static molt_status get_common(slab_engine *e, const uint8_t *key,
     }
     int recache = o->recache && info.exptime != 0 &&
                   info.exptime - now < o->recache_ttl;
-    info.win = meta && !info.win_taken && (info.stale || recache);
-    if (sink != NULL) sink(ctx, &info, slab_item_value(it), it->nbytes);
+    info.win = !o->no_win && !info.win_taken && (info.stale || recache);
+    sink(ctx, &info, slab_item_value(it), it->nbytes);
     if (keep) {
         if (info.win) it->mflags |= SLAB_META_WON;
         if (!o->no_bump) item_accessed(e, it, now);
@@ -136,43 +137,12 @@ static molt_status get_common(slab_engine *e, const uint8_t *key,
     return MOLT_OK;
 }
 
-static molt_status slab_get(void *self, const uint8_t *key, size_t key_len,
-                            int64_t now, int touch, int64_t new_exptime,
-                            molt_value_sink sink, void *ctx) {
+/* ---- writes: set/add/replace/append/prepend (cas is set with compare_cas) */
+
+static molt_status slab_meta_store(void *self, const molt_meta_store_req *req,
+                                   int64_t now, uint64_t *cas_out) {
     slab_engine *e = self;
-    if (e == NULL || sink == NULL || bad_key(key, key_len)) return MOLT_INVALID;
-    molt_meta_get_opts o = {0};
-    o.touch = touch;
-    o.touch_exptime = new_exptime;
-    return get_common(e, key, key_len, now, &o, 0, sink, ctx);
-}
-
-static molt_status slab_meta_get(void *self, const uint8_t *key,
-                                 size_t key_len, int64_t now,
-                                 const molt_meta_get_opts *opts,
-                                 molt_value_sink sink, void *ctx) {
-    slab_engine *e = self;
-    if (e == NULL || opts == NULL || sink == NULL || bad_key(key, key_len))
-        return MOLT_INVALID;
-    return get_common(e, key, key_len, now, opts, 1, sink, ctx);
-}
-
-static molt_status slab_touch(void *self, const uint8_t *key, size_t key_len,
-                              int64_t exptime, int64_t now) {
-    slab_engine *e = self;
-    if (e == NULL || bad_key(key, key_len)) return MOLT_INVALID;
-    molt_meta_get_opts o = {0};
-    o.touch = 1;
-    o.touch_exptime = exptime;
-    return get_common(e, key, key_len, now, &o, 0, NULL, NULL);
-}
-
-/* ---- writes: set/add/replace/cas/append/prepend, classic and meta ---- */
-
-/* req->mode is SET, ADD, REPLACE, APPEND or PREPEND (CAS is SET with a
- * compare_cas). */
-static molt_status store_common(slab_engine *e, const molt_meta_store_req *req,
-                                int64_t now, uint64_t *cas_out) {
+    if (e == NULL || req == NULL) return MOLT_INVALID;
     const uint8_t *key = req->key, *value = req->value;
     size_t key_len = req->key_len, value_len = req->value_len;
     if (bad_key(key, key_len) || (value == NULL && value_len > 0) ||
@@ -195,7 +165,6 @@ static molt_status store_common(slab_engine *e, const molt_meta_store_req *req,
     switch (mode) {
     case MOLT_STORE_SET:
     case MOLT_STORE_REPLACE:
-    case MOLT_STORE_CAS:
         if (req->has_compare_cas) {
             if (old == NULL) {
                 rc = MOLT_NOT_FOUND;
@@ -238,6 +207,8 @@ static molt_status store_common(slab_engine *e, const molt_meta_store_req *req,
             flags = old->flags;
             exp = old->exptime;
         }
+        break;
+    default: /* refused above */
         break;
     }
     if (rc != MOLT_OK) goto out;
@@ -288,45 +259,15 @@ out:
     return rc;
 }
 
-static molt_status slab_store(void *self, molt_store_mode mode,
-                              const uint8_t *key, size_t key_len,
-                              const uint8_t *value, size_t value_len,
-                              uint32_t flags, int64_t exptime, uint64_t cas,
-                              int64_t now, uint64_t *cas_out) {
-    slab_engine *e = self;
-    if (e == NULL || (unsigned)mode > MOLT_STORE_CAS) return MOLT_INVALID;
-    molt_meta_store_req req = {0};
-    req.mode = mode == MOLT_STORE_CAS ? MOLT_STORE_SET : mode;
-    req.key = key;
-    req.key_len = key_len;
-    req.value = value;
-    req.value_len = value_len;
-    req.flags = flags;
-    req.exptime = exptime;
-    req.has_compare_cas = mode == MOLT_STORE_CAS;
-    req.compare_cas = cas;
-    return store_common(e, &req, now, cas_out);
-}
+/* ---- incr/decr ---- */
 
-static molt_status slab_meta_store(void *self, const molt_meta_store_req *req,
-                                   int64_t now, uint64_t *cas_out) {
+static molt_status slab_meta_arith(void *self, const uint8_t *key,
+                                   size_t key_len, int64_t now,
+                                   const molt_meta_arith_opts *o,
+                                   molt_meta_arith_result *out) {
     slab_engine *e = self;
-    if (e == NULL || req == NULL || (unsigned)req->mode > MOLT_STORE_CAS)
+    if (e == NULL || o == NULL || out == NULL || bad_key(key, key_len))
         return MOLT_INVALID;
-    molt_meta_store_req r = *req;
-    if (r.mode == MOLT_STORE_CAS) { /* = SET with the compare_cas given */
-        r.mode = MOLT_STORE_SET;
-        r.has_compare_cas = 1;
-    }
-    return store_common(e, &r, now, cas_out);
-}
-
-/* ---- incr/decr, classic and meta ---- */
-
-static molt_status arith_common(slab_engine *e, const uint8_t *key,
-                                size_t key_len, int64_t now,
-                                const molt_meta_arith_opts *o,
-                                molt_meta_arith_result *out) {
     uint64_t hv = slab_hash_key(&e->hash, key, key_len);
     molt_status rc = MOLT_OK;
     lock(e, now);
@@ -407,44 +348,19 @@ static molt_status arith_common(slab_engine *e, const uint8_t *key,
         slab_lru_bump(&e->classes[it->clsid], it);
     }
 done:
-    if (out != NULL) *out = res;
+    *out = res;
 out:
     unlock(e);
     return rc;
 }
 
-static molt_status slab_arith(void *self, const uint8_t *key, size_t key_len,
-                              int incr, uint64_t delta, int64_t now,
-                              uint64_t *value_out, uint64_t *cas_out) {
+/* ---- delete, invalidate (mark stale), clear value ---- */
+
+static molt_status slab_meta_delete(void *self, const uint8_t *key,
+                                    size_t key_len, int64_t now,
+                                    const molt_meta_delete_opts *o) {
     slab_engine *e = self;
-    if (e == NULL || bad_key(key, key_len)) return MOLT_INVALID;
-    molt_meta_arith_opts o = {0};
-    o.incr = incr;
-    o.delta = delta;
-    molt_meta_arith_result res;
-    molt_status rc = arith_common(e, key, key_len, now, &o, &res);
-    if (rc == MOLT_OK) {
-        if (value_out != NULL) *value_out = res.value;
-        if (cas_out != NULL) *cas_out = res.cas;
-    }
-    return rc;
-}
-
-static molt_status slab_meta_arith(void *self, const uint8_t *key,
-                                   size_t key_len, int64_t now,
-                                   const molt_meta_arith_opts *opts,
-                                   molt_meta_arith_result *out) {
-    slab_engine *e = self;
-    if (e == NULL || opts == NULL || out == NULL || bad_key(key, key_len))
-        return MOLT_INVALID;
-    return arith_common(e, key, key_len, now, opts, out);
-}
-
-/* ---- delete, classic and meta (invalidate, clear value) ---- */
-
-static molt_status delete_common(slab_engine *e, const uint8_t *key,
-                                 size_t key_len, int64_t now,
-                                 const molt_meta_delete_opts *o) {
+    if (e == NULL || o == NULL || bad_key(key, key_len)) return MOLT_INVALID;
     uint64_t hv = slab_hash_key(&e->hash, key, key_len);
     molt_status rc = MOLT_OK;
     lock(e, now);
@@ -489,22 +405,6 @@ out:
     return rc;
 }
 
-static molt_status slab_remove(void *self, const uint8_t *key, size_t key_len,
-                               int64_t now) {
-    slab_engine *e = self;
-    if (e == NULL || bad_key(key, key_len)) return MOLT_INVALID;
-    molt_meta_delete_opts o = {0};
-    return delete_common(e, key, key_len, now, &o);
-}
-
-static molt_status slab_meta_delete(void *self, const uint8_t *key,
-                                    size_t key_len, int64_t now,
-                                    const molt_meta_delete_opts *opts) {
-    slab_engine *e = self;
-    if (e == NULL || opts == NULL || bad_key(key, key_len)) return MOLT_INVALID;
-    return delete_common(e, key, key_len, now, opts);
-}
-
 static molt_status slab_flush(void *self, int64_t at, int64_t now) {
     slab_engine *e = self;
     if (e == NULL) return MOLT_INVALID;
@@ -514,9 +414,10 @@ static molt_status slab_flush(void *self, int64_t at, int64_t now) {
     return MOLT_OK;
 }
 
-static void slab_stats(void *self, int64_t now, molt_storage_stats *out) {
+static molt_status slab_stats(void *self, int64_t now,
+                              molt_storage_stats *out) {
     slab_engine *e = self;
-    if (e == NULL || out == NULL) return;
+    if (e == NULL || out == NULL) return MOLT_INVALID;
     lock(e, now);
     out->curr_items = e->curr_items;
     out->total_items = e->total_items;
@@ -527,6 +428,7 @@ static void slab_stats(void *self, int64_t now, molt_storage_stats *out) {
     out->memory_limit = e->memory_limit;
     out->hash_buckets = slab_hash_buckets(&e->hash);
     unlock(e);
+    return MOLT_OK;
 }
 
 static void slab_destroy(void *self) {
@@ -574,16 +476,11 @@ molt_status molt_slab_create(const molt_storage_config *cfg, void **self_out) {
 
 const molt_storage_ops molt_slab_ops = {
     .name = "slab",
-    .get = slab_get,
-    .store = slab_store,
-    .arith = slab_arith,
-    .remove = slab_remove,
-    .touch = slab_touch,
-    .flush = slab_flush,
-    .stats = slab_stats,
     .meta_get = slab_meta_get,
     .meta_store = slab_meta_store,
     .meta_delete = slab_meta_delete,
     .meta_arith = slab_meta_arith,
+    .flush = slab_flush,
+    .stats = slab_stats,
     .destroy = slab_destroy,
 };
