@@ -74,6 +74,30 @@ static void latency_histogram(out *o, const molt_latency_totals *t) {
     emit(o, "%s_count %llu\n", name, (unsigned long long)t->count);
 }
 
+/* The commands counted as hits and misses, and their counters. */
+static const struct {
+    const char *command;
+    molt_counter hits, misses;
+} hit_miss[] = {
+    {"get", MOLT_COUNTER_GET_HITS, MOLT_COUNTER_GET_MISSES},
+    {"delete", MOLT_COUNTER_DELETE_HITS, MOLT_COUNTER_DELETE_MISSES},
+    {"incr", MOLT_COUNTER_INCR_HITS, MOLT_COUNTER_INCR_MISSES},
+    {"decr", MOLT_COUNTER_DECR_HITS, MOLT_COUNTER_DECR_MISSES},
+    {"cas", MOLT_COUNTER_CAS_HITS, MOLT_COUNTER_CAS_MISSES},
+    {"touch", MOLT_COUNTER_TOUCH_HITS, MOLT_COUNTER_TOUCH_MISSES},
+};
+
+/* A counter family with one value per command: the hits, or the misses. */
+static void by_command(out *o, const molt_counter_totals *t, const char *name,
+                       const char *help, int misses) {
+    head(o, name, "counter", help);
+    for (size_t i = 0; i < sizeof(hit_miss) / sizeof(hit_miss[0]); i++) {
+        char labels[48];
+        snprintf(labels, sizeof(labels), "{command=\"%s\"}", hit_miss[i].command);
+        value(o, name, labels, t->counter[misses ? hit_miss[i].misses : hit_miss[i].hits]);
+    }
+}
+
 /* One summed protocol counter (molt_counter without its prefix). */
 #define COUNT(name) t.counter[MOLT_COUNTER_##name]
 
@@ -102,7 +126,8 @@ int metrics_render(molt_server *s, molt_buf *buf, size_t limit) {
          "replace, append, prepend, cas).");
     value(&o, "molt_commands_total", "{command=\"get\"}", COUNT(CMD_GET));
     value(&o, "molt_commands_total", "{command=\"set\"}", COUNT(CMD_SET));
-    value(&o, "molt_commands_total", "{command=\"delete\"}", COUNT(DELETE_HITS) + COUNT(DELETE_MISSES));
+    value(&o, "molt_commands_total", "{command=\"delete\"}",
+          COUNT(DELETE_HITS) + COUNT(DELETE_MISSES));
     value(&o, "molt_commands_total", "{command=\"incr\"}", COUNT(INCR_HITS) + COUNT(INCR_MISSES));
     value(&o, "molt_commands_total", "{command=\"decr\"}", COUNT(DECR_HITS) + COUNT(DECR_MISSES));
     value(&o, "molt_commands_total", "{command=\"cas\"}",
@@ -110,26 +135,16 @@ int metrics_render(molt_server *s, molt_buf *buf, size_t limit) {
     value(&o, "molt_commands_total", "{command=\"touch\"}", COUNT(CMD_TOUCH));
     value(&o, "molt_commands_total", "{command=\"flush\"}", COUNT(CMD_FLUSH));
 
-    head(&o, "molt_hits_total", "counter", "Commands that found their key, by command.");
-    value(&o, "molt_hits_total", "{command=\"get\"}", COUNT(GET_HITS));
-    value(&o, "molt_hits_total", "{command=\"delete\"}", COUNT(DELETE_HITS));
-    value(&o, "molt_hits_total", "{command=\"incr\"}", COUNT(INCR_HITS));
-    value(&o, "molt_hits_total", "{command=\"decr\"}", COUNT(DECR_HITS));
-    value(&o, "molt_hits_total", "{command=\"cas\"}", COUNT(CAS_HITS));
-    value(&o, "molt_hits_total", "{command=\"touch\"}", COUNT(TOUCH_HITS));
-    head(&o, "molt_misses_total", "counter", "Commands that did not find their key, by command.");
-    value(&o, "molt_misses_total", "{command=\"get\"}", COUNT(GET_MISSES));
-    value(&o, "molt_misses_total", "{command=\"delete\"}", COUNT(DELETE_MISSES));
-    value(&o, "molt_misses_total", "{command=\"incr\"}", COUNT(INCR_MISSES));
-    value(&o, "molt_misses_total", "{command=\"decr\"}", COUNT(DECR_MISSES));
-    value(&o, "molt_misses_total", "{command=\"cas\"}", COUNT(CAS_MISSES));
-    value(&o, "molt_misses_total", "{command=\"touch\"}", COUNT(TOUCH_MISSES));
+    by_command(&o, &t, "molt_hits_total", "Commands that found their key, by command.", 0);
+    by_command(&o, &t, "molt_misses_total",
+               "Commands that did not find their key, by command.", 1);
     one(&o, "molt_cas_badval_total", "counter", "cas commands refused: the item had changed.",
         "", COUNT(CAS_BADVAL));
     head(&o, "molt_store_rejected_total", "counter", "Storage commands refused, by reason.");
     value(&o, "molt_store_rejected_total", "{reason=\"too_large\"}", COUNT(STORE_TOO_LARGE));
     value(&o, "molt_store_rejected_total", "{reason=\"no_memory\"}", COUNT(STORE_NO_MEMORY));
-    one(&o, "molt_read_bytes_total", "counter", "Bytes read from clients.", "", COUNT(BYTES_READ));
+    one(&o, "molt_read_bytes_total", "counter", "Bytes read from clients.", "",
+        COUNT(BYTES_READ));
     one(&o, "molt_written_bytes_total", "counter", "Bytes written to clients.", "",
         COUNT(BYTES_WRITTEN));
 

@@ -144,31 +144,29 @@ static void run_arith(proto_exec *x, const proto_request *req) {
     proto_reply(&x->out, num, len);
 }
 
-/* Any outcome but success is NOT_FOUND, as memcached answers. */
+/* delete and touch: any outcome but success is NOT_FOUND, as memcached
+ * answers; counted as a hit or a miss. */
+static void answer_found(proto_exec *x, molt_status st, molt_counter hit,
+                         molt_counter miss, const char *found) {
+    counter_add(x->ctx->counters, st == MOLT_OK ? hit : miss, 1);
+    proto_reply_line(&x->out, st == MOLT_OK ? found : "NOT_FOUND");
+}
+
 static void run_delete(proto_exec *x, const proto_request *req) {
     const molt_protocol_ctx *ctx = x->ctx;
-    if (molt_storage_remove(ctx->storage, (const uint8_t *)req->key.p, req->key.n,
-                            ctx->now) == MOLT_OK) {
-        counter_add(ctx->counters, MOLT_COUNTER_DELETE_HITS, 1);
-        PROTO_REPLY(&x->out, "DELETED\r\n");
-    } else {
-        counter_add(ctx->counters, MOLT_COUNTER_DELETE_MISSES, 1);
-        PROTO_REPLY(&x->out, "NOT_FOUND\r\n");
-    }
+    molt_status st =
+        molt_storage_remove(ctx->storage, (const uint8_t *)req->key.p, req->key.n, ctx->now);
+    answer_found(x, st, MOLT_COUNTER_DELETE_HITS, MOLT_COUNTER_DELETE_MISSES, "DELETED");
 }
 
 static void run_touch(proto_exec *x, const proto_request *req) {
     const molt_protocol_ctx *ctx = x->ctx;
     counter_add(ctx->counters, MOLT_COUNTER_CMD_TOUCH, 1);
-    if (molt_storage_touch(ctx->storage, (const uint8_t *)req->key.p, req->key.n,
-                           proto_absolute_exptime(req->exptime, ctx->now),
-                           ctx->now) == MOLT_OK) {
-        counter_add(ctx->counters, MOLT_COUNTER_TOUCH_HITS, 1);
-        PROTO_REPLY(&x->out, "TOUCHED\r\n");
-    } else {
-        counter_add(ctx->counters, MOLT_COUNTER_TOUCH_MISSES, 1);
-        PROTO_REPLY(&x->out, "NOT_FOUND\r\n");
-    }
+    molt_status st = molt_storage_touch(ctx->storage, (const uint8_t *)req->key.p,
+                                        req->key.n,
+                                        proto_absolute_exptime(req->exptime, ctx->now),
+                                        ctx->now);
+    answer_found(x, st, MOLT_COUNTER_TOUCH_HITS, MOLT_COUNTER_TOUCH_MISSES, "TOUCHED");
 }
 
 static void run_flush(proto_exec *x, const proto_request *req) {

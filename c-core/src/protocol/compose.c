@@ -55,43 +55,36 @@ size_t put_key(char *p, const uint8_t *key, size_t key_len, int binary) {
 }
 
 size_t meta_put_echo(char *p, const meta_echo *e, const meta_values *v) {
-    unsigned known = v ? v->known : 0;
+    static const meta_values unknown = {0};
+    if (v == NULL) v = &unknown;
     size_t h = 0;
     for (size_t i = 0; i < e->nflags; i++) {
         char f = e->flags[i];
+        unsigned needs;
+        uint64_t value;
         switch (f) {
         case 'O':
             p[h++] = ' ';
             memcpy(p + h, e->opaque, e->opaque_len);
             h += e->opaque_len;
-            break;
+            continue;
         case 'k':
             h += put_key(p + h, e->key, e->key_len, e->key_binary);
-            break;
-        case 't':
-            if (!(known & META_KNOWN_TTL)) break;
+            continue;
+        case 't': /* signed: -1 for no expiry */
+            if (!(v->known & META_KNOWN_TTL)) continue;
             p[h++] = ' ';
             p[h++] = 't';
             h += put_i64(p + h, v->ttl);
-            break;
-        case 's':
-            if (known & META_KNOWN_SIZE) h += put_flag_u64(p + h, f, v->size);
-            break;
-        case 'c':
-            if (known & META_KNOWN_CAS) h += put_flag_u64(p + h, f, v->cas);
-            break;
-        case 'f':
-            if (known & META_KNOWN_FLAGS) h += put_flag_u64(p + h, f, v->client_flags);
-            break;
-        case 'l':
-            if (known & META_KNOWN_IDLE) h += put_flag_u64(p + h, f, v->idle);
-            break;
-        case 'h':
-            if (known & META_KNOWN_FETCHED) h += put_flag_u64(p + h, f, v->fetched ? 1 : 0);
-            break;
-        default:
-            break;
+            continue;
+        case 's': needs = META_KNOWN_SIZE, value = v->size; break;
+        case 'c': needs = META_KNOWN_CAS, value = v->cas; break;
+        case 'f': needs = META_KNOWN_FLAGS, value = v->client_flags; break;
+        case 'l': needs = META_KNOWN_IDLE, value = v->idle; break;
+        case 'h': needs = META_KNOWN_FETCHED, value = v->fetched ? 1 : 0; break;
+        default: continue;
         }
+        if (v->known & needs) h += put_flag_u64(p + h, f, value);
     }
     return h;
 }

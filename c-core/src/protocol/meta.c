@@ -174,7 +174,6 @@ static void meta_set(proto_exec *x, const meta_request *m) {
     memset(pm, 0, sizeof(*pm));
     pm->active = 1;
     pm->quiet = m->quiet;
-    pm->key_binary = m->key_binary;
     /* As memcached: C turns set/replace into a cas (I then lets an older
      * cas store a stale value), append/prepend check it, add ignores it. */
     if (m->has_cas && m->store_mode != MOLT_STORE_ADD) {
@@ -188,10 +187,10 @@ static void meta_set(proto_exec *x, const meta_request *m) {
     pm->vivify = m->vivify;
     pm->vivify_exptime = m->vivify ? abs_exptime(m->vivify_ttl, now) : 0;
     /* the line is gone when the block arrives: keep what the reply echoes */
-    memcpy(pm->ret, m->ret, m->nret);
-    pm->nret = (uint8_t)m->nret;
-    memcpy(pm->opaque, m->opaque ? m->opaque : "", m->opaque_len);
-    pm->opaque_len = (uint8_t)m->opaque_len;
+    pm->echo = echo_of(m);
+    pm->echo.flags = memcpy(pm->ret, m->ret, m->nret);
+    pm->echo.opaque = m->opaque ? memcpy(pm->opaque, m->opaque, m->opaque_len) : NULL;
+    pm->echo.key = p->key;
     x->s->want_data = 1;
 }
 

@@ -34,26 +34,21 @@ static int num_i32(const proto_token *t, int32_t *out) {
     return 1;
 }
 
-/* memcached's safe_strtoull: strtoull (an optional sign, a negative value
- * wraps) refusing only a '-' whose result looks negative as a signed
- * number; so "-0" is 0 but "-1" is an error. */
+/* A flag's number as memcached's safe_strtoull reads it. */
 static int num_u64(const proto_token *t, uint64_t *out) {
-    const char *s = t->p + 1;
-    size_t n = t->n - 1;
-    int neg = 0;
-    if (n > 1 && (s[0] == '+' || s[0] == '-')) {
-        neg = s[0] == '-';
-        s++;
-        n--;
+    return parse_u64_wrapping(t->p + 1, t->n - 1, out);
+}
+
+/* A flag that switches something on and carries a number (N T R C E):
+ * sets *on (only when the number is good, for has_*), notes a bad one. */
+static void number_flag(const proto_token *t, int *on, int on_when_bad, int32_t *ttl,
+                        uint64_t *value, const char **err, int *bad) {
+    int ok = ttl ? num_i32(t, ttl) : num_u64(t, value);
+    if (ok || on_when_bad) *on = 1;
+    if (!ok) {
+        *err = err_bad_token;
+        *bad = 1;
     }
-    uint64_t v;
-    if (!parse_u64(s, n, &v)) return 0;
-    if (neg) {
-        v = (uint64_t)0 - v;
-        if (v > (uint64_t)INT64_MAX) return 0;
-    }
-    *out = v;
-    return 1;
 }
 
 /* The flags f[0..nf) of command `cmd`, as memcached's _meta_flag_preparse:
@@ -82,25 +77,13 @@ static const char *parse_flags(meta_request *m, const proto_token *key,
             m->key_binary = 1;
             break;
         case 'N':
-            m->vivify = 1;
-            if (!num_i32(&f[i], &m->vivify_ttl)) {
-                err = err_bad_token;
-                bad = 1;
-            }
+            number_flag(&f[i], &m->vivify, 1, &m->vivify_ttl, NULL, &err, &bad);
             break;
         case 'T':
-            m->touch = 1;
-            if (!num_i32(&f[i], &m->touch_ttl)) {
-                err = err_bad_token;
-                bad = 1;
-            }
+            number_flag(&f[i], &m->touch, 1, &m->touch_ttl, NULL, &err, &bad);
             break;
         case 'R':
-            m->recache = 1;
-            if (!num_i32(&f[i], &m->recache_ttl)) {
-                err = err_bad_token;
-                bad = 1;
-            }
+            number_flag(&f[i], &m->recache, 1, &m->recache_ttl, NULL, &err, &bad);
             break;
         case 'v':
             m->value = 1;
@@ -123,20 +106,10 @@ static const char *parse_flags(meta_request *m, const proto_token *key,
             break;
         }
         case 'C':
-            if (num_u64(&f[i], &m->cas)) {
-                m->has_cas = 1;
-            } else {
-                err = err_bad_token;
-                bad = 1;
-            }
+            number_flag(&f[i], &m->has_cas, 0, NULL, &m->cas, &err, &bad);
             break;
         case 'E':
-            if (num_u64(&f[i], &m->new_cas)) {
-                m->has_new_cas = 1;
-            } else {
-                err = err_bad_token;
-                bad = 1;
-            }
+            number_flag(&f[i], &m->has_new_cas, 0, NULL, &m->new_cas, &err, &bad);
             break;
         case 'M':
             if (f[i].n != 2) {

@@ -168,51 +168,57 @@ static const char *parse_stats(proto_request *req, const proto_token *t, size_t 
     return NULL;
 }
 
-/* The commands that take a fixed set of tokens, by command word. */
+/* The commands that take a fixed set of tokens. */
+typedef enum token_kind {
+    KIND_STORE, KIND_ARITH, KIND_DELETE, KIND_TOUCH, KIND_FLUSH, KIND_VERSION,
+    KIND_VERBOSITY, KIND_QUIT, KIND_STATS, KIND_REFRESH_CERTS
+} token_kind;
+
+static const struct {
+    const char *word;
+    size_t len;
+    token_kind kind;
+    int arg; /* the store mode; for arith, incr */
+} token_commands[] = {
+    {"set", 3, KIND_STORE, MOLT_STORE_SET},
+    {"add", 3, KIND_STORE, MOLT_STORE_ADD},
+    {"replace", 7, KIND_STORE, MOLT_STORE_REPLACE},
+    {"append", 6, KIND_STORE, MOLT_STORE_APPEND},
+    {"prepend", 7, KIND_STORE, MOLT_STORE_PREPEND},
+    {"cas", 3, KIND_STORE, MOLT_STORE_CAS},
+    {"incr", 4, KIND_ARITH, 1},
+    {"decr", 4, KIND_ARITH, 0},
+    {"delete", 6, KIND_DELETE, 0},
+    {"touch", 5, KIND_TOUCH, 0},
+    {"flush_all", 9, KIND_FLUSH, 0},
+    {"version", 7, KIND_VERSION, 0},
+    {"verbosity", 9, KIND_VERBOSITY, 0},
+    {"quit", 4, KIND_QUIT, 0},
+    {"stats", 5, KIND_STATS, 0},
+    {"refresh_certs", 13, KIND_REFRESH_CERTS, 0},
+};
+
 static const char *parse_tokens(proto_request *req, const char *line, size_t len,
                                 const proto_token *word) {
+    size_t i = 0, count = sizeof(token_commands) / sizeof(token_commands[0]);
+    while (i < count && !(token_commands[i].len == word->n &&
+                          memcmp(token_commands[i].word, word->p, word->n) == 0))
+        i++;
+    if (i == count) return msg_error;
     proto_token t[MAX_TOKENS];
     size_t n = proto_tokenize(line, len, t, MAX_TOKENS);
-    const char *w = word->p;
-    switch (word->n) {
-    case 3:
-        if (memcmp(w, "set", 3) == 0) return parse_store(req, t, n, MOLT_STORE_SET);
-        if (memcmp(w, "add", 3) == 0) return parse_store(req, t, n, MOLT_STORE_ADD);
-        if (memcmp(w, "cas", 3) == 0) return parse_store(req, t, n, MOLT_STORE_CAS);
-        break;
-    case 4:
-        if (memcmp(w, "incr", 4) == 0) return parse_arith(req, t, n, 1);
-        if (memcmp(w, "decr", 4) == 0) return parse_arith(req, t, n, 0);
-        if (memcmp(w, "quit", 4) == 0) {
-            req->cmd = PROTO_CMD_QUIT;
-            return NULL;
-        }
-        break;
-    case 5:
-        if (memcmp(w, "touch", 5) == 0) return parse_touch(req, t, n);
-        if (memcmp(w, "stats", 5) == 0) return parse_stats(req, t, n);
-        break;
-    case 6:
-        if (memcmp(w, "delete", 6) == 0) return parse_delete(req, t, n);
-        if (memcmp(w, "append", 6) == 0) return parse_store(req, t, n, MOLT_STORE_APPEND);
-        break;
-    case 7:
-        if (memcmp(w, "replace", 7) == 0) return parse_store(req, t, n, MOLT_STORE_REPLACE);
-        if (memcmp(w, "prepend", 7) == 0) return parse_store(req, t, n, MOLT_STORE_PREPEND);
-        if (memcmp(w, "version", 7) == 0) {
-            req->cmd = PROTO_CMD_VERSION;
-            return NULL;
-        }
-        break;
-    case 9:
-        if (memcmp(w, "flush_all", 9) == 0) return parse_flush(req, t, n);
-        if (memcmp(w, "verbosity", 9) == 0) return parse_verbosity(req, t, n);
-        break;
-    case 13:
-        if (memcmp(w, "refresh_certs", 13) == 0) return parse_refresh_certs(req, t, n);
-        break;
-    default:
-        break;
+    int arg = token_commands[i].arg;
+    switch (token_commands[i].kind) {
+    case KIND_STORE: return parse_store(req, t, n, (molt_store_mode)arg);
+    case KIND_ARITH: return parse_arith(req, t, n, arg);
+    case KIND_DELETE: return parse_delete(req, t, n);
+    case KIND_TOUCH: return parse_touch(req, t, n);
+    case KIND_FLUSH: return parse_flush(req, t, n);
+    case KIND_VERBOSITY: return parse_verbosity(req, t, n);
+    case KIND_STATS: return parse_stats(req, t, n);
+    case KIND_REFRESH_CERTS: return parse_refresh_certs(req, t, n);
+    case KIND_VERSION: req->cmd = PROTO_CMD_VERSION; return NULL;
+    case KIND_QUIT: req->cmd = PROTO_CMD_QUIT; return NULL;
     }
     return msg_error;
 }

@@ -17,13 +17,11 @@
 typedef struct pending_meta {
     int active;     /* the pending store is an ms, not set/add/... */
     int quiet;      /* q: suppress HD */
-    int key_binary; /* b: k echoes the key base64-encoded */
     int has_compare_cas, invalidate, has_new_cas, vivify;
     uint64_t compare_cas, new_cas;
     int64_t vivify_exptime;
-    char ret[META_RET_MAX]; /* return flags in request order */
-    uint8_t nret;
-    uint8_t opaque_len;
+    meta_echo echo; /* points at ret, opaque and the pending key */
+    char ret[META_RET_MAX];
     char opaque[META_OPAQUE_MAX];
 } pending_meta;
 

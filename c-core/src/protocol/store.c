@@ -74,18 +74,9 @@ static void complete_meta_store(proto_exec *x, const char *data, size_t value_le
                 m->has_compare_cas &&
                     (p->mode == MOLT_STORE_SET || p->mode == MOLT_STORE_REPLACE));
     if (st == MOLT_OK && m->quiet) return;
-    meta_echo echo = {
-        .flags = m->ret,
-        .nflags = m->nret,
-        .opaque = m->opaque,
-        .opaque_len = m->opaque_len,
-        .key = p->key,
-        .key_len = p->key_len,
-        .key_binary = m->key_binary,
-    };
     /* memcached answers c0 when nothing was stored */
     meta_values values = {.known = META_KNOWN_CAS, .cas = st == MOLT_OK ? cas : 0};
-    proto_reply_status(&x->out, st, op_of(p->mode), &echo, &values);
+    proto_reply_status(&x->out, st, op_of(p->mode), &m->echo, &values);
 }
 
 void store_complete(proto_exec *x, const char *data) {
