@@ -145,8 +145,9 @@ typedef struct molt_protocol_host {
     molt_certs_result (*refresh_certs)(void *self, char *err, size_t err_len);
 } molt_protocol_host;
 
-/* Everything one call may use. The host owns it; the storage handle, the
- * counters and the host table must outlive the call. */
+/* Everything one call may use. The host owns it; every pointer is required
+ * and must outlive the call. Implementations keep no state of their own
+ * beyond their sessions. */
 typedef struct molt_protocol_ctx {
     molt_storage *storage;
     int64_t now; /* unix seconds */
