@@ -18,7 +18,9 @@
  *    change them.
  *  - Output: replies are appended after out->end; the host writes
  *    [out->start, out->end) to the socket and advances out->start. An
- *    implementation never moves out->start.
+ *    implementation only appends (molt_buf_reserve may compact the buffer,
+ *    keeping its bytes); it may take back bytes it appended in the same
+ *    call, never bytes that were queued before it.
  *  - The status says what to do next (see molt_protocol_status).
  *
  * The output buffer is a plain struct owned by the host, which allocates,
