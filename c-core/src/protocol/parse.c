@@ -198,11 +198,18 @@ static const struct {
     {"refresh_certs", 13, KIND_REFRESH_CERTS, 0},
 };
 
+/* A short word compared in line: cheaper than a call to memcmp. */
+static int same_word(const char *a, const char *b, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i]) return 0;
+    return 1;
+}
+
 static const char *parse_tokens(proto_request *req, const char *line, size_t len,
                                 const proto_token *word) {
     size_t i = 0, count = sizeof(token_commands) / sizeof(token_commands[0]);
     while (i < count && !(token_commands[i].len == word->n &&
-                          memcmp(token_commands[i].word, word->p, word->n) == 0))
+                          same_word(token_commands[i].word, word->p, word->n)))
         i++;
     if (i == count) return msg_error;
     proto_token t[MAX_TOKENS];
