@@ -359,8 +359,8 @@ fn stats_block(c: &mut Client, cmd: &str) -> Vec<String> {
     }
 }
 
-/// Needs the one hook in proto_text.c's process_stats that calls
-/// server_stats_subreport (see the report); un-ignore once it is in.
+/// `stats settings|items|slabs`: the protocol asks the server's host table
+/// (c-core/src/server/host.c), which calls server_stats_subreport.
 #[test]
 fn stats_settings_items_and_slabs() {
     for target in targets() {

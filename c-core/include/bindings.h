@@ -1,4 +1,5 @@
 /* bindings.h - the one curated header bindgen reads for the Rust side. */
 #include "molt.h"
+#include "protocol.h"
 #include "storage.h"
 #include "transport.h"

@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "server/buf.h"
+#include "util/buf.h"
 #include "admin/latency.h"
 #include "util/log.h"
 #include "server/net.h"
@@ -48,7 +48,7 @@ static void client_close(admin_client *c) {
     if (c->fd < 0) return;
     close(c->fd);
     c->fd = -1;
-    buf_release(&c->resp);
+    molt_buf_release(&c->resp);
 }
 
 static int respond(admin_client *c, int status, const char *reason, const char *type,
@@ -60,9 +60,9 @@ static int respond(admin_client *c, int status, const char *reason, const char *
                      status, reason, type, body_len,
                      status == 405 ? "Allow: GET, HEAD\r\n" : "");
     if (n < 0 || (size_t)n >= sizeof(hdr)) return -1;
-    if (buf_append(&c->resp, hdr, (size_t)n, ADMIN_RESPONSE_MAX) != 0) return -1;
+    if (molt_buf_append(&c->resp, hdr, (size_t)n, ADMIN_RESPONSE_MAX) != 0) return -1;
     if (!head_only && body_len > 0 &&
-        buf_append(&c->resp, body, body_len, ADMIN_RESPONSE_MAX) != 0)
+        molt_buf_append(&c->resp, body, body_len, ADMIN_RESPONSE_MAX) != 0)
         return -1;
     c->writing = 1;
     return 0;
@@ -95,12 +95,12 @@ static int handle(molt_admin *a, admin_client *c) {
                        0);
     if (health) return respond(c, 200, "OK", text_plain, "OK\n", 3, is_head);
     molt_buf body;
-    if (buf_init(&body, 16 * 1024) != 0) return -1;
+    if (molt_buf_init(&body, 16 * 1024) != 0) return -1;
     int rc = metrics_render(a->server, &body, ADMIN_RESPONSE_MAX);
     if (rc == 0)
         rc = respond(c, 200, "OK", "text/plain; version=0.0.4; charset=utf-8",
-                     body.data + body.start, buf_len(&body), is_head);
-    buf_release(&body);
+                     body.data + body.start, molt_buf_len(&body), is_head);
+    molt_buf_release(&body);
     return rc;
 }
 
@@ -120,11 +120,11 @@ static int client_read(molt_admin *a, admin_client *c) {
 }
 
 static int client_write(admin_client *c) {
-    while (buf_len(&c->resp) > 0) {
-        ssize_t n = send(c->fd, c->resp.data + c->resp.start, buf_len(&c->resp),
+    while (molt_buf_len(&c->resp) > 0) {
+        ssize_t n = send(c->fd, c->resp.data + c->resp.start, molt_buf_len(&c->resp),
                          MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0) return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
-        buf_consume(&c->resp, (size_t)n);
+        molt_buf_consume(&c->resp, (size_t)n);
     }
     shutdown(c->fd, SHUT_WR);
     return -1; /* all sent */
@@ -138,7 +138,7 @@ static void accept_clients(molt_admin *a) {
         if (slot == NULL) return;
         int fd = accept4(a->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) return;
-        if (buf_init(&slot->resp, 4096) != 0) {
+        if (molt_buf_init(&slot->resp, 4096) != 0) {
             close(fd);
             return;
         }

@@ -25,7 +25,7 @@ __attribute__((format(printf, 2, 3))) static void emit(out *o, const char *fmt, 
         o->rc = -1;
         return;
     }
-    if (buf_append(o->buf, line, (size_t)n, o->limit) != 0) o->rc = -1;
+    if (molt_buf_append(o->buf, line, (size_t)n, o->limit) != 0) o->rc = -1;
 }
 
 static void head(out *o, const char *name, const char *type, const char *help) {
@@ -74,6 +74,33 @@ static void latency_histogram(out *o, const molt_latency_totals *t) {
     emit(o, "%s_count %llu\n", name, (unsigned long long)t->count);
 }
 
+/* The commands counted as hits and misses, and their counters. */
+static const struct {
+    const char *command;
+    molt_counter hits, misses;
+} hit_miss[] = {
+    {"get", MOLT_COUNTER_GET_HITS, MOLT_COUNTER_GET_MISSES},
+    {"delete", MOLT_COUNTER_DELETE_HITS, MOLT_COUNTER_DELETE_MISSES},
+    {"incr", MOLT_COUNTER_INCR_HITS, MOLT_COUNTER_INCR_MISSES},
+    {"decr", MOLT_COUNTER_DECR_HITS, MOLT_COUNTER_DECR_MISSES},
+    {"cas", MOLT_COUNTER_CAS_HITS, MOLT_COUNTER_CAS_MISSES},
+    {"touch", MOLT_COUNTER_TOUCH_HITS, MOLT_COUNTER_TOUCH_MISSES},
+};
+
+/* A counter family with one value per command: the hits, or the misses. */
+static void by_command(out *o, const molt_counter_totals *t, const char *name,
+                       const char *help, int misses) {
+    head(o, name, "counter", help);
+    for (size_t i = 0; i < sizeof(hit_miss) / sizeof(hit_miss[0]); i++) {
+        char labels[48];
+        snprintf(labels, sizeof(labels), "{command=\"%s\"}", hit_miss[i].command);
+        value(o, name, labels, t->counter[misses ? hit_miss[i].misses : hit_miss[i].hits]);
+    }
+}
+
+/* One summed protocol counter (molt_counter without its prefix). */
+#define COUNT(name) t.counter[MOLT_COUNTER_##name]
+
 int metrics_render(molt_server *s, molt_buf *buf, size_t limit) {
     out o = {buf, limit, 0};
     int64_t now = (int64_t)time(NULL);
@@ -97,38 +124,29 @@ int metrics_render(molt_server *s, molt_buf *buf, size_t limit) {
          "Commands by type, counted like memcached's stats: get counts keys "
          "(get/gets/gat/gats), set counts every storage command (set, add, "
          "replace, append, prepend, cas).");
-    value(&o, "molt_commands_total", "{command=\"get\"}", t.cmd_get);
-    value(&o, "molt_commands_total", "{command=\"set\"}", t.cmd_set);
-    value(&o, "molt_commands_total", "{command=\"delete\"}", t.delete_hits + t.delete_misses);
-    value(&o, "molt_commands_total", "{command=\"incr\"}", t.incr_hits + t.incr_misses);
-    value(&o, "molt_commands_total", "{command=\"decr\"}", t.decr_hits + t.decr_misses);
+    value(&o, "molt_commands_total", "{command=\"get\"}", COUNT(CMD_GET));
+    value(&o, "molt_commands_total", "{command=\"set\"}", COUNT(CMD_SET));
+    value(&o, "molt_commands_total", "{command=\"delete\"}",
+          COUNT(DELETE_HITS) + COUNT(DELETE_MISSES));
+    value(&o, "molt_commands_total", "{command=\"incr\"}", COUNT(INCR_HITS) + COUNT(INCR_MISSES));
+    value(&o, "molt_commands_total", "{command=\"decr\"}", COUNT(DECR_HITS) + COUNT(DECR_MISSES));
     value(&o, "molt_commands_total", "{command=\"cas\"}",
-          t.cas_hits + t.cas_misses + t.cas_badval);
-    value(&o, "molt_commands_total", "{command=\"touch\"}", t.cmd_touch);
-    value(&o, "molt_commands_total", "{command=\"flush\"}", t.cmd_flush);
+          COUNT(CAS_HITS) + COUNT(CAS_MISSES) + COUNT(CAS_BADVAL));
+    value(&o, "molt_commands_total", "{command=\"touch\"}", COUNT(CMD_TOUCH));
+    value(&o, "molt_commands_total", "{command=\"flush\"}", COUNT(CMD_FLUSH));
 
-    head(&o, "molt_hits_total", "counter", "Commands that found their key, by command.");
-    value(&o, "molt_hits_total", "{command=\"get\"}", t.get_hits);
-    value(&o, "molt_hits_total", "{command=\"delete\"}", t.delete_hits);
-    value(&o, "molt_hits_total", "{command=\"incr\"}", t.incr_hits);
-    value(&o, "molt_hits_total", "{command=\"decr\"}", t.decr_hits);
-    value(&o, "molt_hits_total", "{command=\"cas\"}", t.cas_hits);
-    value(&o, "molt_hits_total", "{command=\"touch\"}", t.touch_hits);
-    head(&o, "molt_misses_total", "counter", "Commands that did not find their key, by command.");
-    value(&o, "molt_misses_total", "{command=\"get\"}", t.get_misses);
-    value(&o, "molt_misses_total", "{command=\"delete\"}", t.delete_misses);
-    value(&o, "molt_misses_total", "{command=\"incr\"}", t.incr_misses);
-    value(&o, "molt_misses_total", "{command=\"decr\"}", t.decr_misses);
-    value(&o, "molt_misses_total", "{command=\"cas\"}", t.cas_misses);
-    value(&o, "molt_misses_total", "{command=\"touch\"}", t.touch_misses);
+    by_command(&o, &t, "molt_hits_total", "Commands that found their key, by command.", 0);
+    by_command(&o, &t, "molt_misses_total",
+               "Commands that did not find their key, by command.", 1);
     one(&o, "molt_cas_badval_total", "counter", "cas commands refused: the item had changed.",
-        "", t.cas_badval);
+        "", COUNT(CAS_BADVAL));
     head(&o, "molt_store_rejected_total", "counter", "Storage commands refused, by reason.");
-    value(&o, "molt_store_rejected_total", "{reason=\"too_large\"}", t.store_too_large);
-    value(&o, "molt_store_rejected_total", "{reason=\"no_memory\"}", t.store_no_memory);
-    one(&o, "molt_read_bytes_total", "counter", "Bytes read from clients.", "", t.bytes_read);
+    value(&o, "molt_store_rejected_total", "{reason=\"too_large\"}", COUNT(STORE_TOO_LARGE));
+    value(&o, "molt_store_rejected_total", "{reason=\"no_memory\"}", COUNT(STORE_NO_MEMORY));
+    one(&o, "molt_read_bytes_total", "counter", "Bytes read from clients.", "",
+        COUNT(BYTES_READ));
     one(&o, "molt_written_bytes_total", "counter", "Bytes written to clients.", "",
-        t.bytes_written);
+        COUNT(BYTES_WRITTEN));
 
     one(&o, "molt_connections", "gauge", "Open client connections.", "",
         atomic_load_explicit(&s->curr_conns, memory_order_relaxed));

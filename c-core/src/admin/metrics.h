@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "server/buf.h"
+#include "util/buf.h"
 #include "server/server.h"
 
 /* Append every metric to out (grown up to limit). Counters are the raw

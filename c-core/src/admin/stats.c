@@ -9,15 +9,12 @@
 #include "util/options.h"
 
 void counters_sum(const molt_counters *c, molt_counter_totals *into) {
-#define X(name) into->name += atomic_load_explicit(&c->name, memory_order_relaxed);
-    MOLT_COUNTERS(X)
-#undef X
+    for (int i = 0; i < MOLT_COUNTER_COUNT; i++)
+        into->counter[i] += molt_counters_get(c, (molt_counter)i);
 }
 
 void counters_subtract(molt_counter_totals *into, const molt_counter_totals *base) {
-#define X(name) into->name -= base->name;
-    MOLT_COUNTERS(X)
-#undef X
+    for (int i = 0; i < MOLT_COUNTER_COUNT; i++) into->counter[i] -= base->counter[i];
     into->total_connections -= base->total_connections;
     into->rejected_connections -= base->rejected_connections;
 }
@@ -27,7 +24,7 @@ static int stat_line(molt_buf *out, size_t limit, const char *name,
     char line[256];
     int n = snprintf(line, sizeof(line), "STAT %s %s\r\n", name, fmt_value);
     if (n < 0 || (size_t)n >= sizeof(line)) return -1;
-    return buf_append(out, line, (size_t)n, limit);
+    return molt_buf_append(out, line, (size_t)n, limit);
 }
 
 static int stat_u64(molt_buf *out, size_t limit, const char *name, uint64_t v) {
@@ -61,9 +58,8 @@ int stats_report(molt_buf *out, size_t limit, const molt_server_facts *f,
     rc |= stat_u64(out, limit, "curr_connections", f->curr_connections);
     rc |= stat_u64(out, limit, "total_connections", t->total_connections);
     rc |= stat_u64(out, limit, "rejected_connections", t->rejected_connections);
-#define X(name) rc |= stat_u64(out, limit, #name, t->name);
-    MOLT_COUNTERS(X)
-#undef X
+    for (int i = 0; i < MOLT_COUNTER_COUNT; i++)
+        rc |= stat_u64(out, limit, molt_counter_name((molt_counter)i), t->counter[i]);
     rc |= stat_u64(out, limit, "limit_maxbytes", e->memory_limit);
     rc |= stat_u64(out, limit, "threads", (uint64_t)f->threads);
     rc |= stat_u64(out, limit, "hash_power_level", hash_power);
@@ -84,7 +80,7 @@ int stats_report(molt_buf *out, size_t limit, const molt_server_facts *f,
         rc |= stat_u64(out, limit, "tls_cert_reloads", ts->reloads);
         rc |= stat_u64(out, limit, "tls_cert_reload_errors", ts->reload_errors);
     }
-    rc |= buf_append(out, "END\r\n", 5, limit);
+    rc |= molt_buf_append(out, "END\r\n", 5, limit);
     return rc ? -1 : 0;
 }
 
@@ -118,17 +114,17 @@ int stats_settings_report(molt_buf *out, size_t limit, const molt_options *o,
     rc |= stat_u64(out, limit, "admin_port", (uint64_t)o->admin_port);
     rc |= stat_str(out, limit, "admin_listen", o->admin_port ? o->admin_listen : "");
     rc |= stat_line(out, limit, "tls", o->tls_requested ? "yes" : "no");
-    rc |= buf_append(out, "END\r\n", 5, limit);
+    rc |= molt_buf_append(out, "END\r\n", 5, limit);
     return rc ? -1 : 0;
 }
 
 int stats_items_report(molt_buf *out, size_t limit, const molt_storage_stats *e) {
     (void)e;
-    return buf_append(out, "END\r\n", 5, limit) ? -1 : 0;
+    return molt_buf_append(out, "END\r\n", 5, limit) ? -1 : 0;
 }
 
 int stats_slabs_report(molt_buf *out, size_t limit, const molt_storage_stats *e) {
     int rc = stat_u64(out, limit, "total_malloced", e->memory_used);
-    rc |= buf_append(out, "END\r\n", 5, limit);
+    rc |= molt_buf_append(out, "END\r\n", 5, limit);
     return rc ? -1 : 0;
 }

@@ -1,59 +1,18 @@
-/* stats.h - per-worker protocol counters and the `stats` report.
- *
- * Each worker owns one molt_counters and is its only writer; `stats` sums
- * all workers on read. Relaxed atomics make the cross-thread read defined
- * without a locked instruction on the hot path. */
+/* stats.h - the `stats` reports, over the per-worker protocol counters
+ * (molt_counters, protocol.h) summed on read. */
 #ifndef MOLT_STATS_H
 #define MOLT_STATS_H
 
-#include <stdatomic.h>
 #include <stdint.h>
 
-#include "server/buf.h"
+#include "protocol.h"
+#include "util/buf.h"
 #include "storage.h"
 #include "transport.h"
 
-#define MOLT_COUNTERS(X) \
-    X(cmd_get)           \
-    X(cmd_set)           \
-    X(cmd_flush)         \
-    X(cmd_touch)         \
-    X(cmd_meta)          \
-    X(get_hits)          \
-    X(get_misses)        \
-    X(delete_misses)     \
-    X(delete_hits)       \
-    X(incr_misses)       \
-    X(incr_hits)         \
-    X(decr_misses)       \
-    X(decr_hits)         \
-    X(cas_misses)        \
-    X(cas_hits)          \
-    X(cas_badval)        \
-    X(touch_hits)        \
-    X(touch_misses)      \
-    X(store_too_large)   \
-    X(store_no_memory)   \
-    X(bytes_read)        \
-    X(bytes_written)
-
-typedef struct molt_counters {
-#define X(name) _Atomic uint64_t name;
-    MOLT_COUNTERS(X)
-#undef X
-} molt_counters;
-
-/* Single-writer increment: a relaxed load and store, no lock prefix. */
-static inline void counter_add(_Atomic uint64_t *c, uint64_t n) {
-    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
-                          memory_order_relaxed);
-}
-
 /* Plain sums of counters, for reporting. */
 typedef struct molt_counter_totals {
-#define X(name) uint64_t name;
-    MOLT_COUNTERS(X)
-#undef X
+    uint64_t counter[MOLT_COUNTER_COUNT]; /* indexed by molt_counter */
     uint64_t total_connections;
     uint64_t rejected_connections;
 } molt_counter_totals;

@@ -9,9 +9,8 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "util/log.h"
-#include "protocol/text.h"
 #include "server/worker.h"
+#include "util/log.h"
 
 /* Read at most this many times per turn, so one busy client cannot starve
  * the others on its worker. */
@@ -34,10 +33,10 @@ molt_conn *conn_open(molt_worker *w, int fd) {
     c->worker = w;
     /* A data block of the largest item plus its command line must fit. */
     c->rbuf_limit = (size_t)s->opts.item_size_max + CONN_LINE_MAX + 2;
-    c->wbuf_limit = (size_t)s->opts.item_size_max + CONN_WBUF_HIGH + 4096;
-    if (buf_init(&c->rbuf, CONN_BUF_INITIAL) != 0) goto fail_conn;
-    if (buf_init(&c->wbuf, CONN_BUF_INITIAL) != 0) goto fail_rbuf;
-    if (molt_transport_attach(s->transport, fd, &c->tc) != MOLT_IO_OK) goto fail_wbuf;
+    if (molt_buf_init(&c->rbuf, CONN_BUF_INITIAL) != 0) goto fail_conn;
+    if (molt_buf_init(&c->wbuf, CONN_BUF_INITIAL) != 0) goto fail_rbuf;
+    if (molt_protocol_session_new(s->protocol, &c->session) != MOLT_OK) goto fail_wbuf;
+    if (molt_transport_attach(s->transport, fd, &c->tc) != MOLT_IO_OK) goto fail_session;
     c->handshaking = 1;
     w->handshaking++;
     c->opened_at = w->now;
@@ -45,8 +44,9 @@ molt_conn *conn_open(molt_worker *w, int fd) {
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
     if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
         molt_transport_detach(c->tc); /* closes fd */
-        buf_release(&c->wbuf);
-        buf_release(&c->rbuf);
+        molt_protocol_session_free(c->session);
+        molt_buf_release(&c->wbuf);
+        molt_buf_release(&c->rbuf);
         free(c);
         return NULL;
     }
@@ -55,10 +55,12 @@ molt_conn *conn_open(molt_worker *w, int fd) {
     w->conns = c;
     if (log_enabled(MOLT_LOG_DEBUG)) log_msg(MOLT_LOG_DEBUG, "connection fd %d opened", fd);
     return c;
+fail_session:
+    molt_protocol_session_free(c->session);
 fail_wbuf:
-    buf_release(&c->wbuf);
+    molt_buf_release(&c->wbuf);
 fail_rbuf:
-    buf_release(&c->rbuf);
+    molt_buf_release(&c->rbuf);
 fail_conn:
     free(c);
 fail_fd:
@@ -79,8 +81,9 @@ void conn_close(molt_conn *c) {
     if (c->next) c->next->prev = c->prev;
     epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     molt_transport_detach(c->tc); /* closes the socket */
-    buf_release(&c->rbuf);
-    buf_release(&c->wbuf);
+    molt_protocol_session_free(c->session);
+    molt_buf_release(&c->rbuf);
+    molt_buf_release(&c->wbuf);
     atomic_fetch_sub_explicit(&w->server->curr_conns, 1, memory_order_relaxed);
     if (log_enabled(MOLT_LOG_DEBUG)) log_msg(MOLT_LOG_DEBUG, "connection fd %d closed", c->fd);
     free(c);
@@ -104,7 +107,7 @@ static void linger_read(molt_conn *c) {
  * after the last reply), then wait for the peer to close. */
 static void linger(molt_conn *c) {
     c->lingering = 1;
-    buf_consume(&c->rbuf, buf_len(&c->rbuf));
+    molt_buf_consume(&c->rbuf, molt_buf_len(&c->rbuf));
     molt_transport_shutdown_write(c->tc);
     set_interest(c, EPOLLIN);
     linger_read(c);
@@ -113,16 +116,16 @@ static void linger(molt_conn *c) {
 /* Pull what the transport has into rbuf. Returns -1 on a fatal error. */
 static int read_input(molt_conn *c) {
     for (int i = 0; i < READS_PER_TURN; i++) {
-        if (buf_reserve(&c->rbuf, CONN_BUF_INITIAL, c->rbuf_limit) != 0 &&
+        if (molt_buf_reserve(&c->rbuf, CONN_BUF_INITIAL, c->rbuf_limit) != 0 &&
             c->rbuf.cap == c->rbuf.end)
-            return 0; /* full: the parser decides (line too long) */
+            return 0; /* full: the protocol decides (line too long) */
         size_t room = c->rbuf.cap - c->rbuf.end;
         size_t n = 0;
         molt_io_status st = molt_transport_read(
             c->tc, (unsigned char *)c->rbuf.data + c->rbuf.end, room, &n);
         if (st == MOLT_IO_OK) {
             c->rbuf.end += n;
-            counter_add(&c->worker->counters.bytes_read, n);
+            molt_counters_add(&c->worker->counters, MOLT_COUNTER_BYTES_READ, n);
             if (n < room && molt_transport_pending(c->tc) == 0) return 0;
             continue;
         }
@@ -140,14 +143,14 @@ static int read_input(molt_conn *c) {
  * whether the socket refused more. */
 static int flush_output(molt_conn *c, int *blocked) {
     *blocked = 0;
-    while (buf_len(&c->wbuf) > 0) {
+    while (molt_buf_len(&c->wbuf) > 0) {
         size_t n = 0;
         molt_io_status st = molt_transport_write(
             c->tc, (const unsigned char *)c->wbuf.data + c->wbuf.start,
-            buf_len(&c->wbuf), &n);
+            molt_buf_len(&c->wbuf), &n);
         if (st == MOLT_IO_OK) {
-            buf_consume(&c->wbuf, n);
-            counter_add(&c->worker->counters.bytes_written, n);
+            molt_buf_consume(&c->wbuf, n);
+            molt_counters_add(&c->worker->counters, MOLT_COUNTER_BYTES_WRITTEN, n);
             continue;
         }
         if (st == MOLT_IO_WANT_WRITE || st == MOLT_IO_WANT_READ) {
@@ -160,6 +163,24 @@ static int flush_output(molt_conn *c, int *blocked) {
     if (st == MOLT_IO_WANT_WRITE) *blocked = 1;
     else if (st != MOLT_IO_OK) return -1;
     return 0;
+}
+
+/* Hand the unconsumed input to the protocol and act on its answer. */
+static void run_protocol(molt_conn *c) {
+    molt_protocol_progress progress;
+    molt_protocol_status st = molt_protocol_process(
+        c->session, &c->worker->protocol_ctx, c->rbuf.data + c->rbuf.start,
+        molt_buf_len(&c->rbuf), &c->wbuf, &progress);
+    molt_buf_consume(&c->rbuf, progress.consumed);
+    c->paused = st == MOLT_PROTOCOL_PAUSED;
+    if (st == MOLT_PROTOCOL_CLOSE) {
+        c->close_after_write = 1;
+    } else if (progress.need > 0 &&
+               molt_buf_reserve(&c->rbuf, progress.need, c->rbuf_limit) != 0) {
+        /* Make the whole data block fit so the next reads complete it; a
+         * block that cannot fit can never be answered. */
+        c->close_after_write = 1;
+    }
 }
 
 void conn_on_events(molt_conn *c, uint32_t events) {
@@ -184,46 +205,45 @@ void conn_on_events(molt_conn *c, uint32_t events) {
     /* Input may also wait inside the transport (decrypted TLS data): no
      * socket event will announce it, so ask. */
     if (((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) || molt_transport_pending(c->tc) > 0) &&
-        !c->input_stalled && !c->peer_closed) {
+        !c->paused && !c->peer_closed) {
         if (read_input(c) != 0) {
             conn_close(c);
             return;
         }
     }
     int blocked = 0;
-    size_t unparsed = buf_len(&c->rbuf);
+    size_t unparsed = molt_buf_len(&c->rbuf);
     for (int round = 0; round < ROUNDS_PER_TURN; round++) {
-        proto_process(c);
+        if (!c->close_after_write) run_protocol(c);
         if (flush_output(c, &blocked) != 0) {
             conn_close(c);
             return;
         }
-        if (blocked || !c->input_stalled) break;
+        if (blocked || !c->paused) break;
     }
     /* Latency, per read batch: from the worker waking up to the replies of
      * what this turn parsed being handed to the socket. */
-    if (buf_len(&c->rbuf) < unparsed)
+    if (molt_buf_len(&c->rbuf) < unparsed)
         latency_record(&c->worker->latency, latency_now_ns() - c->worker->wake_ns);
     /* Close once replies are out: after quit or a fatal error, or when the
      * peer has closed and nothing it sent can still be answered. */
-    if (!blocked && (c->close_after_write ||
-                     (c->peer_closed && (!c->input_stalled || c->want_data)))) {
+    if (!blocked && (c->close_after_write || (c->peer_closed && !c->paused))) {
         if (c->draining) linger(c);
         else conn_close(c);
         return;
     }
-    if (!blocked && buf_len(&c->rbuf) == 0) {
-        buf_trim(&c->rbuf, CONN_BUF_INITIAL, CONN_BUF_KEEP);
-        buf_trim(&c->wbuf, CONN_BUF_INITIAL, CONN_BUF_KEEP);
+    if (!blocked && molt_buf_len(&c->rbuf) == 0) {
+        molt_buf_trim(&c->rbuf, CONN_BUF_INITIAL, CONN_BUF_KEEP);
+        molt_buf_trim(&c->wbuf, CONN_BUF_INITIAL, CONN_BUF_KEEP);
     }
     uint32_t want = 0;
     if (blocked) want |= EPOLLOUT;
-    if (!c->input_stalled && !c->close_after_write && !c->peer_closed)
+    if (!c->paused && !c->close_after_write && !c->peer_closed)
         want |= EPOLLIN;
     set_interest(c, want);
     /* Work left that no socket event will announce: parsing paused for
      * fairness, or plaintext buffered inside the transport. */
-    if (!blocked && (c->input_stalled || (want & EPOLLIN && molt_transport_pending(c->tc) > 0)))
+    if (!blocked && (c->paused || (want & EPOLLIN && molt_transport_pending(c->tc) > 0)))
         worker_defer(c->worker, c);
 }
 
@@ -239,7 +259,7 @@ void conn_drain(molt_conn *c) {
         conn_close(c);
         return;
     }
-    if (!c->peer_closed && !c->input_stalled && read_input(c) != 0) {
+    if (!c->peer_closed && !c->paused && read_input(c) != 0) {
         conn_close(c);
         return;
     }

@@ -1,14 +1,15 @@
-/* conn.h - one client connection: buffers, I/O through transport.h, and the
- * request state the protocol layer keeps between reads. */
+/* conn.h - one client connection: buffers, I/O through transport.h, and its
+ * protocol session (protocol.h), which keeps the request state between
+ * reads. */
 #ifndef MOLT_CONN_H
 #define MOLT_CONN_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/buf.h"
-#include "storage.h"
+#include "protocol.h"
 #include "transport.h"
+#include "util/buf.h"
 
 struct molt_worker;
 
@@ -22,58 +23,21 @@ struct molt_worker;
 #define CONN_HANDSHAKE_TIMEOUT_S 10
 /* Stop parsing new requests while this much output waits to be sent. */
 #define CONN_WBUF_HIGH (1024 * 1024)
-
-/* Longest meta opaque token (O flag, the O included), as memcached. */
-#define MOLT_META_OPAQUE_MAX 32
-/* Most return flags a meta set can echo (O, k, c; each at most once). */
-#define MOLT_META_RET_MAX 4
-
-/* What a meta set (ms) needs besides the classic fields: the meta storage
- * options and how to build its reply (see protocol/meta.c). */
-typedef struct pending_meta {
-    int active;       /* the pending store is an ms, not set/add/... */
-    int quiet;        /* q: suppress HD */
-    int key_binary;   /* b: k echoes the key base64-encoded */
-    int has_compare_cas, invalidate, has_new_cas, vivify;
-    uint64_t compare_cas, new_cas;
-    int64_t vivify_exptime;
-    char ret[MOLT_META_RET_MAX]; /* return flags in request order */
-    uint8_t nret;
-    uint8_t opaque_len;
-    char opaque[MOLT_META_OPAQUE_MAX];
-} pending_meta;
-
-/* A storage command waiting for its data block. */
-typedef struct pending_store {
-    molt_store_mode mode;
-    uint8_t key[MOLT_KEY_MAX];
-    size_t key_len;
-    uint32_t flags;
-    int64_t exptime; /* absolute */
-    uint64_t cas;
-    size_t data_len; /* value bytes + 2 for CRLF */
-    int noreply;
-    pending_meta meta; /* meta.active: an ms */
-} pending_store;
+/* Room past the high-water mark: the largest value with its header. */
+#define CONN_WBUF_SLACK 4096
 
 typedef struct molt_conn {
     int fd;
     molt_transport_conn *tc;
     struct molt_worker *worker;
-    molt_buf rbuf;
-    molt_buf wbuf;
+    molt_buf rbuf;        /* input not yet consumed by the protocol */
+    molt_buf wbuf;        /* replies not yet written */
     size_t rbuf_limit;
-    size_t wbuf_limit;
-    size_t scanned;       /* bytes of rbuf already searched for '\n' */
-    size_t get_resume;    /* offset of the next key of a get paused mid-line */
-    size_t swallow;       /* bytes of a refused data block still to discard */
-    int want_data;        /* pending holds a command awaiting its data */
-    int noreply;          /* the current command suppresses its replies */
-    pending_store pending;
+    molt_protocol_session *session;
     int handshaking;
     int close_after_write; /* quit, or a fatal protocol error */
     int peer_closed;
-    int input_stalled;    /* stopped parsing because output backed up */
+    int paused;           /* the protocol paused: output backed up */
     uint32_t interest;    /* epoll events currently registered */
     int deferred;         /* on the worker's ready list */
     int64_t opened_at;    /* unix seconds, for the handshake timeout */

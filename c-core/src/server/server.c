@@ -23,6 +23,7 @@
 #include "util/options.h"
 #include "server/server.h"
 #include "admin/server_stats.h"
+#include "server/host.h"
 #include "server/worker.h"
 
 static const char too_many_conns[] = "SERVER_ERROR Too many open connections\r\n";
@@ -171,6 +172,14 @@ static int run(molt_server *s) {
         molt_storage_free(s->storage);
         return 1;
     }
+    /* "c" is the one implementation every binary has. */
+    if (molt_protocol_open("c", &s->protocol) != MOLT_OK) {
+        fprintf(stderr, "molt: cannot start the protocol\n");
+        molt_transport_free(s->transport);
+        molt_storage_free(s->storage);
+        return 1;
+    }
+    server_host_init(s);
     sigset_t sigs;
     int sfd = block_signals(&sigs);
     int lfd = s->transport ? open_listener(o, err, sizeof(err)) : -1;
@@ -178,6 +187,7 @@ static int run(molt_server *s) {
         fprintf(stderr, "molt: %s\n", err[0] ? err : "start-up failed");
         if (lfd >= 0) close(lfd);
         if (sfd >= 0) close(sfd);
+        molt_protocol_free(s->protocol);
         molt_transport_free(s->transport);
         molt_storage_free(s->storage);
         return 1;
@@ -224,6 +234,7 @@ static int run(molt_server *s) {
     free(s->workers);
     server_stats_teardown(s);
     close(sfd);
+    molt_protocol_free(s->protocol);
     molt_transport_free(s->transport);
     molt_storage_free(s->storage);
     if (rc == 0) log_msg(MOLT_LOG_INFO, "stopped");

@@ -6,9 +6,10 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "util/options.h"
+#include "protocol.h"
 #include "storage.h"
 #include "transport.h"
+#include "util/options.h"
 
 struct molt_worker;
 
@@ -16,6 +17,8 @@ typedef struct molt_server {
     molt_options opts;
     molt_storage *storage;
     molt_transport *transport;
+    molt_protocol *protocol;
+    molt_protocol_host protocol_host; /* see server/host.c */
     int64_t started; /* unix seconds at start-up */
     struct molt_worker *workers;
     int nworkers;

@@ -12,6 +12,11 @@
 
 #define EVENTS_PER_WAIT 256
 
+static void set_clock(molt_worker *w, int64_t now) {
+    w->now = now;
+    w->protocol_ctx.now = now;
+}
+
 int worker_setup(molt_worker *w, molt_server *server) {
     memset(w, 0, sizeof(*w));
     w->server = server;
@@ -29,7 +34,19 @@ int worker_setup(molt_worker *w, molt_server *server) {
         close(w->epfd);
         return -1;
     }
-    w->now = (int64_t)time(NULL);
+    w->protocol_ctx = (molt_protocol_ctx){
+        .storage = server->storage,
+        .counters = &w->counters,
+        .limits = {
+            .item_size_max = server->opts.item_size_max,
+            .growth_factor = server->opts.growth_factor,
+            .line_max = CONN_LINE_MAX,
+            .out_high = CONN_WBUF_HIGH,
+            .out_limit = (size_t)server->opts.item_size_max + CONN_WBUF_HIGH + CONN_WBUF_SLACK,
+        },
+        .host = &server->protocol_host,
+    };
+    set_clock(w, (int64_t)time(NULL));
     return 0;
 }
 
@@ -116,7 +133,7 @@ static int worker_turn(molt_worker *w, int timeout_ms) {
      * the stalled ones. */
     if (w->handshaking > 0 && (timeout_ms < 0 || timeout_ms > 1000)) timeout_ms = 1000;
     int n = epoll_wait(w->epfd, events, EVENTS_PER_WAIT, w->ready ? 0 : timeout_ms);
-    w->now = wall_seconds();
+    set_clock(w, wall_seconds());
     w->wake_ns = latency_now_ns();
     for (int i = 0; i < n; i++) {
         if (events[i].data.ptr == NULL) adopt_queued(w);

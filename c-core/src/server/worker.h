@@ -12,8 +12,8 @@
 #define WORKER_DRAIN_QUIET_MS 250
 
 #include "admin/latency.h"
+#include "protocol.h"
 #include "server/server.h"
-#include "admin/stats.h"
 
 struct molt_conn;
 
@@ -28,6 +28,9 @@ typedef struct molt_worker {
     _Atomic int stop;
     int64_t now; /* unix seconds, refreshed every loop turn */
     molt_counters counters;
+    /* What this worker's connections run the protocol with (its now
+     * follows the worker's). */
+    molt_protocol_ctx protocol_ctx;
     molt_latency latency;  /* request batches, see conn.c */
     uint64_t wake_ns;      /* monotonic ns when epoll_wait last returned */
     int draining;          /* shutting down: answer what was read, then close */

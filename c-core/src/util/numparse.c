@@ -24,13 +24,29 @@ int parse_u32(const char *s, size_t n, uint32_t *out) {
     return 1;
 }
 
-int parse_i64(const char *s, size_t n, int64_t *out) {
-    int neg = 0;
-    if (n > 0 && (s[0] == '-' || s[0] == '+')) {
-        neg = s[0] == '-';
-        s++;
-        n--;
+/* Step over a leading sign; 1 when it was '-'. */
+static int take_sign(const char **s, size_t *n) {
+    if (*n == 0 || ((*s)[0] != '-' && (*s)[0] != '+')) return 0;
+    int neg = (*s)[0] == '-';
+    (*s)++;
+    (*n)--;
+    return neg;
+}
+
+int parse_u64_wrapping(const char *s, size_t n, uint64_t *out) {
+    int neg = take_sign(&s, &n);
+    uint64_t v;
+    if (!parse_u64(s, n, &v)) return 0;
+    if (neg) {
+        v = (uint64_t)0 - v;
+        if (v > (uint64_t)INT64_MAX) return 0;
     }
+    *out = v;
+    return 1;
+}
+
+int parse_i64(const char *s, size_t n, int64_t *out) {
+    int neg = take_sign(&s, &n);
     uint64_t v;
     if (!parse_u64(s, n, &v)) return 0;
     if (neg) {

@@ -12,6 +12,10 @@ int parse_u64(const char *s, size_t n, uint64_t *out);
 int parse_u32(const char *s, size_t n, uint32_t *out);
 int parse_i64(const char *s, size_t n, int64_t *out);
 int parse_i32(const char *s, size_t n, int32_t *out);
+/* memcached's safe_strtoull: an optional sign, a negative value wraps, but
+ * a '-' whose result looks negative as a signed number is refused; so "-0"
+ * is 0 and "-1" an error. */
+int parse_u64_wrapping(const char *s, size_t n, uint64_t *out);
 
 /* Write v in decimal to out (at least 20 bytes); returns the length. */
 size_t format_u64(char *out, uint64_t v);

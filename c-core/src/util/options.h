@@ -8,9 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MOLT_VERSION "0.1.0"
-/* What `version` answers: the memcached protocol level, then molt's own. */
-#define MOLT_VERSION_REPLY "1.6.0-molt-" MOLT_VERSION
+#include "util/version.h"
 
 #define MOLT_PATH_MAX 4096
 

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/chunk_size.h"
+
 static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
 
 static void add_class(slab_engine *e, size_t size) {
@@ -26,10 +28,8 @@ int slab_classes_init(slab_engine *e, double factor) {
     e->nclasses = 0;
     while (size <= half && e->nclasses < SLAB_MAX_CLASSES - 1) {
         add_class(e, size);
-        double next = (double)size * factor;
-        if (!(next <= (double)half)) break; /* also stops on inf/nan */
-        size_t n = align8((size_t)next);
-        size = n > size ? n : size + 8;
+        size = chunk_size_next(size, half, factor);
+        if (size == 0) break;
     }
     add_class(e, e->page_size);
     return 0;

@@ -1,25 +1,25 @@
-/* buf.c - growable byte buffer (see buf.h). */
-#include "server/buf.h"
+/* buf.c - the growable byte buffer (see util/buf.h and protocol.h). */
+#include "util/buf.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-int buf_init(molt_buf *b, size_t initial) {
+int molt_buf_init(molt_buf *b, size_t initial) {
     b->data = malloc(initial);
     b->start = b->end = 0;
     b->cap = b->data ? initial : 0;
     return b->data ? 0 : -1;
 }
 
-void buf_release(molt_buf *b) {
+void molt_buf_release(molt_buf *b) {
     free(b->data);
     b->data = NULL;
     b->start = b->end = b->cap = 0;
 }
 
-size_t buf_len(const molt_buf *b) { return b->end - b->start; }
+size_t molt_buf_len(const molt_buf *b) { return b->end - b->start; }
 
-int buf_reserve(molt_buf *b, size_t want, size_t limit) {
+int molt_buf_reserve(molt_buf *b, size_t want, size_t limit) {
     if (b->cap - b->end >= want) return 0;
     size_t used = b->end - b->start;
     if (b->start > 0) {
@@ -40,19 +40,19 @@ int buf_reserve(molt_buf *b, size_t want, size_t limit) {
     return 0;
 }
 
-int buf_append(molt_buf *b, const void *p, size_t n, size_t limit) {
-    if (buf_reserve(b, n, limit) != 0) return -1;
+int molt_buf_append(molt_buf *b, const void *p, size_t n, size_t limit) {
+    if (molt_buf_reserve(b, n, limit) != 0) return -1;
     memcpy(b->data + b->end, p, n);
     b->end += n;
     return 0;
 }
 
-void buf_consume(molt_buf *b, size_t n) {
+void molt_buf_consume(molt_buf *b, size_t n) {
     b->start += n;
     if (b->start >= b->end) b->start = b->end = 0;
 }
 
-void buf_trim(molt_buf *b, size_t initial, size_t keep) {
+void molt_buf_trim(molt_buf *b, size_t initial, size_t keep) {
     if (b->start != b->end || b->cap <= keep) return;
     char *p = realloc(b->data, initial);
     if (p == NULL) return;

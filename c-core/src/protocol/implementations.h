@@ -1,0 +1,11 @@
+/* protocol/implementations.h - the protocol implementations the registry in
+ * registry.c can open. */
+#ifndef MOLT_PROTO_IMPLEMENTATIONS_H
+#define MOLT_PROTO_IMPLEMENTATIONS_H
+
+#include "protocol.h"
+
+/* memcached's text and meta protocols in C (session.c). */
+extern const molt_protocol_ops molt_protocol_c_ops;
+
+#endif
