@@ -10,7 +10,6 @@
 
 #define DEFAULT_ITEM_MAX (1024u * 1024u)
 #define LARGEST_ITEM_MAX (1024u * 1024u * 1024u)
-#define DEFAULT_FACTOR 1.25
 
 static int bad_key(const uint8_t *key, size_t key_len) {
     return key == NULL || key_len == 0 || key_len > MOLT_KEY_MAX;
@@ -444,8 +443,6 @@ molt_status molt_slab_create(const molt_storage_config *cfg, void **self_out) {
     if (cfg == NULL || self_out == NULL) return MOLT_INVALID;
     uint32_t item_max = cfg->item_size_max ? cfg->item_size_max : DEFAULT_ITEM_MAX;
     if (item_max > LARGEST_ITEM_MAX) return MOLT_INVALID;
-    double factor = cfg->growth_factor;
-    if (!(factor >= 1.01)) factor = DEFAULT_FACTOR; /* 0, < 1.01, NaN */
 
     slab_engine *e = calloc(1, sizeof(*e));
     if (e == NULL) return MOLT_NO_MEMORY;
@@ -459,7 +456,8 @@ molt_status molt_slab_create(const molt_storage_config *cfg, void **self_out) {
     if (max_pages > SIZE_MAX / e->page_size) max_pages = SIZE_MAX / e->page_size;
     e->max_pages = max_pages ? (size_t)max_pages : 1;
     e->next_cas = 1;
-    slab_classes_init(e, factor);
+    /* chunk_size_next() takes 0, < 1.01 and NaN as the default factor */
+    slab_classes_init(e, cfg->growth_factor);
     if (slab_hash_init(&e->hash, SLAB_HASH_POWER,
                        (uint64_t)(uintptr_t)e ^ 0x9e3779b97f4a7c15ull) != 0) {
         free(e);
