@@ -1,5 +1,5 @@
 //! Conformance suite: every transcript in tests/transcripts/*.txt is run
-//! against every target (common::targets()) in three modes:
+//! against every target (molt_test_support::targets!()) in three modes:
 //!
 //! - exchange:  each group of consecutive sends is written at once, then the
 //!   expectations that follow are read and checked;
@@ -19,9 +19,9 @@
 //! those files (name without .txt); MOLT_TARGETS=name[,name] only those
 //! targets.
 
-mod common;
-
-use common::{escape_bytes, Client, Server, Target};
+use molt_test_support::{
+    escape_bytes, io_error_name, reference_memcached, targets, Client, Server, Target,
+};
 use std::collections::HashMap;
 use std::fmt;
 use std::io::Write;
@@ -512,7 +512,7 @@ fn read_line(client: &mut Client) -> Vec<u8> {
             l.extend_from_slice(b"<EOF>");
             l
         }
-        Err(e) => format!("<{}>", common::io_error_name(&e)).into_bytes(),
+        Err(e) => format!("<{}>", io_error_name(&e)).into_bytes(),
     }
 }
 
@@ -861,7 +861,7 @@ fn selected(targets: Vec<Target>) -> Vec<Target> {
 
 #[test]
 fn transcripts_pass_on_every_target() {
-    let targets = selected(common::targets());
+    let targets = selected(targets!());
     // Missing binaries are an error, not a skip: report all of them at once.
     let missing: Vec<String> = targets
         .iter()
@@ -878,7 +878,7 @@ fn transcripts_pass_on_every_target() {
 
 #[test]
 fn transcripts_match_reference_memcached() {
-    let Some(reference) = common::reference_memcached() else {
+    let Some(reference) = reference_memcached() else {
         eprintln!("notice: memcached not installed (/usr/bin/memcached); transcripts not checked against it");
         return;
     };
