@@ -181,12 +181,16 @@ fn parse_file(path: &Path) -> Transcript {
             }
             out
         };
+        // `> text` and `< text`: the text, then the CRLF that ends the line.
+        let crlf_line = |text: &str| -> Vec<Seg> {
+            let mut segs = parse(text, false);
+            segs.push(Seg::Lit(b"\r\n".to_vec()));
+            segs
+        };
         let op = if let Some(rest) = line.strip_prefix(">> ") {
             Op::Send(parse(rest, true))
         } else if let Some(rest) = line.strip_prefix("> ") {
-            let mut segs = parse(rest, false);
-            segs.push(Seg::Lit(b"\r\n".to_vec()));
-            Op::Send(segs)
+            Op::Send(crlf_line(rest))
         } else if line == ">" {
             Op::Send(vec![Seg::Lit(b"\r\n".to_vec())])
         } else if let Some(rest) = line.strip_prefix("<< ") {
@@ -205,9 +209,7 @@ fn parse_file(path: &Path) -> Transcript {
         } else if line == "<EOF" {
             Op::Eof
         } else if let Some(rest) = line.strip_prefix("< ") {
-            let mut segs = parse(rest, false);
-            segs.push(Seg::Lit(b"\r\n".to_vec()));
-            Op::Expect(segs)
+            Op::Expect(crlf_line(rest))
         } else if line == "<" {
             Op::Expect(vec![Seg::Lit(b"\r\n".to_vec())])
         } else if let Some(rest) = line.strip_prefix("sleep ") {

@@ -12,6 +12,7 @@ use rustls::ClientConnection;
 use crate::tls_config::{tls_port_client, TlsClient};
 use crate::tls_stream::{TlsRead, TlsShared};
 
+/// Connect, read and write timeout of every `Client`.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A blocking text-protocol client: TCP_NODELAY, 5 s read/write timeouts.

@@ -17,11 +17,6 @@ pub struct TlsClient {
     pub server_name: String,
 }
 
-// A shared, immutable configuration (its session cache is internally
-// locked): a panic in a test cannot leave it half-updated.
-impl std::panic::UnwindSafe for TlsClient {}
-impl std::panic::RefUnwindSafe for TlsClient {}
-
 impl TlsClient {
     pub fn new(config: Arc<ClientConfig>) -> TlsClient {
         TlsClient {
