@@ -96,19 +96,9 @@ fn conformance_targets() -> Vec<(&'static str, Option<Arc<Target>>)> {
 }
 
 /// Why `t` must not run on `target_name` in `mode`, if it must not.
-fn ignore_reason(
-    t: &Transcript,
-    target_name: &str,
-    target: Option<&Arc<Target>>,
-    mode: Mode,
-) -> Option<String> {
+fn ignore_reason(t: &Transcript, target_name: &str, mode: Mode) -> Option<String> {
     if t.skips(target_name) {
         return Some(format!("`#! skip: {target_name}`"));
-    }
-    if target.is_none() {
-        return Some(format!(
-            "{target_name} not installed (/usr/bin/memcached, or set MEMCACHED_BIN)"
-        ));
     }
     match mode {
         Mode::Pipelined => t
@@ -118,6 +108,8 @@ fn ignore_reason(
     }
 }
 
+/// The trial `<transcript>::<target>::<mode>`; `target` is None for a
+/// reference that is not installed.
 fn trial(
     t: &Arc<Transcript>,
     target_name: &str,
@@ -125,13 +117,19 @@ fn trial(
     mode: Mode,
 ) -> Trial {
     let name = format!("{}::{}::{}", t.name, target_name, mode);
-    if let Some(reason) = ignore_reason(t, target_name, target, mode) {
-        return Trial::ignorable_test(name, move || Ok(Completion::ignored_with(reason)));
-    }
-    let (t, target) = (
-        t.clone(),
-        target.cloned().expect("checked by ignore_reason"),
-    );
+    let ignored = |reason: String| {
+        Trial::ignorable_test(name.clone(), move || Ok(Completion::ignored_with(reason)))
+    };
+    let target = match (ignore_reason(t, target_name, mode), target) {
+        (Some(reason), _) => return ignored(reason),
+        (None, None) => {
+            return ignored(format!(
+                "{target_name} not installed: no /usr/bin/memcached, no MEMCACHED_BIN"
+            ))
+        }
+        (None, Some(target)) => target.clone(),
+    };
+    let t = t.clone();
     Trial::test(name, move || {
         run_on_target(&t, &target, mode).map_err(Into::into)
     })
