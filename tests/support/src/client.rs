@@ -13,7 +13,7 @@ use crate::tls_config::{tls_port_client, TlsClient};
 use crate::tls_stream::{TlsRead, TlsShared};
 
 /// Connect, read and write timeout of every `Client`.
-pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A blocking text-protocol client: TCP_NODELAY, 5 s read/write timeouts.
 /// Plain TCP, or TLS (rustls) to a TLS server: `Client::connect(addr)` and
@@ -69,7 +69,7 @@ impl Client {
         Client::try_connect_plain(addr).unwrap_or_else(|e| panic!("connect {}: {}", addr, e))
     }
 
-    pub fn try_connect_plain(addr: SocketAddr) -> io::Result<Client> {
+    fn try_connect_plain(addr: SocketAddr) -> io::Result<Client> {
         let s = tcp_connect(addr)?;
         Ok(Client {
             reader: BufReader::with_capacity(64 * 1024, ReadHalf::Plain(s.try_clone()?)),
@@ -304,9 +304,6 @@ impl ClientStream<'_> {
     pub fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
         self.0.tcp.set_write_timeout(d)
     }
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.0.tcp.peer_addr()
-    }
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.0.tcp.local_addr()
     }
@@ -344,9 +341,6 @@ impl ClientWriter {
     }
     pub fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
         self.tcp.set_write_timeout(d)
-    }
-    pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
-        self.tcp.set_nodelay(on)
     }
 }
 

@@ -21,7 +21,7 @@ pub mod temp;
 pub mod tls_config;
 mod tls_stream;
 
-pub use client::{io_error_name, Client, ClientStream, ClientWriter, CLIENT_TIMEOUT};
+pub use client::{io_error_name, Client, ClientStream, ClientWriter};
 pub use escape::escape_bytes;
 pub use pki::{tls_files, Pem, Pki, TlsFiles};
 pub use ports::free_port;

@@ -97,7 +97,7 @@ pub fn selected_by_env(targets: Vec<Target>) -> Vec<Target> {
 }
 
 /// The repository root (this crate lives in tests/support/).
-pub fn repo_root() -> PathBuf {
+fn repo_root() -> PathBuf {
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
     here.parent()
         .and_then(Path::parent)
