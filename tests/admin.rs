@@ -3,9 +3,7 @@
 //! GET /health, 404 and 405, a slow HTTP client that must neither block
 //! other scrapes nor the data port, and `stats settings|items|slabs`.
 
-mod common;
-
-use common::{free_port, targets, Client, Server};
+use molt_test_support::{free_port, require_built, targets, Client, Server, Target};
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -97,7 +95,7 @@ fn metric(m: &HashMap<String, f64>, key: &str) -> f64 {
         .unwrap_or_else(|| panic!("no metric {key}; have {:?}", m.keys()))
 }
 
-fn start_with_admin(target: &common::Target, extra: &[&str]) -> (Server, u16) {
+fn start_with_admin(target: &Target, extra: &[&str]) -> (Server, u16) {
     let admin = free_port();
     let admin_s = admin.to_string();
     let mut args = vec!["--admin-port", admin_s.as_str()];
@@ -139,7 +137,7 @@ fn wait_alone(c: &mut Client) {
 
 #[test]
 fn metrics_count_a_known_request_sequence_exactly() {
-    for target in targets() {
+    for target in targets!() {
         let (server, admin) = start_with_admin(&target, &[]);
         let mut c = server.client();
         wait_alone(&mut c);
@@ -258,7 +256,7 @@ fn metrics_count_a_known_request_sequence_exactly() {
 
 #[test]
 fn health_not_found_and_method_not_allowed() {
-    for target in targets() {
+    for target in targets!() {
         let (_server, admin) = start_with_admin(&target, &[]);
         let (status, head, body) = get(admin, "/health");
         assert_eq!((status, body.trim()), (200, "OK"), "{}", target.name);
@@ -277,7 +275,7 @@ fn health_not_found_and_method_not_allowed() {
 
 #[test]
 fn admin_listens_on_loopback_only_by_default() {
-    let target = &targets()[0];
+    let target = &targets!()[0];
     let (_server, admin) = start_with_admin(target, &[]);
     let addr = format!("127.0.0.1:{admin}");
     let out = std::fs::read_to_string("/proc/net/tcp").unwrap();
@@ -296,7 +294,7 @@ fn admin_listens_on_loopback_only_by_default() {
 
 #[test]
 fn a_slow_http_client_blocks_neither_scrapes_nor_the_data_port() {
-    let target = &targets()[0];
+    let target = &targets!()[0];
     let (server, admin) = start_with_admin(target, &[]);
     // Connects and never finishes its request.
     let mut slow = TcpStream::connect(("127.0.0.1", admin)).unwrap();
@@ -322,10 +320,10 @@ fn a_slow_http_client_blocks_neither_scrapes_nor_the_data_port() {
 
 #[test]
 fn admin_port_in_use_is_a_start_up_error() {
-    for target in targets() {
+    for target in targets!() {
         let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = taken.local_addr().unwrap().port();
-        common::require_built(&target);
+        require_built(&target);
         let out = std::process::Command::new(&target.program)
             .args(&target.args)
             .args([
@@ -363,7 +361,7 @@ fn stats_block(c: &mut Client, cmd: &str) -> Vec<String> {
 /// (c-core/src/server/host.c), which calls server_stats_subreport.
 #[test]
 fn stats_settings_items_and_slabs() {
-    for target in targets() {
+    for target in targets!() {
         let server = Server::start(&target, &["-m", "32", "-t", "3", "-c", "77", "-I", "2m"]);
         let mut c = server.client();
         let s = stats_block(&mut c, "stats settings");

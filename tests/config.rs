@@ -2,9 +2,7 @@
 //! they stand, every class of bad input is a start-up error naming the file
 //! and line, and `--print-config` prints a file that reads back the same.
 
-mod common;
-
-use common::{targets, Server, Target};
+use molt_test_support::{require_built, targets, Server, Target};
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,7 +17,7 @@ fn temp_config(text: &str) -> PathBuf {
 }
 
 fn run(target: &Target, args: &[&str]) -> Output {
-    common::require_built(target);
+    require_built(target);
     Command::new(&target.program)
         .args(&target.args)
         .args(args)
@@ -52,7 +50,7 @@ fn flags_beat_the_file_in_either_order() {
         "# molt\nport = 12000\nthreads = 2\nmemory_limit_mb = 8\nmax_item_size = \"512k\"\n",
     );
     let f = file.to_str().unwrap();
-    for target in targets() {
+    for target in targets!() {
         let t = target.name;
         // File alone.
         let p = print_config(&target, &["--config", f]);
@@ -80,7 +78,7 @@ fn a_running_server_uses_the_file_and_the_flags() {
     // The harness adds -l and -p after our args: the file's port loses.
     let file =
         temp_config("port = 1\nthreads = 3\nmemory_limit_mb = 8\nmax_connections = 99\n\n[tls]\n");
-    for target in targets() {
+    for target in targets!() {
         let server = Server::start(&target, &["--config", file.to_str().unwrap(), "-m", "16"]);
         let mut c = server.client();
         let st = c.stats();
@@ -162,7 +160,7 @@ const BAD: &[(&str, &str)] = &[
 
 #[test]
 fn bad_config_files_are_start_up_errors_naming_the_line() {
-    for target in targets() {
+    for target in targets!() {
         for (text, want) in BAD {
             let file = temp_config(text);
             let f = file.to_str().unwrap();
@@ -190,7 +188,7 @@ fn bad_config_files_are_start_up_errors_naming_the_line() {
 
 #[test]
 fn missing_or_unreadable_config_file() {
-    for target in targets() {
+    for target in targets!() {
         let out = run(&target, &["--config", "/nonexistent/molt.toml"]);
         assert_eq!(out.status.code(), Some(64), "{}", target.name);
         assert_eq!(
@@ -230,7 +228,7 @@ fn the_accepted_toml_subset() {
         "key = '/tmp/lit\\eral.pem'\n",
     ));
     let f = file.to_str().unwrap();
-    let target = &targets()[0];
+    let target = &targets!()[0];
     let p = print_config(target, &["--config", f]);
     assert_eq!(value_of(&p, "port"), "12345");
     assert_eq!(value_of(&p, "listen"), "\"127.0.0.1\"");
@@ -246,7 +244,7 @@ fn the_accepted_toml_subset() {
 #[test]
 fn print_config_prints_defaults_and_reads_back_the_same() {
     // Not the TLS targets: their arguments set [tls], so nothing is default.
-    for target in targets().into_iter().filter(|t| !t.is_tls()) {
+    for target in targets!().into_iter().filter(|t| !t.is_tls()) {
         let p = print_config(&target, &[]);
         let t = target.name;
         for (k, v) in [
@@ -307,7 +305,7 @@ fn print_config_prints_defaults_and_reads_back_the_same() {
 #[test]
 fn tls_without_tls_support_is_a_clear_start_up_error() {
     // molt-c has no Rust, hence no TLS; the file form must say the same.
-    let target = &targets()[0];
+    let target = &targets!()[0];
     assert_eq!(target.name, "molt-c");
     let out = run(target, &["--tls-cert", "/c.pem", "--tls-key", "/k.pem"]);
     assert!(!out.status.success());

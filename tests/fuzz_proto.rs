@@ -14,9 +14,7 @@
 //! FUZZ_REPLAY=path) and becomes a regression input under
 //! fuzz/regressions/proto/, which every run replays first.
 
-mod common;
-
-use common::{escape_bytes, targets, Client, Server, Target};
+use molt_test_support::{escape_bytes, io_error_name, targets, Client, Server, Target};
 use std::io::{Read, Write};
 use std::net::Shutdown;
 use std::path::{Path, PathBuf};
@@ -233,7 +231,7 @@ fn feed(server: &Server, input: &[u8], r: &mut Rng) -> Result<usize, String> {
                 Err(e) => {
                     return Err(format!(
                         "no close after the client's EOF ({} after {total} reply bytes)",
-                        common::io_error_name(&e)
+                        io_error_name(&e)
                     ))
                 }
             }
@@ -340,14 +338,7 @@ fn budget() -> Duration {
 }
 
 fn selected() -> Vec<Target> {
-    let only: Option<Vec<String>> = std::env::var("MOLT_TARGETS")
-        .ok()
-        .filter(|s| !s.is_empty())
-        .map(|s| s.split(',').map(|x| x.trim().to_string()).collect());
-    targets()
-        .into_iter()
-        .filter(|t| only.as_ref().is_none_or(|o| o.iter().any(|n| n == t.name)))
-        .collect()
+    targets::selected_by_env(targets!())
 }
 
 fn fuzz_target(target: &Target, seeds: &[Vec<u8>], regressions: &[Vec<u8>], seed: u64) {

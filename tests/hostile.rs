@@ -10,9 +10,7 @@
 //! exits. Tests take a lock so that their RSS readings and file descriptor
 //! use do not mix. No timed assertions beyond generous I/O timeouts.
 
-mod common;
-
-use common::{targets, Client, Server, Target};
+use molt_test_support::{io_error_name, targets, Client, Server, Target};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::Mutex;
@@ -25,14 +23,7 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 fn selected() -> Vec<Target> {
-    let only: Option<Vec<String>> = std::env::var("MOLT_TARGETS")
-        .ok()
-        .filter(|s| !s.is_empty())
-        .map(|s| s.split(',').map(|x| x.trim().to_string()).collect());
-    targets()
-        .into_iter()
-        .filter(|t| only.as_ref().is_none_or(|o| o.iter().any(|n| n == t.name)))
-        .collect()
+    targets::selected_by_env(targets!())
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -120,13 +111,7 @@ fn read_to_close(s: &mut impl Read) -> Result<Vec<u8>, String> {
             Ok(0) => return Ok(out),
             Ok(n) => out.extend_from_slice(&buf[..n]),
             Err(e) if e.kind() == ErrorKind::ConnectionReset => return Ok(out),
-            Err(e) => {
-                return Err(format!(
-                    "{} after {} bytes",
-                    common::io_error_name(&e),
-                    out.len()
-                ))
-            }
+            Err(e) => return Err(format!("{} after {} bytes", io_error_name(&e), out.len())),
         }
     }
 }

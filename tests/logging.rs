@@ -5,9 +5,7 @@
 //! answered whole, the connection closes cleanly, the process exits 0 in
 //! bounded time even when a client never reads.
 
-mod common;
-
-use common::{targets, Client, Server};
+use molt_test_support::{targets, Client, Server};
 use std::io::{Read, Write};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -71,7 +69,7 @@ fn log_lines(stderr: &str) -> Vec<(String, String)> {
 
 #[test]
 fn default_is_silent_and_v_logs_start_up_and_shutdown() {
-    for target in targets() {
+    for target in targets!() {
         let t = target.name;
         let mut quiet = Server::start(&target, &[]);
         assert!(quiet.client().request("version").is_ok());
@@ -113,7 +111,7 @@ fn default_is_silent_and_v_logs_start_up_and_shutdown() {
 
 #[test]
 fn vv_logs_each_connection_and_v_logs_refusals() {
-    for target in targets() {
+    for target in targets!() {
         let t = target.name;
         let mut server = Server::start(&target, &["-vv"]);
         {
@@ -200,7 +198,7 @@ fn read_reply(c: &mut Client, t: &str, n: usize) -> Option<()> {
 #[test]
 fn sigterm_answers_in_flight_requests_whole_then_exits_zero() {
     const REQUESTS: usize = 100_000;
-    for target in targets() {
+    for target in targets!() {
         let t = target.name;
         let mut server = Server::start(&target, &["-t", "2"]);
         let mut c = server.client();
@@ -233,7 +231,7 @@ fn sigterm_answers_in_flight_requests_whole_then_exits_zero() {
 
 #[test]
 fn sigterm_exits_in_bounded_time_when_a_client_never_reads() {
-    for target in targets() {
+    for target in targets!() {
         let t = target.name;
         let mut server = Server::start(&target, &[]);
         let mut c = server.client();

@@ -13,9 +13,7 @@
 //! (`make pool` does the same up front); otherwise the test fails with a
 //! hint. NUTCRACKER_BIN overrides the binary.
 
-mod common;
-
-use common::{free_port, targets, Client, Server};
+use molt_test_support::{free_port, targets, Client, Server};
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -236,7 +234,7 @@ fn get(c: &mut Client, key: &str) -> Result<bool, String> {
 #[test]
 fn a_twemproxy_pool_spreads_keys_and_survives_a_dead_node() {
     let bin = ensure_nutcracker();
-    let all = targets();
+    let all = targets!();
     assert!(all.len() >= 3, "need three targets for three nodes");
     let mut nodes: Vec<Option<Server>> = all
         .iter()

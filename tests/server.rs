@@ -2,9 +2,7 @@
 //! -m, concurrent clients on overlapping keys, the connection limit, clean
 //! shutdown, and start-up errors.
 
-mod common;
-
-use common::{targets, Client, Server, Target};
+use molt_test_support::{require_built, targets, Client, Server, Target};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -32,7 +30,7 @@ fn read_get(c: &mut Client, key: &str) -> Option<(u32, Vec<u8>)> {
 
 #[test]
 fn small_memory_limit_evicts_and_stays_within_it() {
-    for target in targets() {
+    for target in targets!() {
         let server = Server::start(&target, &["-m", "2", "-t", "2"]);
         let mut c = server.client();
         let value = vec![b'x'; 200];
@@ -73,7 +71,7 @@ fn small_memory_limit_evicts_and_stays_within_it() {
 
 #[test]
 fn concurrent_clients_read_only_whole_values() {
-    for target in targets() {
+    for target in targets!() {
         let server = Server::start(&target, &["-t", "4"]);
         let addr = server.addr();
         let threads = 4u32;
@@ -122,7 +120,7 @@ fn concurrent_clients_read_only_whole_values() {
 
 #[test]
 fn concurrent_increments_are_not_lost() {
-    for target in targets() {
+    for target in targets!() {
         let server = Server::start(&target, &["-t", "4"]);
         let mut c = server.client();
         c.send(b"set n 0 0 1\r\n0\r\n").unwrap();
@@ -149,7 +147,7 @@ fn concurrent_increments_are_not_lost() {
 
 #[test]
 fn connections_over_the_limit_are_refused_and_the_server_keeps_serving() {
-    for target in targets() {
+    for target in targets!() {
         let server = Server::start(&target, &["-c", "4"]);
         // The start-up probe's connection may not be reaped yet: wait until
         // this client is the only one before filling the limit.
@@ -218,7 +216,7 @@ fn signal(pid: u32, sig: &str) {
 
 #[test]
 fn sigterm_and_sigint_shut_down_cleanly() {
-    for target in targets() {
+    for target in targets!() {
         for sig in ["-TERM", "-INT"] {
             let mut server = Server::start(&target, &[]);
             let mut c = server.client();
@@ -247,7 +245,7 @@ fn sigterm_and_sigint_shut_down_cleanly() {
 }
 
 fn start_error(target: &Target, args: &[&str]) -> (i32, String) {
-    common::require_built(target);
+    require_built(target);
     let out = Command::new(&target.program)
         .args(&target.args)
         .args(args)
@@ -261,7 +259,7 @@ fn start_error(target: &Target, args: &[&str]) -> (i32, String) {
 
 #[test]
 fn bad_start_up_arguments_are_clear_errors() {
-    for target in targets() {
+    for target in targets!() {
         let cases: &[(&[&str], &str)] = &[
             (&["--storage", "nosuch"], "unknown storage engine 'nosuch'"),
             (&["-p", "70000"], "invalid port '70000'"),

@@ -3,15 +3,14 @@
 //! large and pipelined traffic, certificate reload (SIGHUP and
 //! refresh_certs), start-up errors, and molt-c refusing the TLS flags.
 //!
-//! Certificates are made with rcgen (tests/common: Pki, tls_files()); the
-//! client is rustls with the aws-lc-rs provider (common::Client). Only
+//! Certificates are made with rcgen (molt-test-support: Pki, tls_files());
+//! the client is rustls with the aws-lc-rs provider (its Client). Only
 //! 127.0.0.1. The slowest test (the handshake timeout) waits up to 13 s.
 
-mod common;
-
-use common::{
-    free_port, targets, tls_client_config, tls_files, Client, Pem, Server, Target, TempDir,
-    TlsClient, ALL_VERSIONS, TLS12_ONLY, TLS13_ONLY,
+use molt_test_support::rustls;
+use molt_test_support::{
+    free_port, io_error_name, path_str, require_built, targets, tls_client_config, tls_files,
+    Client, Pem, Pki, Server, Target, TempDir, TlsClient, ALL_VERSIONS, TLS12_ONLY, TLS13_ONLY,
 };
 use rustls::pki_types::ServerName;
 use rustls::{ClientConnection, HandshakeKind, ProtocolVersion};
@@ -26,8 +25,8 @@ use std::time::{Duration, Instant};
 // helpers
 
 fn tls_targets() -> Vec<Target> {
-    let t: Vec<Target> = targets().into_iter().filter(|t| t.is_tls()).collect();
-    assert!(t.len() >= 2, "targets() must list the TLS targets");
+    let t: Vec<Target> = targets!().into_iter().filter(|t| t.is_tls()).collect();
+    assert!(t.len() >= 2, "targets!() must list the TLS targets");
     t
 }
 
@@ -39,13 +38,13 @@ fn molt_program() -> &'static str {
 fn tls_target(cert: &Path, key: &Path, ca: Option<&Path>, client: Option<&Pem>) -> Target {
     let mut args: Vec<String> = vec![
         "--tls-cert".into(),
-        common::path_str(cert).into(),
+        path_str(cert).into(),
         "--tls-key".into(),
-        common::path_str(key).into(),
+        path_str(key).into(),
     ];
     if let Some(ca) = ca {
         args.push("--tls-ca".into());
-        args.push(common::path_str(ca).into());
+        args.push(path_str(ca).into());
     }
     args.push("--storage".into());
     args.push("slab".into());
@@ -134,13 +133,7 @@ fn read_to_close(s: &mut TcpStream) -> Result<Vec<u8>, String> {
             Ok(0) => return Ok(out),
             Ok(n) => out.extend_from_slice(&buf[..n]),
             Err(e) if e.kind() == ErrorKind::ConnectionReset => return Ok(out),
-            Err(e) => {
-                return Err(format!(
-                    "{} after {} bytes",
-                    common::io_error_name(&e),
-                    out.len()
-                ))
-            }
+            Err(e) => return Err(format!("{} after {} bytes", io_error_name(&e), out.len())),
         }
     }
 }
@@ -271,7 +264,7 @@ fn rejected(server: &Server, cfg: Arc<rustls::ClientConfig>) -> Result<String, S
 fn mutual_tls_accepts_the_ca_client_and_rejects_others() {
     let files = tls_files();
     let good = files.pki.client("good client");
-    let rogue = common::Pki::new("another CA").client("rogue client");
+    let rogue = Pki::new("another CA").client("rogue client");
     let target = tls_target(
         &files.server_cert,
         &files.server_key,
@@ -680,7 +673,7 @@ fn certificate_reload_by_sighup_and_refresh_certs() {
 
 #[test]
 fn refresh_certs_without_tls_is_a_client_error() {
-    let t = targets()
+    let t = targets!()
         .into_iter()
         .find(|t| t.name == "molt-slab")
         .unwrap();
@@ -764,8 +757,8 @@ fn start_up_errors_name_the_file() {
 
 #[test]
 fn molt_c_rejects_the_tls_flags() {
-    let t = targets().into_iter().find(|t| t.name == "molt-c").unwrap();
-    common::require_built(&t);
+    let t = targets!().into_iter().find(|t| t.name == "molt-c").unwrap();
+    require_built(&t);
     let f = tls_files();
     let port = free_port().to_string();
     let (st, err) = run_to_exit(

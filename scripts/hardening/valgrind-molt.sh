@@ -1,6 +1,6 @@
 #!/bin/sh
 # valgrind memcheck around the mixed binary, usable wherever a server binary
-# path is expected (e.g. MOLT_C_BIN for tests/conformance.rs and
+# path is expected (e.g. MOLT_C_BIN for tests/conformance/ and
 # tests/server.rs, whose molt-slab/molt-seg targets cannot be redirected).
 #
 #   MOLT_VG_STORAGE  engine passed as --storage (default slab)

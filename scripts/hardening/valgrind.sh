@@ -2,10 +2,10 @@
 # valgrind memcheck on the mixed binary (target/release/molt), both engines.
 # Rust sanitizers need nightly (-Zsanitizer), so memcheck stands in for the
 # C-inside-Rust build. Per engine:
-#  1. the conformance transcripts with valgrind-molt.sh as MOLT_C_BIN
-#     (--exit-on-first-error: an error kills the server, the harness sees it),
-#     a few files per cargo invocation so that start-up stays under the
-#     harness's 10 s limit on a busy machine;
+#  1. the conformance transcripts on molt-c with valgrind-molt.sh as
+#     MOLT_C_BIN (--exit-on-first-error: an error kills the server, the
+#     harness sees it), one file (its modes at once) per cargo invocation so
+#     that start-up stays under the harness's 10 s limit on a busy machine;
 #  2. tests/server.rs (minus the RSS-bound test: valgrind's own RSS);
 #  3. drive.sh: load, SIGTERM, exit status 0 = 0 errors and 0 definite leaks;
 #  4. every valgrind log must be empty (-q prints only errors).
@@ -20,7 +20,6 @@ command -v valgrind >/dev/null 2>&1 || {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
 }
 export MOLT_C_BIN="$here/valgrind-molt.sh"
-export MOLT_TARGETS=molt-c
 files=$(ls tests/transcripts/*.txt | xargs -n1 basename | sed 's/\.txt$//')
 cargo test --release --locked -q --test conformance --test server --no-run 2>/dev/null
 
@@ -42,24 +41,14 @@ for engine in $engines; do
     MOLT_VG_LOGDIR=$(mktemp -d /tmp/molt-vg.XXXXXX)
     export MOLT_VG_LOGDIR
     start=$(date +%s)
-    batch=""
-    n=0
     for f in $files; do
-        batch="${batch:+$batch,}$f"
-        n=$((n + 1))
-        if [ $n = 3 ]; then
-            MOLT_TRANSCRIPTS=$batch cargo test --release --locked -q --test conformance \
-                transcripts_pass_on_every_target >/tmp/molt-vg-conf.$$ 2>&1 ||
-                { cat /tmp/molt-vg-conf.$$; check_logs "conformance $batch"; exit 1; }
-            batch=""
-            n=0
-        fi
+        # Trial names are <transcript>::<target>::<mode>.
+        cargo test --release --locked -q --test conformance -- "$f::molt-c::" \
+            >/tmp/molt-vg-conf.$$ 2>&1 ||
+            { cat /tmp/molt-vg-conf.$$; check_logs "conformance $f"; exit 1; }
+        ! grep -q '^test result: ok\. 0 passed' /tmp/molt-vg-conf.$$ ||
+            { echo "valgrind: no molt-c trial of $f ran" >&2; exit 1; }
     done
-    if [ -n "$batch" ]; then
-        MOLT_TRANSCRIPTS=$batch cargo test --release --locked -q --test conformance \
-            transcripts_pass_on_every_target >/tmp/molt-vg-conf.$$ 2>&1 ||
-            { cat /tmp/molt-vg-conf.$$; check_logs "conformance $batch"; exit 1; }
-    fi
     rm -f /tmp/molt-vg-conf.$$
     check_logs "conformance, $engine"
     echo "valgrind[$engine]: conformance transcripts clean ($(( $(date +%s) - start )) s)"
