@@ -102,7 +102,5 @@ void slab_pages_release(slab_engine *e);
 /* Parse a stored incr/decr value: optional leading whitespace, digits, then
  * only whitespace; 0 when not a decimal u64. */
 int slab_parse_u64(const uint8_t *p, size_t n, uint64_t *out);
-/* Decimal digits of v into buf (>= 20 bytes); returns the length. */
-size_t slab_format_u64(uint64_t v, uint8_t *buf);
 
 #endif

@@ -1,4 +1,5 @@
-/* num.c - decimal u64 values as incr/decr store them. */
+/* num.c - parsing the decimal u64 values incr/decr store (formatting is
+ * util/numparse.c format_u64, shared with the protocol). */
 #include "storage/slab/engine.h"
 
 #include <stddef.h>
@@ -23,15 +24,4 @@ int slab_parse_u64(const uint8_t *p, size_t n, uint64_t *out) {
         if (!is_space(p[i])) return 0;
     *out = v;
     return 1;
-}
-
-size_t slab_format_u64(uint64_t v, uint8_t *buf) {
-    uint8_t tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (uint8_t)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    for (size_t i = 0; i < n; i++) buf[i] = tmp[n - 1 - i];
-    return n;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "storage/slab/engine.h"
+#include "util/numparse.h"
 
 #define DEFAULT_ITEM_MAX (1024u * 1024u)
 #define LARGEST_ITEM_MAX (1024u * 1024u * 1024u)
@@ -272,7 +273,7 @@ static molt_status slab_meta_arith(void *self, const uint8_t *key,
     lock(e, now);
     slab_item *old = slab_item_find(e, key, key_len, hv, now);
     uint64_t v;
-    uint8_t digits[20];
+    char digits[20];
     size_t n;
     uint32_t exp = 0;
     molt_meta_arith_result res;
@@ -282,7 +283,7 @@ static molt_status slab_meta_arith(void *self, const uint8_t *key,
             goto out;
         }
         /* Created holding `initial`; no delta applied. */
-        n = slab_format_u64(o->initial, digits);
+        n = format_u64(digits, o->initial);
         int keep = slab_exptime_norm(o->vivify_exptime, now, &exp);
         slab_item *it = NULL;
         if (keep) {
@@ -314,7 +315,7 @@ static molt_status slab_meta_arith(void *self, const uint8_t *key,
     }
     if (o->incr) v += o->delta; /* wraps at 2^64 */
     else v = v < o->delta ? 0 : v - o->delta;
-    n = slab_format_u64(v, digits);
+    n = format_u64(digits, v);
     exp = old->exptime;
     int keep = 1;
     if (o->touch) keep = slab_exptime_norm(o->touch_exptime, now, &exp);
