@@ -1,12 +1,10 @@
 //! End-to-end runs of the binary over TLS against a small in-process rustls
 //! server speaking enough of the memcached text protocol (get, set,
-//! flush_all, version), with certificates made by rcgen at run time.
+//! flush_all, version), with certificates made at run time by molt's test
+//! CA (molt-test-support).
 
 use molt_bench::tls::crypto_provider;
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
-};
+use molt_test_support::{path_str, Pki, TempDir};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
@@ -14,59 +12,30 @@ use rustls::{RootCertStore, ServerConfig, ServerConnection, StreamOwned};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
 const BIN: &str = env!("CARGO_BIN_EXE_molt-bench");
 
-/// PEM files of a CA, a server certificate for localhost and a client one.
-struct Pki {
-    dir: PathBuf,
+/// PEM files of a CA, a server certificate for localhost and a client one:
+/// ca.pem, server-cert.pem, server-key.pem, client-cert.pem, client-key.pem.
+struct CertFiles {
+    dir: TempDir,
 }
 
-impl Pki {
-    fn new(name: &str) -> Pki {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "molt-bench-tls-{}-{}-{name}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        p.distinguished_name.push(DnType::CommonName, name);
-        p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let ca = CertifiedIssuer::self_signed(p, KeyPair::generate().unwrap()).unwrap();
-        std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
-        for (who, server) in [("server", true), ("client", false)] {
-            let cn = if server { "localhost" } else { "client" };
-            let mut p = CertificateParams::new(vec![cn.to_string()]).unwrap();
-            p.distinguished_name.push(DnType::CommonName, cn);
-            p.extended_key_usages = vec![if server {
-                ExtendedKeyUsagePurpose::ServerAuth
-            } else {
-                ExtendedKeyUsagePurpose::ClientAuth
-            }];
-            let key = KeyPair::generate().unwrap();
-            let cert = p.signed_by(&key, &ca).unwrap();
-            std::fs::write(dir.join(format!("{who}-cert.pem")), cert.pem()).unwrap();
-            std::fs::write(dir.join(format!("{who}-key.pem")), key.serialize_pem()).unwrap();
-        }
-        Pki { dir }
+impl CertFiles {
+    fn new(name: &str) -> CertFiles {
+        let dir = TempDir::new(&format!("molt-bench-tls-{name}"));
+        let pki = Pki::new(name);
+        std::fs::write(dir.path("ca.pem"), &pki.ca_pem).unwrap();
+        pki.server("localhost").write(&dir.0, "server-");
+        pki.client("client").write(&dir.0, "client-");
+        CertFiles { dir }
     }
 
     fn path(&self, f: &str) -> String {
-        self.dir.join(f).to_str().unwrap().to_string()
-    }
-}
-
-impl Drop for Pki {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        path_str(&self.dir.path(f)).to_string()
     }
 }
 
@@ -125,7 +94,7 @@ fn serve(
 
 /// A TLS server on a free loopback port; `mtls` requires a client
 /// certificate from the same CA.
-fn tls_server(pki: &Pki, mtls: bool) -> u16 {
+fn tls_server(pki: &CertFiles, mtls: bool) -> u16 {
     let provider = crypto_provider();
     let certs: Vec<CertificateDer<'static>> =
         CertificateDer::pem_file_iter(pki.path("server-cert.pem"))
@@ -188,7 +157,7 @@ fn ok(port: u16, extra: &[&str]) -> serde_json::Value {
 
 #[test]
 fn closed_and_open_loop_over_tls_are_verified() {
-    let pki = Pki::new("ca-loops");
+    let pki = CertFiles::new("ca-loops");
     let port = tls_server(&pki, false);
     let ca = pki.path("ca.pem");
     let tls = ["--tls", "--tls-ca", ca.as_str()];
@@ -237,7 +206,7 @@ fn closed_and_open_loop_over_tls_are_verified() {
 
 #[test]
 fn handshake_bench_full_and_resumed() {
-    let pki = Pki::new("ca-hs");
+    let pki = CertFiles::new("ca-hs");
     let port = tls_server(&pki, false);
     let ca = pki.path("ca.pem");
     let base = [
@@ -297,8 +266,8 @@ fn fake_plain_version_server() -> u16 {
 
 #[test]
 fn server_verification_and_mutual_tls() {
-    let pki = Pki::new("ca-good");
-    let other = Pki::new("ca-other");
+    let pki = CertFiles::new("ca-good");
+    let other = CertFiles::new("ca-other");
     let port = tls_server(&pki, false);
     // A certificate from another CA is refused (exit 2, before any load)...
     let (out, _) = bench(port, &["--tls", "--tls-ca", &other.path("ca.pem")]);
