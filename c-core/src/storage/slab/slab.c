@@ -466,19 +466,22 @@ static size_t page_carved(const slab_engine *e, const slab_page *p) {
     return c->perpage;
 }
 
-/* The cursor is page index << 32 | chunk index within the page. */
+/* The cursor is page index << 32 | chunk index within the page. A slice
+ * also ends after SLAB_WALK_SCAN chunks, so a sparse cache is walked in
+ * short critical sections too. */
+#define SLAB_WALK_SCAN 16384
 static molt_status slab_walk(void *self, int64_t now, molt_walk_cursor *cur,
                              size_t max, molt_walk_sink sink, void *ctx) {
     slab_engine *e = self;
     if (e == NULL || cur == NULL || sink == NULL) return MOLT_INVALID;
     lock(e, now);
     size_t page = (size_t)(cur->pos >> 32), chunk = (size_t)(cur->pos & 0xffffffffu);
-    size_t seen = 0;
-    for (; page < e->npages && seen < max; page++, chunk = 0) {
+    size_t seen = 0, budget = SLAB_WALK_SCAN; /* chunks looked at */
+    for (; page < e->npages && seen < max && budget > 0; page++, chunk = 0) {
         const slab_page *p = &e->pages[page];
         const slab_class *c = &e->classes[p->clsid];
         size_t carved = page_carved(e, p);
-        for (; chunk < carved && seen < max; chunk++) {
+        for (; chunk < carved && seen < max && budget > 0; chunk++, budget--) {
             slab_item *it = (slab_item *)(p->mem + chunk * c->size);
             if (!(it->iflags & SLAB_ITEM_LINKED) || !slab_item_live(e, it, now)) continue;
             molt_walk_item w = {
