@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/conns.h"
 #include "server/worker.h"
 
 struct molt_stats_baseline {
@@ -74,6 +75,7 @@ int server_stats_subreport(molt_server *s, const char *name, size_t name_len, in
     if (name_is(name, name_len, "settings"))
         return stats_settings_report(out, limit, &s->opts, molt_storage_name(s->storage));
     if (name_is(name, name_len, "sizes")) return stats_sizes_report(out, limit);
+    if (name_is(name, name_len, "conns")) return server_conns_report(s, now, out, limit);
     if (name_is(name, name_len, "items")) return stats_items_report(out, limit, s->storage, now);
     if (!name_is(name, name_len, "slabs")) return -2;
     molt_storage_stats e;
