@@ -13,8 +13,8 @@ use std::os::raw::{c_char, c_int, c_void};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
 use storage::{
-    ArithOptions, ArithResult, ClassRow, DeleteOptions, Error, GetOptions, ItemInfo, Stats,
-    Storage, StoreCommand, StoreMode, StoreOptions, WalkCursor, WalkItem,
+    ArithOptions, ArithResult, ClassFn, ClassRow, DeleteOptions, Error, GetOptions, ItemInfo,
+    Stats, Storage, StoreCommand, StoreMode, StoreOptions, WalkCursor, WalkFn, WalkItem,
 };
 
 /// Runs the C server's `molt_main` with these arguments (argv[0] included)
@@ -154,14 +154,11 @@ impl<T: ?Sized> Visit<'_, T> {
     }
 }
 
-type RowFn<'a> = dyn FnMut(&ClassRow) + 'a;
-type ItemFn<'a> = dyn for<'k> FnMut(&WalkItem<'k>) + 'a;
-
 extern "C" fn class_sink(ctx: *mut c_void, row: *const sys::molt_class_row) {
-    // SAFETY: ctx is the &mut Visit<RowFn> that CStorage::classes passed,
+    // SAFETY: ctx is the &mut Visit<ClassFn> that CStorage::classes passed,
     // alive and unaliased for the call; storage.h hands the sink a row
     // valid for the duration of the call.
-    let (visit, row) = unsafe { (&mut *ctx.cast::<Visit<RowFn<'_>>>(), row.as_ref()) };
+    let (visit, row) = unsafe { (&mut *ctx.cast::<Visit<ClassFn<'_>>>(), row.as_ref()) };
     if let Some(row) = row {
         let row = ClassRow::from(*row);
         visit.call(|f| f(&row));
@@ -169,10 +166,10 @@ extern "C" fn class_sink(ctx: *mut c_void, row: *const sys::molt_class_row) {
 }
 
 extern "C" fn walk_sink(ctx: *mut c_void, item: *const sys::molt_walk_item) {
-    // SAFETY: ctx is the &mut Visit<ItemFn> that CStorage::walk passed,
+    // SAFETY: ctx is the &mut Visit<WalkFn> that CStorage::walk passed,
     // alive and unaliased for the call; storage.h hands the sink an item
     // whose key (key_len bytes) is valid for the duration of the call.
-    let (visit, item) = unsafe { (&mut *ctx.cast::<Visit<ItemFn<'_>>>(), item.as_ref()) };
+    let (visit, item) = unsafe { (&mut *ctx.cast::<Visit<WalkFn<'_>>>(), item.as_ref()) };
     let Some(i) = item else { return };
     let key = if i.key_len == 0 || i.key.is_null() {
         &[][..]
@@ -358,9 +355,9 @@ impl Storage for CStorage {
         s.into()
     }
 
-    fn classes(&self, now: i64, f: &mut dyn FnMut(&ClassRow)) -> Result<(), Error> {
-        let mut visit: Visit<RowFn<'_>> = Visit { f, panic: None };
-        let ctx = (&mut visit as *mut Visit<RowFn<'_>>).cast::<c_void>();
+    fn classes(&self, now: i64, f: &mut ClassFn<'_>) -> Result<(), Error> {
+        let mut visit: Visit<ClassFn<'_>> = Visit { f, panic: None };
+        let ctx = (&mut visit as *mut Visit<ClassFn<'_>>).cast::<c_void>();
         // SAFETY: the handle is live; class_sink reads ctx as the Visit it
         // is, which outlives the call.
         let rc =
@@ -371,20 +368,20 @@ impl Storage for CStorage {
     fn walk(
         &self,
         now: i64,
-        cursor: &mut WalkCursor,
+        c: &mut WalkCursor,
         max: usize,
-        f: &mut dyn FnMut(&WalkItem<'_>),
+        f: &mut WalkFn<'_>,
     ) -> Result<(), Error> {
-        let mut visit: Visit<ItemFn<'_>> = Visit { f, panic: None };
-        let ctx = (&mut visit as *mut Visit<ItemFn<'_>>).cast::<c_void>();
-        let mut c = sys::molt_walk_cursor::from(*cursor);
-        // SAFETY: the handle is live; c is a valid cursor for the call;
+        let mut visit: Visit<WalkFn<'_>> = Visit { f, panic: None };
+        let ctx = (&mut visit as *mut Visit<WalkFn<'_>>).cast::<c_void>();
+        let mut at = sys::molt_walk_cursor::from(*c);
+        // SAFETY: the handle is live; at is a valid cursor for the call;
         // walk_sink reads ctx as the Visit it is, which outlives the call.
         let rc = unsafe {
-            sys::molt_storage_walk(self.raw.as_ptr(), now, &mut c, max, Some(walk_sink), ctx)
+            sys::molt_storage_walk(self.raw.as_ptr(), now, &mut at, max, Some(walk_sink), ctx)
         };
         visit.finish(rc)?;
-        *cursor = WalkCursor::from(&c);
+        *c = WalkCursor::from(&at);
         Ok(())
     }
 

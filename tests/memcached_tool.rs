@@ -18,7 +18,7 @@ const KEYS: usize = 15_000;
 
 fn key(i: usize) -> String {
     // Every 100th key holds characters the metadump must percent-encode.
-    if i % 100 == 0 {
+    if i.is_multiple_of(100) {
         format!("tool%key:{i:06}/\u{e9}")
     } else {
         format!("memcached-tool-key:{i:06}")
@@ -45,7 +45,7 @@ fn store_keys(server: &Server) {
     let mut batch = Vec::new();
     for i in 0..KEYS {
         let (k, v) = (key(i), value(i));
-        let exptime = if i % 3 == 0 { 3600 } else { 0 };
+        let exptime = if i.is_multiple_of(3) { 3600 } else { 0 };
         write!(
             batch,
             "set {k} {} {exptime} {} noreply\r\n{v}\r\n",

@@ -7,7 +7,7 @@
 
 use molt::storage::{
     ArithOptions, ArithResult, ClassRow, DeleteOptions, Error, GetOptions, ItemInfo, Storage,
-    StoreCommand, StoreMode, StoreOptions, WalkCursor,
+    StoreCommand, StoreMode, StoreOptions, WalkCursor, WalkItem,
 };
 use molt::{CStorage, StorageConfig};
 use seg::{Seg, SegConfig};
@@ -1289,17 +1289,18 @@ fn class_rows(s: &impl Storage, now: i64) -> Vec<ClassRow> {
     rows
 }
 
-/// A walked item, owned.
+/// A walked item, owned: its key, and the rest of what the walk reported.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Walked {
     key: Vec<u8>,
-    flags: u32,
-    class_id: u32,
-    cas: u64,
-    exptime: i64,
-    last_access: i64,
-    size: u64,
-    fetched: bool,
+    item: WalkItem<'static>,
+}
+
+impl std::ops::Deref for Walked {
+    type Target = WalkItem<'static>;
+    fn deref(&self) -> &WalkItem<'static> {
+        &self.item
+    }
 }
 
 /// The whole walk in slices of `max`; also the number of slices taken.
@@ -1312,13 +1313,7 @@ fn walk_all(s: &impl Storage, now: i64, max: usize) -> (Vec<Walked>, usize) {
         s.walk(now, &mut cursor, max, &mut |w| {
             out.push(Walked {
                 key: w.key.to_vec(),
-                flags: w.flags,
-                class_id: w.class_id,
-                cas: w.cas,
-                exptime: w.exptime,
-                last_access: w.last_access,
-                size: w.size,
-                fetched: w.fetched,
+                item: WalkItem { key: &[], ..*w },
             })
         })
         .unwrap();

@@ -42,8 +42,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use engine::Inner;
 use storage::{
-    ArithOptions, ArithResult, ClassRow, DeleteOptions, Error, GetOptions, ItemInfo, Stats,
-    Storage, StoreMode, StoreOptions, WalkCursor, WalkItem, KEY_MAX,
+    ArithOptions, ArithResult, ClassFn, DeleteOptions, Error, GetOptions, ItemInfo, Stats, Storage,
+    StoreMode, StoreOptions, WalkCursor, WalkFn, KEY_MAX,
 };
 
 /// Default segment size.
@@ -209,7 +209,7 @@ impl Storage for Seg {
     }
 
     /// One row per TTL bucket holding segments (see report.rs).
-    fn classes(&self, now: i64, f: &mut dyn FnMut(&ClassRow)) -> Result<(), Error> {
+    fn classes(&self, now: i64, f: &mut ClassFn<'_>) -> Result<(), Error> {
         self.lock().classes(now, f);
         Ok(())
     }
@@ -218,11 +218,11 @@ impl Storage for Seg {
     fn walk(
         &self,
         now: i64,
-        cursor: &mut WalkCursor,
+        c: &mut WalkCursor,
         max: usize,
-        f: &mut dyn FnMut(&WalkItem<'_>),
+        f: &mut WalkFn<'_>,
     ) -> Result<(), Error> {
-        self.lock().walk(now, cursor, max, f);
+        self.lock().walk(now, c, max, f);
         Ok(())
     }
 }

@@ -293,6 +293,11 @@ pub struct WalkItem<'a> {
     pub fetched: bool,
 }
 
+/// What [`Storage::classes`] hands each row to.
+pub type ClassFn<'a> = dyn FnMut(&ClassRow) + 'a;
+/// What [`Storage::walk`] hands each item to.
+pub type WalkFn<'a> = dyn for<'k> FnMut(&WalkItem<'k>) + 'a;
+
 /// A storage engine: the operations of storage.h's `molt_storage_ops`.
 /// Engines are thread safe (every method takes `&self`) and check their
 /// own arguments (`Invalid` for an empty or over-long key).
@@ -349,7 +354,7 @@ pub trait Storage: Send + Sync {
     fn stats(&self, now: i64) -> Stats;
 
     /// One row per class, in id order, to `f` (under the engine lock).
-    fn classes(&self, now: i64, f: &mut dyn FnMut(&ClassRow)) -> Result<(), Error>;
+    fn classes(&self, now: i64, f: &mut ClassFn<'_>) -> Result<(), Error>;
 
     /// Visit at most `max` live items from `cursor` in one critical
     /// section, leaving the cursor where the next slice starts. Items
@@ -358,9 +363,9 @@ pub trait Storage: Send + Sync {
     fn walk(
         &self,
         now: i64,
-        cursor: &mut WalkCursor,
+        c: &mut WalkCursor,
         max: usize,
-        f: &mut dyn FnMut(&WalkItem<'_>),
+        f: &mut WalkFn<'_>,
     ) -> Result<(), Error>;
 
     // ---- the classic commands, over the meta operations ----------------
