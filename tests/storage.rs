@@ -1449,3 +1449,38 @@ fn a_walk_survives_writes_between_slices() {
         }
     });
 }
+
+#[test]
+fn a_walk_survives_eviction_between_slices() {
+    let cfg = StorageConfig {
+        memory_limit: 2 << 20,
+        ..StorageConfig::default()
+    };
+    each_engine_with!(cfg, |e, s| {
+        let value = vec![b'v'; 300];
+        for i in 0..5_000u32 {
+            set(s, format!("old{i}").as_bytes(), &value, 0, 0, T0);
+        }
+        let mut cursor = WalkCursor::default();
+        let (mut visited, mut n) = (0u64, 0u32);
+        while !cursor.done {
+            s.walk(T0, &mut cursor, 3, &mut |w| {
+                assert!(
+                    w.key.starts_with(b"old") || w.key.starts_with(b"new"),
+                    "{e}: {:?}",
+                    w.key
+                );
+                visited += 1;
+            })
+            .unwrap();
+            // Enough new items to evict (and, in seg, merge or free
+            // segments) between slices.
+            for j in 0..20 {
+                set(s, format!("new{n}-{j}").as_bytes(), &value, 0, 0, T0);
+            }
+            n += 1;
+            assert!(n < 100_000, "{e}: the walk ends");
+        }
+        assert!(visited > 0, "{e}");
+    });
+}

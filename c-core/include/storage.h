@@ -205,7 +205,8 @@ typedef void (*molt_class_sink)(void *ctx, const molt_class_row *row);
  * removed between slices may be visited once, twice or not at all (as
  * memcached's LRU crawler), never any other item. */
 typedef struct molt_walk_cursor {
-    uint64_t pos; /* engine-defined position */
+    uint64_t pos;   /* engine-defined position */
+    uint64_t check; /* engine-defined: whether pos can be trusted as is */
     int done;
 } molt_walk_cursor;
 

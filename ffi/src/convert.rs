@@ -274,6 +274,7 @@ impl From<&molt_walk_cursor> for WalkCursor {
     fn from(c: &molt_walk_cursor) -> Self {
         WalkCursor {
             pos: c.pos,
+            check: c.check,
             done: c.done != 0,
         }
     }
@@ -283,6 +284,7 @@ impl From<WalkCursor> for molt_walk_cursor {
     fn from(c: WalkCursor) -> Self {
         molt_walk_cursor {
             pos: c.pos,
+            check: c.check,
             done: c_int::from(c.done),
         }
     }

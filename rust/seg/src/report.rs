@@ -41,9 +41,13 @@ impl Inner {
     }
 
     /// Visit at most `max` live items from `cursor`: segments in id order,
-    /// items in write order. The position is segment id << 32 | offset; a
-    /// resumed segment is re-read from its start up to that offset, so an
-    /// offset that a merge or reuse left inside an item is never decoded.
+    /// items in write order. The position is segment id << 32 | offset, and
+    /// `check` the engine epoch + 1 when the slice stopped inside a
+    /// segment. While the epoch is unchanged no item has moved and no
+    /// segment was freed or merged, so the offset is still an item
+    /// boundary and the walk resumes there; otherwise the segment is re-read
+    /// from its start up to that offset, so an offset that a merge or reuse
+    /// left inside an item is never decoded.
     pub fn walk(
         &mut self,
         now: i64,
@@ -55,13 +59,14 @@ impl Inner {
         let flush_cas = self.flush_cas;
         let mut id = (cursor.pos >> 32) as usize;
         let mut from = (cursor.pos & 0xffff_ffff) as usize;
+        let trusted = cursor.check == self.epoch.wrapping_add(1);
         let mut seen = 0;
         while id < self.segs.meta.len() && seen < max {
             let m = &self.segs.meta[id];
             if m.state == State::Linked {
                 let (base, end, class_id) = (m.base_cas, m.write_off, u32::from(m.bucket) + 1);
                 let data = &self.segs.data[id];
-                let mut off = 0;
+                let mut off = if trusted && from <= end { from } else { 0 };
                 while off < end {
                     let h = item::read_header(&data[off..], base);
                     if off >= from && !h.dead && h.live(now, flush_cas) {
@@ -86,6 +91,7 @@ impl Inner {
                 }
                 if off < end {
                     cursor.pos = ((id as u64) << 32) | off as u64;
+                    cursor.check = self.epoch.wrapping_add(1);
                     return;
                 }
             }
@@ -93,6 +99,7 @@ impl Inner {
             from = 0;
         }
         cursor.pos = (id as u64) << 32;
+        cursor.check = 0;
         cursor.done = id >= self.segs.meta.len();
     }
 }

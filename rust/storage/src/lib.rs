@@ -268,6 +268,8 @@ pub struct ClassRow {
 pub struct WalkCursor {
     /// Engine-defined position.
     pub pos: u64,
+    /// Engine-defined: whether `pos` can be trusted as is.
+    pub check: u64,
     /// Every item has been visited.
     pub done: bool,
 }
