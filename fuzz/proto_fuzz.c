@@ -94,6 +94,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     molt_worker w;
     memset(&w, 0, sizeof(w));
     w.server = &s;
+    if (pthread_mutex_init(&w.conns_lock, NULL) != 0) abort(); /* stats conns */
+    s.listen_fd = -1;
     s.workers = &w;
     s.nworkers = 1;
     s.started = T0 - 100;
@@ -169,6 +171,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     molt_protocol_session_free(c.session);
     molt_protocol_free(s.protocol);
     server_stats_teardown(&s);
+    pthread_mutex_destroy(&w.conns_lock);
     molt_transport_free(s.transport);
     molt_storage_free(s.storage);
     return 0;

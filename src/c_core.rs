@@ -13,8 +13,8 @@ use std::os::raw::{c_char, c_int, c_void};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
 use storage::{
-    ArithOptions, ArithResult, DeleteOptions, Error, GetOptions, ItemInfo, Stats, Storage,
-    StoreCommand, StoreMode, StoreOptions,
+    ArithOptions, ArithResult, ClassFn, ClassRow, DeleteOptions, Error, GetOptions, ItemInfo,
+    Stats, Storage, StoreCommand, StoreMode, StoreOptions, WalkCursor, WalkFn, WalkItem,
 };
 
 /// Runs the C server's `molt_main` with these arguments (argv[0] included)
@@ -127,6 +127,67 @@ extern "C" fn read_sink<F, R>(
         Ok(r) => read.out = Some(r),
         Err(p) => read.panic = Some(p),
     }
+}
+
+/// The closure a report or walk hands rows to, and a panic it raised (a
+/// panic must not unwind through the C engine's frames: it holds a lock).
+struct Visit<'a, T: ?Sized> {
+    f: &'a mut T,
+    panic: Option<Box<dyn Any + Send>>,
+}
+
+impl<T: ?Sized> Visit<'_, T> {
+    fn call(&mut self, run: impl FnOnce(&mut T)) {
+        if self.panic.is_some() {
+            return;
+        }
+        if let Err(p) = catch_unwind(AssertUnwindSafe(|| run(self.f))) {
+            self.panic = Some(p);
+        }
+    }
+
+    fn finish(self, rc: sys::molt_status) -> Result<(), Error> {
+        if let Some(p) = self.panic {
+            resume_unwind(p);
+        }
+        check(rc)
+    }
+}
+
+extern "C" fn class_sink(ctx: *mut c_void, row: *const sys::molt_class_row) {
+    // SAFETY: ctx is the &mut Visit<ClassFn> that CStorage::classes passed,
+    // alive and unaliased for the call; storage.h hands the sink a row
+    // valid for the duration of the call.
+    let (visit, row) = unsafe { (&mut *ctx.cast::<Visit<ClassFn<'_>>>(), row.as_ref()) };
+    if let Some(row) = row {
+        let row = ClassRow::from(*row);
+        visit.call(|f| f(&row));
+    }
+}
+
+extern "C" fn walk_sink(ctx: *mut c_void, item: *const sys::molt_walk_item) {
+    // SAFETY: ctx is the &mut Visit<WalkFn> that CStorage::walk passed,
+    // alive and unaliased for the call; storage.h hands the sink an item
+    // whose key (key_len bytes) is valid for the duration of the call.
+    let (visit, item) = unsafe { (&mut *ctx.cast::<Visit<WalkFn<'_>>>(), item.as_ref()) };
+    let Some(i) = item else { return };
+    let key = if i.key_len == 0 || i.key.is_null() {
+        &[][..]
+    } else {
+        // SAFETY: as above: key_len bytes at key, valid for this call.
+        unsafe { std::slice::from_raw_parts(i.key, i.key_len) }
+    };
+    let w = WalkItem {
+        key,
+        flags: i.flags,
+        class_id: i.class_id,
+        cas: i.cas,
+        exptime: i.exptime,
+        last_access: i.last_access,
+        size: i.size,
+        fetched: i.fetched != 0,
+    };
+    visit.call(|f| f(&w));
 }
 
 impl CStorage {
@@ -292,6 +353,36 @@ impl Storage for CStorage {
         // SAFETY: the handle is live; s is a valid place for the stats.
         unsafe { sys::molt_storage_stats_read(self.raw.as_ptr(), now, &mut s) };
         s.into()
+    }
+
+    fn classes(&self, now: i64, f: &mut ClassFn<'_>) -> Result<(), Error> {
+        let mut visit: Visit<ClassFn<'_>> = Visit { f, panic: None };
+        let ctx = (&mut visit as *mut Visit<ClassFn<'_>>).cast::<c_void>();
+        // SAFETY: the handle is live; class_sink reads ctx as the Visit it
+        // is, which outlives the call.
+        let rc =
+            unsafe { sys::molt_storage_classes(self.raw.as_ptr(), now, Some(class_sink), ctx) };
+        visit.finish(rc)
+    }
+
+    fn walk(
+        &self,
+        now: i64,
+        c: &mut WalkCursor,
+        max: usize,
+        f: &mut WalkFn<'_>,
+    ) -> Result<(), Error> {
+        let mut visit: Visit<WalkFn<'_>> = Visit { f, panic: None };
+        let ctx = (&mut visit as *mut Visit<WalkFn<'_>>).cast::<c_void>();
+        let mut at = sys::molt_walk_cursor::from(*c);
+        // SAFETY: the handle is live; at is a valid cursor for the call;
+        // walk_sink reads ctx as the Visit it is, which outlives the call.
+        let rc = unsafe {
+            sys::molt_storage_walk(self.raw.as_ptr(), now, &mut at, max, Some(walk_sink), ctx)
+        };
+        visit.finish(rc)?;
+        *c = WalkCursor::from(&at);
+        Ok(())
     }
 
     fn get<R>(

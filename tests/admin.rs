@@ -1,7 +1,7 @@
 //! The HTTP admin endpoint (`--admin-port`): GET /metrics in the Prometheus
 //! text format with exact counter values after a known request sequence,
 //! GET /health, 404 and 405, a slow HTTP client that must neither block
-//! other scrapes nor the data port, and `stats settings|items|slabs`.
+//! other scrapes nor the data port, and `stats settings|items|slabs|sizes`.
 
 use molt_test_support::{free_port, require_built, targets, Client, Server, Target};
 use std::collections::HashMap;
@@ -383,13 +383,20 @@ fn stats_settings_items_and_slabs() {
             "{t}: {s:?}"
         );
         assert_eq!(s.last().unwrap(), "END");
+        // Nothing stored yet: no class has items or pages.
         assert_eq!(stats_block(&mut c, "stats items"), vec!["END"], "{t}");
         let slabs = stats_block(&mut c, "stats slabs");
+        assert_eq!(slabs[0], "STAT active_slabs 0", "{t}: {slabs:?}");
         assert!(
-            slabs[0].starts_with("STAT total_malloced "),
+            slabs[1].starts_with("STAT total_malloced "),
             "{t}: {slabs:?}"
         );
         assert_eq!(slabs.last().unwrap(), "END");
+        assert_eq!(
+            stats_block(&mut c, "stats sizes"),
+            vec!["STAT sizes_status disabled", "END"],
+            "{t}"
+        );
         assert_eq!(stats_block(&mut c, "stats nosuch"), vec!["ERROR"], "{t}");
         // The connection still works after all of them.
         assert!(c.request("version").unwrap().starts_with("VERSION "));

@@ -6,8 +6,8 @@
 //! are both exercised. Time is moved by passing `now`, never by sleeping.
 
 use molt::storage::{
-    ArithOptions, ArithResult, DeleteOptions, Error, GetOptions, ItemInfo, Storage, StoreCommand,
-    StoreMode, StoreOptions,
+    ArithOptions, ArithResult, ClassRow, DeleteOptions, Error, GetOptions, ItemInfo, Storage,
+    StoreCommand, StoreMode, StoreOptions, WalkCursor, WalkItem,
 };
 use molt::{CStorage, StorageConfig};
 use seg::{Seg, SegConfig};
@@ -1277,5 +1277,210 @@ fn meta_calls_refuse_bad_keys() {
                 "{e}"
             );
         }
+    });
+}
+
+// ---- the layout reports: classes and walk -------------------------------
+
+/// Every class row, in order.
+fn class_rows(s: &impl Storage, now: i64) -> Vec<ClassRow> {
+    let mut rows = Vec::new();
+    s.classes(now, &mut |r| rows.push(*r)).unwrap();
+    rows
+}
+
+/// A walked item, owned: its key, and the rest of what the walk reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Walked {
+    key: Vec<u8>,
+    item: WalkItem<'static>,
+}
+
+impl std::ops::Deref for Walked {
+    type Target = WalkItem<'static>;
+    fn deref(&self) -> &WalkItem<'static> {
+        &self.item
+    }
+}
+
+/// The whole walk in slices of `max`; also the number of slices taken.
+fn walk_all(s: &impl Storage, now: i64, max: usize) -> (Vec<Walked>, usize) {
+    let mut cursor = WalkCursor::default();
+    let mut out = Vec::new();
+    let mut slices = 0;
+    while !cursor.done {
+        let before = out.len();
+        s.walk(now, &mut cursor, max, &mut |w| {
+            out.push(Walked {
+                key: w.key.to_vec(),
+                item: WalkItem { key: &[], ..*w },
+            })
+        })
+        .unwrap();
+        assert!(
+            out.len() - before <= max,
+            "a slice visits at most max items"
+        );
+        slices += 1;
+        assert!(slices < 100_000, "the walk ends");
+    }
+    (out, slices)
+}
+
+#[test]
+fn an_empty_engine_reports_no_items() {
+    each_engine!(|e, s| {
+        assert!(class_rows(s, T0).iter().all(|r| r.items == 0), "{e}");
+        let (items, _) = walk_all(s, T0, 10);
+        assert!(items.is_empty(), "{e}");
+    });
+}
+
+#[test]
+fn classes_count_the_items_they_hold() {
+    each_engine!(|e, s| {
+        for i in 0..50u32 {
+            set(s, format!("k{i}").as_bytes(), b"v", 0, 0, T0);
+        }
+        set(s, b"big", &vec![b'x'; 20_000], 0, 0, T0);
+        set(s, b"ttl", b"v", 0, T0 + 100, T0);
+        let rows = class_rows(s, T0 + 5);
+        assert_eq!(rows.iter().map(|r| r.items).sum::<u64>(), 52, "{e}");
+        assert!(rows.len() >= 2, "{e}: {rows:?}");
+        assert!(
+            rows.windows(2).all(|w| w[0].id < w[1].id),
+            "{e}: in id order"
+        );
+        for r in &rows {
+            assert!(r.id >= 1 && r.pages >= 1 && r.chunk_size > 0, "{e}: {r:?}");
+            assert_eq!(r.chunks, r.pages * r.chunks_per_page, "{e}: {r:?}");
+            assert_eq!(
+                r.used_chunks + r.free_chunks + r.free_chunks_end,
+                r.chunks,
+                "{e}: {r:?}"
+            );
+            if r.items > 0 {
+                assert!(r.oldest_access > 0 && r.oldest_access <= T0, "{e}: {r:?}");
+            }
+        }
+    });
+}
+
+#[test]
+fn a_walk_in_slices_visits_every_live_item_once() {
+    each_engine!(|e, s| {
+        let mut want = std::collections::BTreeSet::new();
+        for i in 0..300u32 {
+            let key = format!("key:{i}");
+            let value = vec![b'v'; (i as usize * 37) % 3000];
+            set(s, key.as_bytes(), &value, i, 0, T0);
+            want.insert(key.into_bytes());
+        }
+        set(s, b"gone", b"v", 0, T0 + 2, T0);
+        set(s, b"deleted", b"v", 0, 0, T0);
+        s.remove(b"deleted", T0).unwrap();
+        get(s, b"key:7", T0 + 1).unwrap();
+        for max in [1, 7, 64, 1000] {
+            let (items, slices) = walk_all(s, T0 + 3, max);
+            let keys: Vec<Vec<u8>> = items.iter().map(|w| w.key.clone()).collect();
+            let set_of: std::collections::BTreeSet<Vec<u8>> = keys.iter().cloned().collect();
+            assert_eq!(keys.len(), set_of.len(), "{e}: max {max}: no repeats");
+            assert_eq!(set_of, want, "{e}: max {max}");
+            assert!(slices >= 300 / max, "{e}: max {max}: {slices} slices");
+        }
+        let (items, _) = walk_all(s, T0 + 3, 64);
+        let rows = class_rows(s, T0 + 3);
+        for w in &items {
+            let i: u32 = std::str::from_utf8(&w.key[4..]).unwrap().parse().unwrap();
+            let vlen = (i as usize * 37) % 3000;
+            assert_eq!(w.flags, i, "{e}");
+            assert_eq!(w.exptime, 0, "{e}");
+            assert_eq!(
+                w.size,
+                molt::storage::item_size(w.key.len(), i, vlen) as u64,
+                "{e}"
+            );
+            assert_eq!(w.fetched, i == 7, "{e}: {w:?}");
+            let la = if i == 7 { T0 + 1 } else { T0 };
+            assert_eq!(w.last_access, la, "{e}: {w:?}");
+            assert!(rows.iter().any(|r| r.id == w.class_id), "{e}: {w:?}");
+            assert_eq!(get(s, &w.key, T0 + 3).unwrap().cas, w.cas, "{e}");
+        }
+    });
+}
+
+#[test]
+fn a_walk_survives_writes_between_slices() {
+    each_engine!(|e, s| {
+        for i in 0..200u32 {
+            set(s, format!("a{i}").as_bytes(), b"value", 0, 0, T0);
+        }
+        let mut cursor = WalkCursor::default();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut n = 0u32;
+        while !cursor.done {
+            s.walk(T0, &mut cursor, 5, &mut |w| {
+                seen.insert(w.key.to_vec());
+            })
+            .unwrap();
+            // Rewrite, delete and add keys while the walk is under way.
+            set(
+                s,
+                format!("a{}", n % 200).as_bytes(),
+                b"other value",
+                0,
+                0,
+                T0,
+            );
+            let _ = s.remove(format!("a{}", (n + 100) % 200).as_bytes(), T0);
+            set(s, format!("new{n}").as_bytes(), b"v", 0, 0, T0);
+            n += 1;
+            assert!(n < 10_000, "{e}: the walk ends");
+        }
+        for k in &seen {
+            assert!(k.starts_with(b"a") || k.starts_with(b"new"), "{e}: {k:?}");
+        }
+        // Keys never touched during the walk are all seen.
+        for i in 0..200u32 {
+            let touched = i < n.min(200) || (i + 100) % 200 < n.min(200);
+            if !touched {
+                assert!(seen.contains(format!("a{i}").as_bytes()), "{e}: a{i}");
+            }
+        }
+    });
+}
+
+#[test]
+fn a_walk_survives_eviction_between_slices() {
+    let cfg = StorageConfig {
+        memory_limit: 2 << 20,
+        ..StorageConfig::default()
+    };
+    each_engine_with!(cfg, |e, s| {
+        let value = vec![b'v'; 300];
+        for i in 0..5_000u32 {
+            set(s, format!("old{i}").as_bytes(), &value, 0, 0, T0);
+        }
+        let mut cursor = WalkCursor::default();
+        let (mut visited, mut n) = (0u64, 0u32);
+        while !cursor.done {
+            s.walk(T0, &mut cursor, 3, &mut |w| {
+                assert!(
+                    w.key.starts_with(b"old") || w.key.starts_with(b"new"),
+                    "{e}: {:?}",
+                    w.key
+                );
+                visited += 1;
+            })
+            .unwrap();
+            // Enough new items to evict (and, in seg, merge or free
+            // segments) between slices.
+            for j in 0..20 {
+                set(s, format!("new{n}-{j}").as_bytes(), &value, 0, 0, T0);
+            }
+            n += 1;
+            assert!(n < 100_000, "{e}: the walk ends");
+        }
+        assert!(visited > 0, "{e}");
     });
 }

@@ -179,6 +179,53 @@ typedef struct molt_storage_stats {
 typedef void (*molt_value_sink)(void *ctx, const molt_item_info *info,
                                 const uint8_t *value, size_t value_len);
 
+/* One row of an engine's per-class report (`stats items`, `stats slabs`).
+ * The slab engine has a row per slab class that ever held a page; the seg
+ * engine a row per TTL bucket that holds segments (see the README's stats
+ * section for what each field means there). */
+typedef struct molt_class_row {
+    uint32_t id;              /* class id, from 1 */
+    uint64_t chunk_size;      /* slab: chunk bytes; seg: segment bytes */
+    uint64_t chunks_per_page; /* slab: chunks per page; seg: 1 */
+    uint64_t pages;           /* pages (segments) the class holds */
+    uint64_t chunks;          /* chunks the pages hold (seg: segments) */
+    uint64_t used_chunks;     /* chunks holding an item (seg: segments in use) */
+    uint64_t free_chunks;     /* chunks on the free list or never carved */
+    uint64_t free_chunks_end; /* never-carved chunks of the newest page */
+    uint64_t items;           /* items linked in the class */
+    int64_t oldest_access;    /* last access of the class's least recently
+                                 used item (unix seconds); 0 when empty */
+} molt_class_row;
+
+/* Receives one class row, under the engine lock. */
+typedef void (*molt_class_sink)(void *ctx, const molt_class_row *row);
+
+/* Where a walk over the items continues. Zero it to start; the engine
+ * sets `done` when every item has been visited. Items stored, moved or
+ * removed between slices may be visited once, twice or not at all (as
+ * memcached's LRU crawler), never any other item. */
+typedef struct molt_walk_cursor {
+    uint64_t pos;   /* engine-defined position */
+    uint64_t check; /* engine-defined: whether pos can be trusted as is */
+    int done;
+} molt_walk_cursor;
+
+/* One live item as a walk visits it. The key is valid for the call only. */
+typedef struct molt_walk_item {
+    const uint8_t *key;
+    size_t key_len;
+    uint32_t flags;
+    uint32_t class_id;   /* as in molt_class_row.id */
+    uint64_t cas;
+    int64_t exptime;     /* absolute unix seconds, 0 = never */
+    int64_t last_access; /* unix seconds */
+    uint64_t size;       /* molt_item_size() of the item (memcached's count) */
+    uint8_t fetched;     /* read at least once since stored */
+} molt_walk_item;
+
+/* Receives one item during a walk, under the engine lock. */
+typedef void (*molt_walk_sink)(void *ctx, const molt_walk_item *item);
+
 /* The table an engine implements. `self` is the engine's private state.
  * Every operation checks its own arguments (MOLT_INVALID for a NULL pointer
  * or a bad key) and locks what it needs. */
@@ -206,6 +253,13 @@ typedef struct molt_storage_ops {
     molt_status (*flush)(void *self, int64_t at, int64_t now);
     /* Fills out, or returns MOLT_INVALID / MOLT_INTERNAL leaving it as is. */
     molt_status (*stats)(void *self, int64_t now, molt_storage_stats *out);
+    /* One row per class, in id order, to sink (under the engine lock). */
+    molt_status (*classes)(void *self, int64_t now, molt_class_sink sink,
+                           void *ctx);
+    /* Visit at most `max` live items from *cursor, in one critical
+     * section, then leave the cursor where the next slice starts. */
+    molt_status (*walk)(void *self, int64_t now, molt_walk_cursor *cursor,
+                        size_t max, molt_walk_sink sink, void *ctx);
     void (*destroy)(void *self);
 } molt_storage_ops;
 
@@ -254,6 +308,11 @@ molt_status molt_storage_touch(molt_storage *st, const uint8_t *key,
 molt_status molt_storage_flush(molt_storage *st, int64_t at, int64_t now);
 void molt_storage_stats_read(molt_storage *st, int64_t now,
                              molt_storage_stats *out);
+molt_status molt_storage_classes(molt_storage *st, int64_t now,
+                                 molt_class_sink sink, void *ctx);
+molt_status molt_storage_walk(molt_storage *st, int64_t now,
+                              molt_walk_cursor *cursor, size_t max,
+                              molt_walk_sink sink, void *ctx);
 
 molt_status molt_storage_meta_get(molt_storage *st, const uint8_t *key,
                                   size_t key_len, int64_t now,

@@ -14,5 +14,7 @@ const molt_storage_ops molt_seg_ops = {
     .meta_arith = molt_seg_meta_arith,
     .flush = molt_seg_flush,
     .stats = molt_seg_stats,
+    .classes = molt_seg_classes,
+    .walk = molt_seg_walk,
     .destroy = molt_seg_free,
 };

@@ -92,6 +92,25 @@ molt_status molt_seg_flush(void *seg, int64_t at, int64_t now);
 molt_status molt_seg_stats(void *seg, int64_t now, molt_storage_stats *out);
 
 /*
+ storage.h `classes`: one row per TTL bucket holding segments, to `sink`
+ while the engine holds its lock.
+
+ # Safety
+ `seg` a live handle; `sink` callable with `ctx`.
+ */
+molt_status molt_seg_classes(void *seg, int64_t now, molt_class_sink sink, void *ctx);
+
+/*
+ storage.h `walk`: at most `max` live items from `*cursor` to `sink`
+ while the engine holds its lock; `*cursor` advanced on MOLT_OK.
+
+ # Safety
+ `seg` a live handle; `cursor` valid and writable; `sink` callable with
+ `ctx`.
+ */
+molt_status molt_seg_walk(void *seg, int64_t now, molt_walk_cursor *cursor, size_t max, molt_walk_sink sink, void *ctx);
+
+/*
  Loads the certificate chain, key and (optional) client CA; on
  MOLT_CONFIG_OK `*out` holds the transport (free with `molt_tls_free`).
  On MOLT_CONFIG_REFUSED `err` names the file at fault.

@@ -4,13 +4,14 @@
 //! wrapper of the C engines takes the safe model to C values and back.
 
 use crate::sys::{
-    molt_item_info, molt_meta_arith_opts, molt_meta_arith_result, molt_meta_delete_opts,
-    molt_meta_get_opts, molt_meta_store_req, molt_status, molt_storage_stats, molt_store_mode,
+    molt_class_row, molt_item_info, molt_meta_arith_opts, molt_meta_arith_result,
+    molt_meta_delete_opts, molt_meta_get_opts, molt_meta_store_req, molt_status,
+    molt_storage_stats, molt_store_mode, molt_walk_cursor, molt_walk_item,
 };
 use std::os::raw::c_int;
 use storage::{
-    ArithOptions, ArithResult, DeleteOptions, Error, GetOptions, ItemInfo, Stats, StoreMode,
-    StoreOptions,
+    ArithOptions, ArithResult, ClassRow, DeleteOptions, Error, GetOptions, ItemInfo, Stats,
+    StoreMode, StoreOptions, WalkCursor, WalkItem,
 };
 
 /// storage.h's (switch, value) pair as an Option.
@@ -254,3 +255,54 @@ same_fields!(
     memory_limit,
     hash_buckets
 );
+same_fields!(
+    molt_class_row,
+    ClassRow,
+    id,
+    chunk_size,
+    chunks_per_page,
+    pages,
+    chunks,
+    used_chunks,
+    free_chunks,
+    free_chunks_end,
+    items,
+    oldest_access
+);
+
+impl From<&molt_walk_cursor> for WalkCursor {
+    fn from(c: &molt_walk_cursor) -> Self {
+        WalkCursor {
+            pos: c.pos,
+            check: c.check,
+            done: c.done != 0,
+        }
+    }
+}
+
+impl From<WalkCursor> for molt_walk_cursor {
+    fn from(c: WalkCursor) -> Self {
+        molt_walk_cursor {
+            pos: c.pos,
+            check: c.check,
+            done: c_int::from(c.done),
+        }
+    }
+}
+
+/// A walk's item as C sees it; the key pointer borrows from `w`.
+impl From<&WalkItem<'_>> for molt_walk_item {
+    fn from(w: &WalkItem<'_>) -> Self {
+        molt_walk_item {
+            key: w.key.as_ptr(),
+            key_len: w.key.len(),
+            flags: w.flags,
+            class_id: w.class_id,
+            cas: w.cas,
+            exptime: w.exptime,
+            last_access: w.last_access,
+            size: w.size,
+            fetched: u8::from(w.fetched),
+        }
+    }
+}

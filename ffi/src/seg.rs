@@ -7,8 +7,9 @@
 use crate::convert::{arith_opts, status, status_of, store_mode};
 use crate::guard::{arg, boundary};
 use crate::sys::{
-    molt_item_info, molt_meta_arith_opts, molt_meta_delete_opts, molt_meta_get_opts,
-    molt_meta_store_req, molt_status, molt_storage_config, molt_storage_stats, molt_value_sink,
+    molt_class_row, molt_class_sink, molt_item_info, molt_meta_arith_opts, molt_meta_delete_opts,
+    molt_meta_get_opts, molt_meta_store_req, molt_status, molt_storage_config, molt_storage_stats,
+    molt_value_sink, molt_walk_cursor, molt_walk_item, molt_walk_sink,
 };
 use seg::{Seg, SegConfig};
 use std::os::raw::c_void;
@@ -214,5 +215,60 @@ pub unsafe extern "C" fn molt_seg_stats(
         let (s, out) = (arg!(ref engine(seg)), arg!(out out));
         out.write(s.stats(now).into());
         molt_status::MOLT_OK
+    })
+}
+
+/// storage.h `classes`: one row per TTL bucket holding segments, to `sink`
+/// while the engine holds its lock.
+///
+/// # Safety
+/// `seg` a live handle; `sink` callable with `ctx`.
+#[no_mangle]
+pub unsafe extern "C" fn molt_seg_classes(
+    seg: *mut c_void,
+    now: i64,
+    sink: molt_class_sink,
+    ctx: *mut c_void,
+) -> molt_status {
+    boundary(|| {
+        let (s, sink) = (arg!(ref engine(seg)), arg!(some sink));
+        status(s.classes(now, &mut |row| {
+            let row = molt_class_row::from(*row);
+            // SAFETY: sink and ctx are the caller's callback and context,
+            // which storage.h lets the engine call during the report; row
+            // is valid for the duration of the call.
+            unsafe { sink(ctx, &row) };
+        }))
+    })
+}
+
+/// storage.h `walk`: at most `max` live items from `*cursor` to `sink`
+/// while the engine holds its lock; `*cursor` advanced on MOLT_OK.
+///
+/// # Safety
+/// `seg` a live handle; `cursor` valid and writable; `sink` callable with
+/// `ctx`.
+#[no_mangle]
+pub unsafe extern "C" fn molt_seg_walk(
+    seg: *mut c_void,
+    now: i64,
+    cursor: *mut molt_walk_cursor,
+    max: usize,
+    sink: molt_walk_sink,
+    ctx: *mut c_void,
+) -> molt_status {
+    boundary(|| {
+        let (s, c, sink) = (arg!(ref engine(seg)), arg!(mut cursor), arg!(some sink));
+        let mut at = storage::WalkCursor::from(&*c);
+        let rc = s.walk(now, &mut at, max, &mut |item| {
+            let item = molt_walk_item::from(item);
+            // SAFETY: as for the class sink above; item and the key it
+            // points at are valid for the duration of the call.
+            unsafe { sink(ctx, &item) };
+        });
+        if rc.is_ok() {
+            *c = at.into();
+        }
+        status(rc)
     })
 }

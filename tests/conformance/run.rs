@@ -145,9 +145,26 @@ fn check(
 
 /// `<+` matching: the line is `p`, or `p` followed by a space and more
 /// ("STAT pid" matches "STAT pid 42"; "STAT curr_items 2" does not match
-/// "STAT curr_items 20").
+/// "STAT curr_items 20"). `$N` in `p` matches one or more digits (a class
+/// id: "STAT items:$N:number 1").
 fn field_prefix_match(line: &[u8], p: &[u8]) -> bool {
-    line == p || (line.starts_with(p) && line.get(p.len()) == Some(&b' '))
+    let (mut i, mut j) = (0, 0);
+    while j < p.len() {
+        if p[j..].starts_with(b"$N") {
+            let n = line[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+            if n == 0 {
+                return false;
+            }
+            i += n;
+            j += 2;
+        } else if line.get(i) == Some(&p[j]) {
+            i += 1;
+            j += 1;
+        } else {
+            return false;
+        }
+    }
+    i == line.len() || line[i] == b' '
 }
 
 /// One line including its "\n", or what arrived before EOF/timeout with a

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/conns.h"
 #include "server/worker.h"
 
 struct molt_stats_baseline {
@@ -73,10 +74,11 @@ int server_stats_subreport(molt_server *s, const char *name, size_t name_len, in
                            molt_buf *out, size_t limit) {
     if (name_is(name, name_len, "settings"))
         return stats_settings_report(out, limit, &s->opts, molt_storage_name(s->storage));
-    int items = name_is(name, name_len, "items");
-    if (!items && !name_is(name, name_len, "slabs")) return -2;
-    molt_counter_totals t;
+    if (name_is(name, name_len, "sizes")) return stats_sizes_report(out, limit);
+    if (name_is(name, name_len, "conns")) return server_conns_report(s, now, out, limit);
+    if (name_is(name, name_len, "items")) return stats_items_report(out, limit, s->storage, now);
+    if (!name_is(name, name_len, "slabs")) return -2;
     molt_storage_stats e;
-    server_stats_read(s, now, &t, &e);
-    return items ? stats_items_report(out, limit, &e) : stats_slabs_report(out, limit, &e);
+    molt_storage_stats_read(s->storage, now, &e);
+    return stats_slabs_report(out, limit, s->storage, now, &e);
 }

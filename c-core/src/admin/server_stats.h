@@ -16,7 +16,7 @@ void server_stats_reset(molt_server *s, int64_t now);
  * counters must never go down). */
 void server_stats_read_raw(molt_server *s, int64_t now, molt_counter_totals *totals,
                            molt_storage_stats *engine);
-/* `stats <name>` for name = settings, items, slabs: appends the report to
+/* `stats <name>` for name = settings, items, slabs, sizes, conns: appends the report to
  * out. Returns 0, -1 when the buffer limit refused, or -2 for a name it
  * does not know (the caller answers ERROR, as memcached does). */
 int server_stats_subreport(molt_server *s, const char *name, size_t name_len, int64_t now,

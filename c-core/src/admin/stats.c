@@ -118,13 +118,62 @@ int stats_settings_report(molt_buf *out, size_t limit, const molt_options *o,
     return rc ? -1 : 0;
 }
 
-int stats_items_report(molt_buf *out, size_t limit, const molt_storage_stats *e) {
-    (void)e;
-    return molt_buf_append(out, "END\r\n", 5, limit) ? -1 : 0;
+/* The lines of one class row go out while the engine holds its lock. */
+typedef struct class_report {
+    molt_buf *out;
+    size_t limit;
+    int64_t now;
+    int items; /* stats items, else stats slabs */
+    uint64_t active;
+    int rc;
+} class_report;
+
+static int stat_class(class_report *r, uint32_t id, const char *name, uint64_t v) {
+    char n[64];
+    snprintf(n, sizeof(n), "%s%u:%s", r->items ? "items:" : "", (unsigned)id, name);
+    return stat_u64(r->out, r->limit, n, v);
 }
 
-int stats_slabs_report(molt_buf *out, size_t limit, const molt_storage_stats *e) {
-    int rc = stat_u64(out, limit, "total_malloced", e->memory_used);
+static void class_row(void *ctx, const molt_class_row *row) {
+    class_report *r = ctx;
+    if (r->items) {
+        if (row->items == 0) return;
+        int64_t age = row->oldest_access > 0 && r->now > row->oldest_access
+                          ? r->now - row->oldest_access
+                          : 0;
+        r->rc |= stat_class(r, row->id, "number", row->items);
+        r->rc |= stat_class(r, row->id, "age", (uint64_t)age);
+        return;
+    }
+    r->active++;
+    r->rc |= stat_class(r, row->id, "chunk_size", row->chunk_size);
+    r->rc |= stat_class(r, row->id, "chunks_per_page", row->chunks_per_page);
+    r->rc |= stat_class(r, row->id, "total_pages", row->pages);
+    r->rc |= stat_class(r, row->id, "total_chunks", row->chunks);
+    r->rc |= stat_class(r, row->id, "used_chunks", row->used_chunks);
+    r->rc |= stat_class(r, row->id, "free_chunks", row->free_chunks);
+    r->rc |= stat_class(r, row->id, "free_chunks_end", row->free_chunks_end);
+}
+
+int stats_items_report(molt_buf *out, size_t limit, molt_storage *st, int64_t now) {
+    class_report r = {.out = out, .limit = limit, .now = now, .items = 1};
+    if (molt_storage_classes(st, now, class_row, &r) != MOLT_OK) r.rc = -1;
+    r.rc |= molt_buf_append(out, "END\r\n", 5, limit);
+    return r.rc ? -1 : 0;
+}
+
+int stats_slabs_report(molt_buf *out, size_t limit, molt_storage *st, int64_t now,
+                       const molt_storage_stats *e) {
+    class_report r = {.out = out, .limit = limit, .now = now};
+    if (molt_storage_classes(st, now, class_row, &r) != MOLT_OK) r.rc = -1;
+    r.rc |= stat_u64(out, limit, "active_slabs", r.active);
+    r.rc |= stat_u64(out, limit, "total_malloced", e->memory_used);
+    r.rc |= molt_buf_append(out, "END\r\n", 5, limit);
+    return r.rc ? -1 : 0;
+}
+
+int stats_sizes_report(molt_buf *out, size_t limit) {
+    int rc = stat_line(out, limit, "sizes_status", "disabled");
     rc |= molt_buf_append(out, "END\r\n", 5, limit);
     return rc ? -1 : 0;
 }

@@ -44,11 +44,16 @@ struct molt_options;
  * molt's own (storage_engine, admin_port, tls), then END. */
 int stats_settings_report(molt_buf *out, size_t limit, const struct molt_options *o,
                           const char *engine);
-/* `stats items`: the storage seam has no per-class statistics, so only
- * END (what memcached answers with no items). */
-int stats_items_report(molt_buf *out, size_t limit, const molt_storage_stats *engine);
-/* `stats slabs`: no per-class lines for the same reason; only the total
- * (total_malloced, the engine's memory_used) and END. */
-int stats_slabs_report(molt_buf *out, size_t limit, const molt_storage_stats *engine);
+/* `stats items`: per class holding items (the engine's molt_class_row),
+ * `STAT items:<id>:number` and `:age` (seconds since the least recently
+ * used item's last access), then END. */
+int stats_items_report(molt_buf *out, size_t limit, molt_storage *st, int64_t now);
+/* `stats slabs`: per class holding pages, memcached's chunk lines; then
+ * active_slabs, total_malloced (engine memory in use) and END. */
+int stats_slabs_report(molt_buf *out, size_t limit, molt_storage *st, int64_t now,
+                       const molt_storage_stats *engine);
+/* `stats sizes`: molt keeps no item size histogram, as memcached without
+ * -o track_sizes: `STAT sizes_status disabled`, END. */
+int stats_sizes_report(molt_buf *out, size_t limit);
 
 #endif

@@ -253,6 +253,8 @@ int classic_run(proto_exec *x, const proto_request *req, const char *line, size_
     case PROTO_CMD_REFRESH_CERTS:
         run_refresh_certs(x);
         break;
+    case PROTO_CMD_METADUMP:
+        return metadump_run(x, req);
     case PROTO_CMD_META:
         meta_run(x, line, len);
         break;

@@ -171,7 +171,7 @@ static const char *parse_stats(proto_request *req, const proto_token *t, size_t 
 /* The commands that take a fixed set of tokens. */
 typedef enum token_kind {
     KIND_STORE, KIND_ARITH, KIND_DELETE, KIND_TOUCH, KIND_FLUSH, KIND_VERSION,
-    KIND_VERBOSITY, KIND_QUIT, KIND_STATS, KIND_REFRESH_CERTS
+    KIND_VERBOSITY, KIND_QUIT, KIND_STATS, KIND_REFRESH_CERTS, KIND_LRU_CRAWLER
 } token_kind;
 
 static const struct {
@@ -196,6 +196,7 @@ static const struct {
     {"quit", 4, KIND_QUIT, 0},
     {"stats", 5, KIND_STATS, 0},
     {"refresh_certs", 13, KIND_REFRESH_CERTS, 0},
+    {"lru_crawler", 11, KIND_LRU_CRAWLER, 0},
 };
 
 /* A short word compared in line: cheaper than a call to memcmp. */
@@ -224,6 +225,7 @@ static const char *parse_tokens(proto_request *req, const char *line, size_t len
     case KIND_VERBOSITY: return parse_verbosity(req, t, n);
     case KIND_STATS: return parse_stats(req, t, n);
     case KIND_REFRESH_CERTS: return parse_refresh_certs(req, t, n);
+    case KIND_LRU_CRAWLER: return proto_parse_lru_crawler(req, t, n);
     case KIND_VERSION: req->cmd = PROTO_CMD_VERSION; return NULL;
     case KIND_QUIT: req->cmd = PROTO_CMD_QUIT; return NULL;
     }

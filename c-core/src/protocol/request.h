@@ -64,6 +64,7 @@ typedef enum proto_command {
     PROTO_CMD_QUIT,
     PROTO_CMD_STATS,
     PROTO_CMD_REFRESH_CERTS,
+    PROTO_CMD_METADUMP,      /* lru_crawler metadump all|hash|<classes> */
     PROTO_CMD_META           /* mg, ms, ...: parse it with meta_parse */
 } proto_command;
 
@@ -92,7 +93,13 @@ typedef struct proto_request {
     uint32_t level;
     /* stats: the one word after it (reset, settings...), n = 0 for none */
     proto_token group;
+    /* lru_crawler metadump: bit c set for class id c (1..63); 0 = all */
+    uint64_t dump_classes;
 } proto_request;
+
+/* lru_crawler (crawler.c): the tokens of the whole line; the error line,
+ * or NULL when req is ready to run. */
+const char *proto_parse_lru_crawler(proto_request *req, const proto_token *t, size_t n);
 
 /* Parse one command line (without its line ending). */
 void proto_parse_line(const char *line, size_t len, proto_request *req);

@@ -47,6 +47,8 @@ typedef struct proto_session {
     size_t swallow;    /* bytes of a refused data block still to discard */
     int want_data;     /* pending holds a command awaiting its data block */
     pending_store pending;
+    int dumping;       /* a metadump paused for output; dump says where */
+    molt_walk_cursor dump;
 } proto_session;
 
 /* One request being run. */
@@ -60,6 +62,9 @@ typedef struct proto_exec {
  * when it paused for output and must run again on the same line later. */
 int classic_run(proto_exec *x, const proto_request *req, const char *line, size_t len);
 
+/* crawler.c: run lru_crawler metadump; 0 when it paused for output (the
+ * session's cursor says where it continues), 1 when done. */
+int metadump_run(proto_exec *x, const proto_request *req);
 /* meta.c: parse and run one meta command line. */
 void meta_run(proto_exec *x, const char *line, size_t len);
 

@@ -18,6 +18,12 @@
 /* Rounds of parse-then-write per turn before yielding to other clients. */
 #define ROUNDS_PER_TURN 16
 
+/* The connection being run on this worker thread (stats conns names it
+ * conn_parse_cmd, as memcached names the one asking). */
+static _Thread_local molt_conn *current;
+
+molt_conn *conn_current(void) { return current; }
+
 static void set_interest(molt_conn *c, uint32_t want) {
     if (want == c->interest) return;
     struct epoll_event ev = {.events = want, .data.ptr = c};
@@ -40,6 +46,9 @@ molt_conn *conn_open(molt_worker *w, int fd) {
     c->handshaking = 1;
     w->handshaking++;
     c->opened_at = w->now;
+    atomic_init(&c->last_cmd, w->now);
+    c->peer_len = sizeof(c->peer);
+    if (getpeername(fd, (struct sockaddr *)&c->peer, &c->peer_len) != 0) c->peer_len = 0;
     c->interest = EPOLLIN;
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
     if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
@@ -50,9 +59,11 @@ molt_conn *conn_open(molt_worker *w, int fd) {
         free(c);
         return NULL;
     }
+    pthread_mutex_lock(&w->conns_lock);
     c->next = w->conns;
     if (w->conns) w->conns->prev = c;
     w->conns = c;
+    pthread_mutex_unlock(&w->conns_lock);
     if (log_enabled(MOLT_LOG_DEBUG)) log_msg(MOLT_LOG_DEBUG, "connection fd %d opened", fd);
     return c;
 fail_session:
@@ -76,9 +87,12 @@ void conn_close(molt_conn *c) {
         while (*pp && *pp != c) pp = &(*pp)->ready_next;
         if (*pp) *pp = c->ready_next;
     }
+    pthread_mutex_lock(&w->conns_lock);
     if (c->prev) c->prev->next = c->next;
     else w->conns = c->next;
     if (c->next) c->next->prev = c->prev;
+    pthread_mutex_unlock(&w->conns_lock);
+    if (current == c) current = NULL;
     epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     molt_transport_detach(c->tc); /* closes the socket */
     molt_protocol_session_free(c->session);
@@ -213,6 +227,7 @@ void conn_on_events(molt_conn *c, uint32_t events) {
     }
     int blocked = 0;
     size_t unparsed = molt_buf_len(&c->rbuf);
+    current = c;
     for (int round = 0; round < ROUNDS_PER_TURN; round++) {
         if (!c->close_after_write) run_protocol(c);
         if (flush_output(c, &blocked) != 0) {
@@ -223,8 +238,10 @@ void conn_on_events(molt_conn *c, uint32_t events) {
     }
     /* Latency, per read batch: from the worker waking up to the replies of
      * what this turn parsed being handed to the socket. */
-    if (molt_buf_len(&c->rbuf) < unparsed)
+    if (molt_buf_len(&c->rbuf) < unparsed) {
         latency_record(&c->worker->latency, latency_now_ns() - c->worker->wake_ns);
+        atomic_store_explicit(&c->last_cmd, c->worker->now, memory_order_relaxed);
+    }
     /* Close once replies are out: after quit or a fatal error, or when the
      * peer has closed and nothing it sent can still be answered. */
     if (!blocked && (c->close_after_write || (c->peer_closed && !c->paused))) {

@@ -4,8 +4,10 @@
 #ifndef MOLT_CONN_H
 #define MOLT_CONN_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "protocol.h"
 #include "transport.h"
@@ -44,9 +46,21 @@ typedef struct molt_conn {
     int draining;         /* server shutdown: no more reads, answer, close */
     int lingering;        /* replies sent and write side shut: discarding
                              input until the peer closes (no RST) */
-    struct molt_conn *prev, *next;  /* worker's list of connections */
+    /* For `stats conns` (server/conns.c), read by any worker: the peer is
+     * set before the connection is listed and never changes; last_cmd
+     * (unix seconds of the last read batch that ran a command, else of the
+     * accept) is written by the owner with relaxed atomic stores. */
+    struct sockaddr_storage peer;
+    socklen_t peer_len;
+    _Atomic int64_t last_cmd;
+    struct molt_conn *prev, *next;  /* worker's list of connections; linked
+                                       and unlinked under conns_lock */
     struct molt_conn *ready_next;   /* worker's ready list */
 } molt_conn;
+
+/* The connection whose input this thread is running the protocol on, or
+ * NULL (only meaningful to the worker's own thread). */
+molt_conn *conn_current(void);
 
 /* Create a connection for an accepted, non-blocking socket. NULL on error
  * (the socket is closed). */

@@ -193,6 +193,7 @@ static int run(molt_server *s) {
         return 1;
     }
     s->started = (int64_t)time(NULL);
+    s->listen_fd = lfd;
     s->nworkers = o->threads;
     s->workers = server_stats_setup(s) == 0
                      ? calloc((size_t)o->threads, sizeof(*s->workers))

@@ -20,6 +20,7 @@ typedef struct molt_server {
     molt_protocol *protocol;
     molt_protocol_host protocol_host; /* see server/host.c */
     int64_t started; /* unix seconds at start-up */
+    int listen_fd;   /* set before the workers start */
     struct molt_worker *workers;
     int nworkers;
     /* Touched once per connection, never per request. */

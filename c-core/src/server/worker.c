@@ -34,6 +34,12 @@ int worker_setup(molt_worker *w, molt_server *server) {
         close(w->epfd);
         return -1;
     }
+    if (pthread_mutex_init(&w->conns_lock, NULL) != 0) {
+        pthread_mutex_destroy(&w->queue_lock);
+        close(w->notify_fd);
+        close(w->epfd);
+        return -1;
+    }
     w->protocol_ctx = (molt_protocol_ctx){
         .storage = server->storage,
         .counters = &w->counters,
@@ -58,6 +64,7 @@ void worker_teardown(molt_worker *w) {
     }
     free(w->queue);
     pthread_mutex_destroy(&w->queue_lock);
+    pthread_mutex_destroy(&w->conns_lock);
     close(w->notify_fd);
     close(w->epfd);
 }

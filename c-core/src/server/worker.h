@@ -34,7 +34,9 @@ typedef struct molt_worker {
     molt_latency latency;  /* request batches, see conn.c */
     uint64_t wake_ns;      /* monotonic ns when epoll_wait last returned */
     int draining;          /* shutting down: answer what was read, then close */
-    struct molt_conn *conns; /* every open connection, for shutdown */
+    struct molt_conn *conns; /* every open connection, for shutdown and
+                                `stats conns`: changed under conns_lock */
+    pthread_mutex_t conns_lock;
     struct molt_conn *ready; /* connections with work left over */
     int handshaking;         /* connections still in their handshake */
     int64_t handshake_sweep; /* last second the handshake deadline ran */

@@ -88,6 +88,19 @@ void molt_storage_stats_read(molt_storage *st, int64_t now,
     (void)st->ops->stats(st->self, now, out); /* out stays zeroed on failure */
 }
 
+molt_status molt_storage_classes(molt_storage *st, int64_t now,
+                                 molt_class_sink sink, void *ctx) {
+    if (st == NULL || sink == NULL) return MOLT_INVALID;
+    return st->ops->classes(st->self, now, sink, ctx);
+}
+
+molt_status molt_storage_walk(molt_storage *st, int64_t now,
+                              molt_walk_cursor *cursor, size_t max,
+                              molt_walk_sink sink, void *ctx) {
+    if (st == NULL || cursor == NULL || sink == NULL) return MOLT_INVALID;
+    return st->ops->walk(st->self, now, cursor, max, sink, ctx);
+}
+
 molt_status molt_storage_meta_get(molt_storage *st, const uint8_t *key,
                                   size_t key_len, int64_t now,
                                   const molt_meta_get_opts *opts,

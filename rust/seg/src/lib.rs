@@ -32,6 +32,7 @@ mod eviction;
 mod hashtable;
 mod item;
 mod num;
+mod report;
 mod segment;
 mod stats;
 mod ttl;
@@ -41,8 +42,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use engine::Inner;
 use storage::{
-    ArithOptions, ArithResult, DeleteOptions, Error, GetOptions, ItemInfo, Stats, Storage,
-    StoreMode, StoreOptions, KEY_MAX,
+    ArithOptions, ArithResult, ClassFn, DeleteOptions, Error, GetOptions, ItemInfo, Stats, Storage,
+    StoreMode, StoreOptions, WalkCursor, WalkFn, KEY_MAX,
 };
 
 /// Default segment size.
@@ -205,6 +206,24 @@ impl Storage for Seg {
 
     fn stats(&self, now: i64) -> Stats {
         self.lock().stats(now)
+    }
+
+    /// One row per TTL bucket holding segments (see report.rs).
+    fn classes(&self, now: i64, f: &mut ClassFn<'_>) -> Result<(), Error> {
+        self.lock().classes(now, f);
+        Ok(())
+    }
+
+    /// Segment by segment (see report.rs).
+    fn walk(
+        &self,
+        now: i64,
+        c: &mut WalkCursor,
+        max: usize,
+        f: &mut WalkFn<'_>,
+    ) -> Result<(), Error> {
+        self.lock().walk(now, c, max, f);
+        Ok(())
     }
 }
 

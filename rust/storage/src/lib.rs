@@ -235,6 +235,71 @@ pub struct Stats {
     pub hash_buckets: u64,
 }
 
+/// One row of an engine's per-class report (storage.h `molt_class_row`):
+/// a slab class in the slab engine, a TTL bucket in the seg engine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClassRow {
+    /// Class id, from 1.
+    pub id: u32,
+    /// Chunk bytes (seg: segment bytes).
+    pub chunk_size: u64,
+    /// Chunks per page (seg: 1).
+    pub chunks_per_page: u64,
+    /// Pages (seg: segments) the class holds.
+    pub pages: u64,
+    /// Chunks those pages hold.
+    pub chunks: u64,
+    /// Chunks holding an item.
+    pub used_chunks: u64,
+    /// Chunks free (on the free list or never carved).
+    pub free_chunks: u64,
+    /// Never-carved chunks of the newest page.
+    pub free_chunks_end: u64,
+    /// Items linked in the class.
+    pub items: u64,
+    /// Last access of the least recently used item (seg: creation of the
+    /// oldest segment), unix seconds; 0 when empty.
+    pub oldest_access: i64,
+}
+
+/// Where a walk over the items continues (storage.h `molt_walk_cursor`):
+/// `WalkCursor::default()` starts, `done` is set once every item was seen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WalkCursor {
+    /// Engine-defined position.
+    pub pos: u64,
+    /// Engine-defined: whether `pos` can be trusted as is.
+    pub check: u64,
+    /// Every item has been visited.
+    pub done: bool,
+}
+
+/// One live item as a walk visits it (storage.h `molt_walk_item`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WalkItem<'a> {
+    /// The key.
+    pub key: &'a [u8],
+    /// Client flags.
+    pub flags: u32,
+    /// Its class, as in [`ClassRow::id`].
+    pub class_id: u32,
+    /// Unique of the current version.
+    pub cas: u64,
+    /// Absolute unix seconds, 0 = never.
+    pub exptime: i64,
+    /// Last access, unix seconds.
+    pub last_access: i64,
+    /// [`item_size`] of the item (memcached's count).
+    pub size: u64,
+    /// Read at least once since stored.
+    pub fetched: bool,
+}
+
+/// What [`Storage::classes`] hands each row to.
+pub type ClassFn<'a> = dyn FnMut(&ClassRow) + 'a;
+/// What [`Storage::walk`] hands each item to.
+pub type WalkFn<'a> = dyn for<'k> FnMut(&WalkItem<'k>) + 'a;
+
 /// A storage engine: the operations of storage.h's `molt_storage_ops`.
 /// Engines are thread safe (every method takes `&self`) and check their
 /// own arguments (`Invalid` for an empty or over-long key).
@@ -289,6 +354,21 @@ pub trait Storage: Send + Sync {
 
     /// Counters as of `now`.
     fn stats(&self, now: i64) -> Stats;
+
+    /// One row per class, in id order, to `f` (under the engine lock).
+    fn classes(&self, now: i64, f: &mut ClassFn<'_>) -> Result<(), Error>;
+
+    /// Visit at most `max` live items from `cursor` in one critical
+    /// section, leaving the cursor where the next slice starts. Items
+    /// stored, moved or removed between slices may be visited once, twice
+    /// or not at all (as memcached's LRU crawler); no other item is.
+    fn walk(
+        &self,
+        now: i64,
+        c: &mut WalkCursor,
+        max: usize,
+        f: &mut WalkFn<'_>,
+    ) -> Result<(), Error>;
 
     // ---- the classic commands, over the meta operations ----------------
 

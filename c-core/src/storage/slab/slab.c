@@ -431,6 +431,81 @@ static molt_status slab_stats(void *self, int64_t now,
     return MOLT_OK;
 }
 
+static molt_status slab_classes(void *self, int64_t now, molt_class_sink sink,
+                                void *ctx) {
+    slab_engine *e = self;
+    if (e == NULL || sink == NULL) return MOLT_INVALID;
+    lock(e, now);
+    for (unsigned i = 0; i < e->nclasses; i++) {
+        const slab_class *c = &e->classes[i];
+        if (c->pages == 0) continue;
+        uint64_t chunks = c->pages * c->perpage;
+        uint64_t end = c->carve_page ? (uint64_t)(c->carve_end - c->carve_ptr) / c->size : 0;
+        molt_class_row row = {
+            .id = i + 1,
+            .chunk_size = c->size,
+            .chunks_per_page = c->perpage,
+            .pages = c->pages,
+            .chunks = chunks,
+            .used_chunks = c->items,
+            .free_chunks = chunks - c->items - end,
+            .free_chunks_end = end,
+            .items = c->items,
+            .oldest_access = c->lru_tail ? (int64_t)c->lru_tail->atime : 0,
+        };
+        sink(ctx, &row);
+    }
+    unlock(e);
+    return MOLT_OK;
+}
+
+/* Chunks of page p that were ever carved (the rest hold no item header). */
+static size_t page_carved(const slab_engine *e, const slab_page *p) {
+    const slab_class *c = &e->classes[p->clsid];
+    if (c->carve_page == p->mem) return (size_t)(c->carve_ptr - p->mem) / c->size;
+    return c->perpage;
+}
+
+/* The cursor is page index << 32 | chunk index within the page. A slice
+ * also ends after SLAB_WALK_SCAN chunks, so a sparse cache is walked in
+ * short critical sections too. */
+#define SLAB_WALK_SCAN 16384
+static molt_status slab_walk(void *self, int64_t now, molt_walk_cursor *cur,
+                             size_t max, molt_walk_sink sink, void *ctx) {
+    slab_engine *e = self;
+    if (e == NULL || cur == NULL || sink == NULL) return MOLT_INVALID;
+    lock(e, now);
+    size_t page = (size_t)(cur->pos >> 32), chunk = (size_t)(cur->pos & 0xffffffffu);
+    size_t seen = 0, budget = SLAB_WALK_SCAN; /* chunks looked at */
+    for (; page < e->npages && seen < max && budget > 0; page++, chunk = 0) {
+        const slab_page *p = &e->pages[page];
+        const slab_class *c = &e->classes[p->clsid];
+        size_t carved = page_carved(e, p);
+        for (; chunk < carved && seen < max && budget > 0; chunk++, budget--) {
+            slab_item *it = (slab_item *)(p->mem + chunk * c->size);
+            if (!(it->iflags & SLAB_ITEM_LINKED) || !slab_item_live(e, it, now)) continue;
+            molt_walk_item w = {
+                .key = slab_item_key(it),
+                .key_len = it->nkey,
+                .flags = it->flags,
+                .class_id = (uint32_t)it->clsid + 1,
+                .cas = it->cas,
+                .exptime = it->exptime,
+                .last_access = it->atime,
+                .size = molt_item_size(it->nkey, it->flags, it->nbytes),
+                .fetched = (it->mflags & SLAB_META_FETCHED) != 0,
+            };
+            sink(ctx, &w);
+            seen++;
+        }
+        if (chunk < carved) break; /* the slice ended inside this page */
+    }
+    cur->done = page >= e->npages;
+    cur->pos = ((uint64_t)page << 32) | chunk;
+    unlock(e);
+    return MOLT_OK;
+}
+
 static void slab_destroy(void *self) {
     slab_engine *e = self;
     if (e == NULL) return;
@@ -481,5 +556,7 @@ const molt_storage_ops molt_slab_ops = {
     .meta_arith = slab_meta_arith,
     .flush = slab_flush,
     .stats = slab_stats,
+    .classes = slab_classes,
+    .walk = slab_walk,
     .destroy = slab_destroy,
 };
