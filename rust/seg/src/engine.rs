@@ -299,6 +299,44 @@ impl Inner {
         r
     }
 
+    /// Make `value` (as long as the item's value), `exptime`, `cas` and
+    /// `access` the new version of `f` where it lies, as memcached's incr
+    /// does, when the header keeps its length: the same cas encoding, and an
+    /// exptime unchanged or rewritable within the segment's expiry. Returns
+    /// whether it was done (else nothing changed). The slot and its
+    /// frequency stay; the old version's bytes are gone.
+    fn replace_in_place(
+        &mut self,
+        f: &Found,
+        value: &[u8],
+        exptime: u32,
+        cas: u64,
+        access: u32,
+    ) -> bool {
+        let (at, len) = f.hdr.value_at();
+        let m = &self.segs.meta[f.seg as usize];
+        let retime = exptime != f.hdr.exptime;
+        if len != value.len()
+            || (retime && !(f.hdr.has_exp && exptime != 0 && i64::from(exptime) <= m.expire_at))
+        {
+            return false;
+        }
+        let base = m.base_cas;
+        let buf = &mut self.segs.data[f.seg as usize][f.off..];
+        if !item::set_cas(buf, &f.hdr, cas, base) {
+            return false;
+        }
+        item::set_access(buf, access);
+        if retime {
+            item::set_exptime(buf, &f.hdr, exptime);
+            self.next_expire = self.next_expire.min(i64::from(exptime));
+        }
+        buf[at..at + len].copy_from_slice(value);
+        let m = &mut self.segs.meta[f.seg as usize];
+        m.max_cas = m.max_cas.max(cas);
+        true
+    }
+
     /// The cas for a new version: `given` (meta E) or the next one.
     #[inline]
     fn cas_for(&self, given: Option<u64>) -> u64 {
@@ -458,7 +496,9 @@ impl Inner {
         match exp {
             Some(exp) => {
                 let access = self.access_word(0, now);
-                self.write_item(key, hash, d, &[], o.hdr.flags, exp, cas, access, Some(o), 0)?;
+                if !self.replace_in_place(&o, d, exp, cas, access) {
+                    self.write_item(key, hash, d, &[], o.hdr.flags, exp, cas, access, Some(o), 0)?;
+                }
             }
             None => {
                 // Touched into the past: the result is reported, then gone.
