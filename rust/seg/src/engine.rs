@@ -2,7 +2,8 @@
 //! Everything here runs with the `Seg` mutex held.
 
 use crate::hashtable::{
-    hash_key, pack, slot_freq, slot_off, slot_seg, slot_tag, tag_of, HashTable, Loc, SLOTS,
+    hash_key, pack, slot_freq, slot_off, slot_seg, slot_tag, tag_of, HashTable, Loc, MAX_BUCKETS,
+    SLOTS, TARGET_LOAD,
 };
 use crate::item::{self, Header, A_FETCHED, A_STALE, A_TIME, A_WON};
 use crate::segment::Segments;
@@ -12,6 +13,14 @@ use storage::{
     ArithOptions, ArithResult, DeleteOptions, Error, GetOptions, ItemInfo, Stats, StoreMode,
     StoreOptions,
 };
+
+/// Home buckets of a new engine's table.
+const INITIAL_BUCKETS: usize = 4096;
+/// A growth at most multiplies the bucket count by this (an early estimate
+/// of the item size can be far off) ...
+const MAX_GROWTH: usize = 8;
+/// ... and at least by 3/2.
+const MIN_GROWTH_NUM: usize = 3;
 
 /// Delayed flushes remembered at once (more are folded into the latest).
 const MAX_PENDING: usize = 8;
@@ -62,7 +71,7 @@ impl Inner {
         Inner {
             segs,
             ttl: TtlBuckets::new(),
-            table: HashTable::new(12),
+            table: HashTable::new(INITIAL_BUCKETS),
             seed,
             item_size_max,
             memory_limit,
@@ -703,10 +712,24 @@ impl Inner {
 
     // ---- table growth ---------------------------------------------------
 
-    /// Double the hash table, rehashing keys read back from the segments.
+    /// Resize the hash table for the items the memory limit will hold at
+    /// the average item size seen so far (at [`TARGET_LOAD`] per bucket,
+    /// 1.5x to 8x the current size), rehashing keys read back from the
+    /// segments. With steady item sizes the table grows a few times while
+    /// the cache fills, the last time well before it is full, and then
+    /// fits: ~13 bytes per item rather than up to twice that with doubling.
     fn grow(&mut self) {
-        let power = self.table.buckets().trailing_zeros() + 1;
-        let mut t = HashTable::new(power);
+        let items = self.table.items as u64;
+        let fit = u128::from(items) * u128::from(self.memory_limit)
+            / u128::from(self.counters.bytes.max(1));
+        let want = u64::try_from(fit).unwrap_or(u64::MAX).max(items) / TARGET_LOAD as u64;
+        let cur = self.table.buckets();
+        let lo = cur * MIN_GROWTH_NUM / 2;
+        let n = usize::try_from(want)
+            .unwrap_or(usize::MAX)
+            .clamp(lo, cur * MAX_GROWTH)
+            .min(MAX_BUCKETS);
+        let mut t = HashTable::new(n);
         for v in self.table.values() {
             let seg = slot_seg(v) as usize;
             let off = slot_off(v);

@@ -13,13 +13,19 @@
 //!
 //! A lookup reads the home bucket (one cache line), compares tags and only
 //! touches segment memory for the slots whose tag matches. A full bucket
-//! chains overflow buckets; the table doubles (rehashing keys read back from
-//! the segments) once it holds more than 4 items per bucket.
+//! chains overflow buckets. The bucket count need not be a power of two (the
+//! home bucket is the low 32 hash bits scaled to it), so the engine can size
+//! the table for the items its memory will hold (see `Inner::grow`) at about
+//! [`TARGET_LOAD`] items per bucket, ~13 bytes per item with overflow
+//! buckets, instead of doubling into the next power of two.
 
 /// Item slots per bucket (slot 0 is bucket info).
 pub(crate) const SLOTS: usize = 8;
 /// Grow when items exceed this many per home bucket.
-pub(crate) const GROW_LOAD: usize = 4;
+pub(crate) const GROW_LOAD: usize = 6;
+/// Items per home bucket a table is sized for (5 of 7 slots: about one
+/// bucket in eight chains an overflow bucket).
+pub(crate) const TARGET_LOAD: usize = 5;
 const OVER_FLAG: u32 = 1 << 31;
 
 const OFF_MASK: u64 = (1 << 24) - 1;
@@ -33,6 +39,8 @@ const TAG_SHIFT: u32 = 52;
 pub(crate) const MAX_SEGMENTS: usize = (1 << 24) - 1;
 /// Largest item offset a slot can hold (so the largest segment).
 pub(crate) const MAX_OFFSET: usize = 1 << 24;
+/// Most home buckets (bucket references keep their top bit for overflow).
+pub(crate) const MAX_BUCKETS: usize = 1 << 31;
 /// Largest frequency value.
 pub(crate) const FREQ_MAX: u8 = 15;
 
@@ -136,20 +144,21 @@ pub(crate) struct HashTable {
     main: Vec<Bucket>,
     over: Vec<Bucket>,
     over_free: Vec<u32>,
-    mask: u64,
+    /// Number of home buckets.
+    n: u64,
     /// Occupied slots.
     pub items: usize,
 }
 
 impl HashTable {
-    /// A table of `2^power` home buckets.
-    pub fn new(power: u32) -> HashTable {
-        let n = 1usize << power;
+    /// A table of `n` home buckets (1..=[`MAX_BUCKETS`]).
+    pub fn new(n: usize) -> HashTable {
+        debug_assert!((1..=MAX_BUCKETS).contains(&n));
         HashTable {
             main: vec![Bucket::default(); n],
             over: Vec::new(),
             over_free: Vec::new(),
-            mask: (n - 1) as u64,
+            n: n as u64,
             items: 0,
         }
     }
@@ -162,12 +171,14 @@ impl HashTable {
     /// Whether the load calls for doubling.
     #[inline]
     pub fn wants_growth(&self) -> bool {
-        self.items > self.main.len() * GROW_LOAD && self.main.len() < 1 << 31
+        self.items > self.main.len() * GROW_LOAD && self.main.len() < MAX_BUCKETS
     }
 
+    /// The home bucket: the low 32 hash bits scaled to the bucket count (the
+    /// tag is the high bits).
     #[inline]
     pub fn home(&self, hash: u64) -> u32 {
-        (hash & self.mask) as u32
+        (((hash & 0xffff_ffff) * self.n) >> 32) as u32
     }
 
     #[inline]
@@ -298,10 +309,10 @@ mod tests {
 
     #[test]
     fn overflow_chains_hold_any_number_of_slots() {
-        let mut t = HashTable::new(1);
+        let mut t = HashTable::new(2);
         let mut locs = Vec::new();
         for i in 0..100u32 {
-            let h = 2u64 | (u64::from(i) << 52); // all in bucket 0
+            let h = 2u64 | (u64::from(i) << 52); // all in bucket 0 of 2
             locs.push((h, t.insert(h, pack(tag_of(h), i, 8, 0))));
         }
         assert_eq!(t.items, 100);
