@@ -159,6 +159,11 @@ impl Inner {
     /// Drop an indexed item: clear its slot, mark it dead, fix accounting.
     pub fn unlink(&mut self, f: &Found) {
         self.table.clear(f.loc);
+        self.retire(f);
+    }
+
+    /// Mark an item no slot points at any more dead and fix accounting.
+    fn retire(&mut self, f: &Found) {
         let size = f.hdr.total();
         item::mark_dead(&mut self.segs.data[f.seg as usize][f.off..]);
         let m = &mut self.segs.meta[f.seg as usize];
@@ -253,11 +258,10 @@ impl Inner {
         let tag = tag_of(hash);
         match old {
             Some(o) => {
+                // The new version takes the old one's slot.
                 let keep_freq = slot_freq(self.table.get(o.loc)).max(freq);
-                self.unlink(&o);
-                // unlink cleared the slot; reuse it in place.
                 self.table.set(o.loc, pack(tag, seg, off, keep_freq));
-                self.table.items += 1;
+                self.retire(&o);
             }
             None => {
                 self.table.insert(hash, pack(tag, seg, off, freq));
