@@ -20,7 +20,7 @@ import sys
 
 import measure_capacity
 from plan import FULL
-from targets import MEMCACHED, REFERENCE, ROOT, TARGETS, snapshot_binaries, split_available
+from targets import MEMCACHED, REFERENCE, ROOT, available_plaintext, snapshot_binaries
 
 
 def main() -> int:
@@ -34,11 +34,7 @@ def main() -> int:
     os.makedirs(args.out, exist_ok=True)
     snapshot_binaries(ROOT)
     plan = dataclasses.replace(FULL, memory_mb=args.memory_mb, cap_keys=args.keys)
-    wanted = [n.strip() for n in args.targets.split(",") if n.strip()]
-    chosen = [t for t in TARGETS if t.name in wanted and not t.bench_args]
-    targets, skipped = split_available(chosen)
-    for name, why in skipped.items():
-        print(f"skipping {name}: {why}", file=sys.stderr)
+    targets = available_plaintext(args.targets)
     results = {}
     for t in targets:
         results[t.name] = measure_capacity.measure(t, plan)
