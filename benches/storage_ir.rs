@@ -97,22 +97,17 @@ fn get_miss(f: Fixture) -> Fixture {
     f
 }
 
-#[library_benchmark(teardown = done)]
-#[bench::slab(args = ("slab"), setup = hits)]
-#[bench::seg(args = ("seg"), setup = hits)]
-fn set_64b(f: Fixture) -> Fixture {
-    let v = [b'w'; 64];
-    for k in &f.keys {
-        black_box(f.s.store(StoreCommand::Set, k, &v, 0, 0, NOW).expect("set"));
-    }
-    f
+/// A preloaded engine and the value its keys are overwritten with.
+fn overwrite(engine: &str, value_len: usize) -> (Fixture, Vec<u8>) {
+    (hits(engine), vec![b'w'; value_len])
 }
 
 #[library_benchmark(teardown = done)]
-#[bench::slab(args = ("slab"), setup = hits)]
-#[bench::seg(args = ("seg"), setup = hits)]
-fn set_1kib(f: Fixture) -> Fixture {
-    let v = [b'w'; 1024];
+#[bench::slab_64b(args = ("slab", 64), setup = overwrite)]
+#[bench::seg_64b(args = ("seg", 64), setup = overwrite)]
+#[bench::slab_1kib(args = ("slab", 1024), setup = overwrite)]
+#[bench::seg_1kib(args = ("seg", 1024), setup = overwrite)]
+fn set((f, v): (Fixture, Vec<u8>)) -> Fixture {
     for k in &f.keys {
         black_box(f.s.store(StoreCommand::Set, k, &v, 0, 0, NOW).expect("set"));
     }
@@ -156,7 +151,7 @@ fn mix_90get_10set_1m_keys(f: Fixture) -> Fixture {
 
 library_benchmark_group!(
     name = ops;
-    benchmarks = get_hit, get_miss, set_64b, set_1kib, delete, incr, mix_90get_10set_1m_keys
+    benchmarks = get_hit, get_miss, set, delete, incr, mix_90get_10set_1m_keys
 );
 
 main!(library_benchmark_groups = ops);
