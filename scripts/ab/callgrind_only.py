@@ -18,7 +18,7 @@ import sys
 
 import measure_callgrind
 from plan import FULL
-from targets import MEMCACHED, ROOT, TARGETS, snapshot_binaries, split_available
+from targets import MEMCACHED, ROOT, available_plaintext, snapshot_binaries
 
 
 def main() -> int:
@@ -29,11 +29,7 @@ def main() -> int:
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     snapshot_binaries(ROOT)
-    wanted = [n.strip() for n in args.targets.split(",") if n.strip()]
-    chosen = [t for t in TARGETS if t.name in wanted and not t.bench_args]
-    targets, skipped = split_available(chosen)
-    for name, why in skipped.items():
-        print(f"skipping {name}: {why}", file=sys.stderr)
+    targets = available_plaintext(args.targets)
     results = {}
     for t in targets:
         r = measure_callgrind.measure(t, FULL)

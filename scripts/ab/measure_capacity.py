@@ -20,6 +20,7 @@ def measure(target: Target, plan: Plan) -> dict:
     if back.wrong:
         raise RuntimeError(f"{target.name}: {back.wrong} wrong values in the capacity read-back")
     return {"written": plan.cap_keys, "readable": back.hits, "rss_kib": rss,
+            "items_per_rss_mib": back.hits / (rss / 1024) if rss else 0.0,
             "curr_items": int(stats.get("curr_items", -1)), "evictions": int(stats.get("evictions", -1)),
             "client": f"memclient: {plan.cap_keys} distinct keys, noreply sets of {plan.value_size} B "
             "in batches of 500 (+ version), then multi-gets of 100 keys, values verified"}

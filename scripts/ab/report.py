@@ -21,7 +21,8 @@ FIGURES = [
      "(all read back and verified)."),
     ("capacity", "3b. Capacity",
      "{cap_keys:,} distinct keys of {value_size} B written into `-m {memory_mb}`, then every key asked for with "
-     "multi-gets; a hit counts only when its value verifies."),
+     "multi-gets; a hit counts only when its value verifies. VmRSS is read after the read-back; items per resident "
+     "MiB = items readable / RSS (what the memory buys, metadata outside `-m` included)."),
     ("callgrind", "4. Instructions per request (callgrind)",
      "Server under `valgrind --tool=callgrind`; {cg_keys:,} keys preloaded, counters zeroed, then exactly "
      "{cg_requests:,} requests (90/10, {cg_conns} connections x {cg_depth} pipelined), counters dumped. "

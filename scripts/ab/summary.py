@@ -35,6 +35,7 @@ METRICS = [
     Metric("memory", "RSS idle", "MiB", lambda r: r["rss_idle_kib"] / 1024, False),
     Metric("capacity", "items readable", "items", lambda r: r["readable"], True),
     Metric("capacity", "RSS after 1M writes", "MiB", lambda r: r["rss_kib"] / 1024, False),
+    Metric("capacity", "items per resident MiB", "items/MiB", lambda r: r["readable"] / (r["rss_kib"] / 1024), True),
     Metric("callgrind", "Ir per request (server)", "Ir", lambda r: r["ir_per_request"], False),
     Metric("callgrind", "Ir per request (storage engine)", "Ir", lambda r: r.get("engine_ir_per_request"), False),
 ]

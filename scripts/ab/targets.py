@@ -11,6 +11,7 @@ import atexit
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from typing import Callable
@@ -177,3 +178,13 @@ def split_available(targets: list[Target]) -> tuple[list[Target], dict[str, str]
         else:
             ok.append(t)
     return ok, skipped
+
+
+def available_plaintext(names: str) -> list[Target]:
+    """The plaintext targets named in a comma-separated list that can run (a
+    note on stderr for each of the others)."""
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    ok, skipped = split_available([t for t in TARGETS if t.name in wanted and not t.bench_args])
+    for name, why in skipped.items():
+        print(f"skipping {name}: {why}", file=sys.stderr)
+    return ok

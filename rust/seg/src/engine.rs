@@ -2,7 +2,8 @@
 //! Everything here runs with the `Seg` mutex held.
 
 use crate::hashtable::{
-    hash_key, pack, slot_freq, slot_off, slot_seg, slot_tag, tag_of, HashTable, Loc, SLOTS,
+    hash_key, pack, slot_freq, slot_off, slot_seg, slot_tag, tag_of, HashTable, Loc, MAX_BUCKETS,
+    SLOTS, TARGET_LOAD,
 };
 use crate::item::{self, Header, A_FETCHED, A_STALE, A_TIME, A_WON};
 use crate::segment::Segments;
@@ -12,6 +13,14 @@ use storage::{
     ArithOptions, ArithResult, DeleteOptions, Error, GetOptions, ItemInfo, Stats, StoreMode,
     StoreOptions,
 };
+
+/// Home buckets of a new engine's table.
+const INITIAL_BUCKETS: usize = 4096;
+/// A growth at most multiplies the bucket count by this (an early estimate
+/// of the item size can be far off) ...
+const MAX_GROWTH: usize = 8;
+/// ... and at least by 3/2.
+const MIN_GROWTH_NUM: usize = 3;
 
 /// Delayed flushes remembered at once (more are folded into the latest).
 const MAX_PENDING: usize = 8;
@@ -62,7 +71,7 @@ impl Inner {
         Inner {
             segs,
             ttl: TtlBuckets::new(),
-            table: HashTable::new(12),
+            table: HashTable::new(INITIAL_BUCKETS),
             seed,
             item_size_max,
             memory_limit,
@@ -150,6 +159,11 @@ impl Inner {
     /// Drop an indexed item: clear its slot, mark it dead, fix accounting.
     pub fn unlink(&mut self, f: &Found) {
         self.table.clear(f.loc);
+        self.retire(f);
+    }
+
+    /// Mark an item no slot points at any more dead and fix accounting.
+    fn retire(&mut self, f: &Found) {
         let size = f.hdr.total();
         item::mark_dead(&mut self.segs.data[f.seg as usize][f.off..]);
         let m = &mut self.segs.meta[f.seg as usize];
@@ -244,11 +258,10 @@ impl Inner {
         let tag = tag_of(hash);
         match old {
             Some(o) => {
+                // The new version takes the old one's slot.
                 let keep_freq = slot_freq(self.table.get(o.loc)).max(freq);
-                self.unlink(&o);
-                // unlink cleared the slot; reuse it in place.
                 self.table.set(o.loc, pack(tag, seg, off, keep_freq));
-                self.table.items += 1;
+                self.retire(&o);
             }
             None => {
                 self.table.insert(hash, pack(tag, seg, off, freq));
@@ -297,6 +310,44 @@ impl Inner {
         );
         self.scratch = scratch;
         r
+    }
+
+    /// Make `value` (as long as the item's value), `exptime`, `cas` and
+    /// `access` the new version of `f` where it lies, as memcached's incr
+    /// does, when the header keeps its length: the same cas encoding, and an
+    /// exptime unchanged or rewritable within the segment's expiry. Returns
+    /// whether it was done (else nothing changed). The slot and its
+    /// frequency stay; the old version's bytes are gone.
+    fn replace_in_place(
+        &mut self,
+        f: &Found,
+        value: &[u8],
+        exptime: u32,
+        cas: u64,
+        access: u32,
+    ) -> bool {
+        let (at, len) = f.hdr.value_at();
+        let m = &self.segs.meta[f.seg as usize];
+        let retime = exptime != f.hdr.exptime;
+        if len != value.len()
+            || (retime && !(f.hdr.has_exp && exptime != 0 && i64::from(exptime) <= m.expire_at))
+        {
+            return false;
+        }
+        let base = m.base_cas;
+        let buf = &mut self.segs.data[f.seg as usize][f.off..];
+        if !item::set_cas(buf, &f.hdr, cas, base) {
+            return false;
+        }
+        item::set_access(buf, access);
+        if retime {
+            item::set_exptime(buf, &f.hdr, exptime);
+            self.next_expire = self.next_expire.min(i64::from(exptime));
+        }
+        buf[at..at + len].copy_from_slice(value);
+        let m = &mut self.segs.meta[f.seg as usize];
+        m.max_cas = m.max_cas.max(cas);
+        true
     }
 
     /// The cas for a new version: `given` (meta E) or the next one.
@@ -458,7 +509,9 @@ impl Inner {
         match exp {
             Some(exp) => {
                 let access = self.access_word(0, now);
-                self.write_item(key, hash, d, &[], o.hdr.flags, exp, cas, access, Some(o), 0)?;
+                if !self.replace_in_place(&o, d, exp, cas, access) {
+                    self.write_item(key, hash, d, &[], o.hdr.flags, exp, cas, access, Some(o), 0)?;
+                }
             }
             None => {
                 // Touched into the past: the result is reported, then gone.
@@ -663,10 +716,24 @@ impl Inner {
 
     // ---- table growth ---------------------------------------------------
 
-    /// Double the hash table, rehashing keys read back from the segments.
+    /// Resize the hash table for the items the memory limit will hold at
+    /// the average item size seen so far (at [`TARGET_LOAD`] per bucket,
+    /// 1.5x to 8x the current size), rehashing keys read back from the
+    /// segments. With steady item sizes the table grows a few times while
+    /// the cache fills, the last time well before it is full, and then
+    /// fits: ~13 bytes per item rather than up to twice that with doubling.
     fn grow(&mut self) {
-        let power = self.table.buckets().trailing_zeros() + 1;
-        let mut t = HashTable::new(power);
+        let items = self.table.items as u64;
+        let fit = u128::from(items) * u128::from(self.memory_limit)
+            / u128::from(self.counters.bytes.max(1));
+        let want = u64::try_from(fit).unwrap_or(u64::MAX).max(items) / TARGET_LOAD as u64;
+        let cur = self.table.buckets();
+        let lo = cur * MIN_GROWTH_NUM / 2;
+        let n = usize::try_from(want)
+            .unwrap_or(usize::MAX)
+            .clamp(lo, cur * MAX_GROWTH)
+            .min(MAX_BUCKETS);
+        let mut t = HashTable::new(n);
         for v in self.table.values() {
             let seg = slot_seg(v) as usize;
             let off = slot_off(v);

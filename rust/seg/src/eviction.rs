@@ -27,8 +27,10 @@ pub(crate) const MERGE_N: usize = 4;
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct MergeItem {
     seg: u32,
-    off: usize,
-    size: usize,
+    /// Offset and size in the segment (u32: 24 bytes an item, not 40; a
+    /// merge run holds up to 4 segments' items).
+    off: u32,
+    size: u32,
     loc: Loc,
     freq: u8,
     live: bool,
@@ -272,8 +274,8 @@ impl Inner {
                     }
                     items.push(MergeItem {
                         seg: id,
-                        off,
-                        size: h.total(),
+                        off: off as u32,
+                        size: h.total() as u32,
                         loc,
                         freq,
                         live,
@@ -312,28 +314,30 @@ impl Inner {
         let mut scratch = std::mem::take(&mut self.scratch);
         for it in &items {
             let keep = it.live && it.freq >= cutoff;
+            let (off, size) = (it.off as usize, it.size as usize);
             let h = item::read_header(
-                &self.segs.data[it.seg as usize][it.off..],
+                &self.segs.data[it.seg as usize][off..],
                 self.segs.meta[it.seg as usize].base_cas,
             );
             let (klen, vlen, hl) = (h.klen as usize, h.vlen as usize, h.hlen as usize);
             let new_hl = item::header_len(vlen, h.flags, h.exptime, h.cas, dest_base);
             let new_size = new_hl + klen + vlen;
             if !keep || w + new_size > seg_size {
-                self.table.clear(it.loc);
+                // The run's other slots are still to be visited: move none.
+                self.table.clear_in_place(it.loc);
                 if it.live {
                     self.counters.evictions += 1;
                 } else {
                     self.counters.expired += 1;
                 }
                 self.counters.curr_items -= 1;
-                self.counters.bytes -= it.size as u64;
+                self.counters.bytes -= size as u64;
                 continue;
             }
             let kv = klen + vlen;
             if it.seg == dest {
                 // Same base, same header: slide down within the segment.
-                debug_assert!(w <= it.off && new_size == it.size);
+                debug_assert!(w <= off && new_size == size);
                 let d = &mut self.segs.data[dest as usize];
                 item::write_header(
                     &mut d[w..],
@@ -345,12 +349,11 @@ impl Inner {
                     dest_base,
                     h.access,
                 );
-                d.copy_within(it.off + hl..it.off + hl + kv, w + new_hl);
+                d.copy_within(off + hl..off + hl + kv, w + new_hl);
             } else {
                 scratch.clear();
-                scratch.extend_from_slice(
-                    &self.segs.data[it.seg as usize][it.off + hl..it.off + hl + kv],
-                );
+                scratch
+                    .extend_from_slice(&self.segs.data[it.seg as usize][off + hl..off + hl + kv]);
                 let d = &mut self.segs.data[dest as usize];
                 item::write_header(
                     &mut d[w..],
@@ -368,7 +371,7 @@ impl Inner {
             self.table
                 .set(it.loc, pack(slot_tag(v), dest, w, it.freq / 2));
             self.segs.meta[dest as usize].add_item(new_size, h.cas, h.exptime);
-            self.counters.bytes = self.counters.bytes + new_size as u64 - it.size as u64;
+            self.counters.bytes = self.counters.bytes + new_size as u64 - size as u64;
             w += new_size;
         }
         self.scratch = scratch;

@@ -257,6 +257,27 @@ pub(crate) fn set_exptime(buf: &mut [u8], hdr: &Header, exptime: u32) {
     buf[p..p + 4].copy_from_slice(&exptime.to_le_bytes());
 }
 
+/// Give the item at the start of `buf` (header `hdr`, in a segment whose
+/// base cas is `base`) a new cas in place. Only when the new cas takes the
+/// same encoding as the old one (the header keeps its length); returns
+/// whether it was written.
+pub(crate) fn set_cas(buf: &mut [u8], hdr: &Header, cas: u64, base: u64) -> bool {
+    let ctrl = buf[0];
+    let old_code = (ctrl >> 4) & 3;
+    let (code, width) = cas_code(cas, base);
+    if code != old_code {
+        return false;
+    }
+    let p = ACCESS_AT + 4 + ((ctrl >> 2) & 3) as usize + 1;
+    debug_assert!(p + width <= hdr.hlen as usize);
+    put_le(
+        &mut buf[p..],
+        if code == 3 { cas } else { cas - base },
+        width,
+    );
+    true
+}
+
 /// Rewrite the access word of the item at the start of `buf`.
 #[inline]
 pub(crate) fn set_access(buf: &mut [u8], access: u32) {
@@ -322,6 +343,17 @@ mod tests {
             set_access(&mut buf, A_STALE | 7);
             assert_eq!(read_header(&buf, base).access, A_STALE | 7);
             assert_eq!(read_header(&buf, base).cas, cas);
+            let h = read_header(&buf, base);
+            // A cas with the same encoding is rewritten in place, another is refused.
+            let (code, _) = cas_code(cas, base);
+            let same = if code == 3 { cas ^ (1 << 50) } else { cas + 1 };
+            if cas_code(same, base).0 == code {
+                assert!(set_cas(&mut buf, &h, same, base));
+                assert_eq!(read_header(&buf, base), Header { cas: same, ..h });
+            }
+            if code != 3 {
+                assert!(!set_cas(&mut buf, &h, base + (1 << 40), base));
+            }
             mark_dead(&mut buf);
             assert!(read_header(&buf, base).dead);
         }
