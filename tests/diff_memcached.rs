@@ -245,11 +245,7 @@ fn classic(r: &mut Rng) -> Vec<u8> {
             toks.push(key.into());
             toks.push(r.pick(EXPTIMES).into());
         }
-        "flush_all" => {
-            if r.chance(30) {
-                toks.push(r.pick(&["0", "1000", "-1", "x"]).into());
-            }
-        }
+        "flush_all" if r.chance(30) => toks.push(r.pick(&["0", "1000", "-1", "x"]).into()),
         "verbosity" => toks.push(r.pick(&["0", "1", "x"]).into()),
         "stats" => toks.push("reset".into()),
         _ => {}
@@ -416,14 +412,13 @@ fn excluded(cmds: &[Cmd]) -> bool {
                 | b"cache_memlimit" | b"debugtime" | b"misbehave" | b"refresh_certs" | b"me" => {
                     return true
                 }
-                b"flush_all" => {
+                b"flush_all"
                     if toks
                         .iter()
                         .skip(1)
-                        .any(|t| lenient_number(t).is_some_and(|n| n > 0))
-                    {
-                        return true;
-                    }
+                        .any(|t| lenient_number(t).is_some_and(|n| n > 0)) =>
+                {
+                    return true
                 }
                 _ => {}
             }
@@ -503,11 +498,11 @@ fn http_hang_up(line: &[u8]) -> bool {
         b"lru_crawler",
         b"extstore",
     ];
-    first.len() >= 2
-        && !b"acdgist".contains(&first[0])
-        && !(first.len() == 2 && first[0] == b'm')
-        && !KNOWN.contains(first)
-        && last.starts_with(b"HTTP/")
+    let answered = first.len() < 2
+        || b"acdgist".contains(&first[0])
+        || (first.len() == 2 && first[0] == b'm')
+        || KNOWN.contains(first);
+    !answered && last.starts_with(b"HTTP/")
 }
 
 /// Where the stream pauses long enough for a server to answer and flush

@@ -113,7 +113,7 @@ fn mutate(r: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
     if r.chance(5) || seeds.is_empty() {
         // Pure garbage.
         let n = 1 + r.below(4096);
-        return (0..n).map(|_| r.next() as u8).collect();
+        return (0..n).map(|_| r.next_u64() as u8).collect();
     }
     let mut d = seeds[r.below(seeds.len())].clone();
     if d.len() > 16 * 1024 && r.chance(70) {
@@ -179,7 +179,7 @@ fn mutate(r: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
             }
             7 => {
                 let n = 1 + r.below(32);
-                let junk: Vec<u8> = (0..n).map(|_| r.next() as u8).collect();
+                let junk: Vec<u8> = (0..n).map(|_| r.next_u64() as u8).collect();
                 d.splice(at..at, junk);
             }
             _ => {
