@@ -10,10 +10,11 @@
 //! same random pieces, half-closes, and reads until the server closes. The
 //! reply bytes, with `<EOF>` or `<TIMEOUT>` appended, are compared.
 //! Before a line on which memcached hangs up (HTTP request line, line over
-//! 16 KiB) the stream pauses 10 ms: which queued replies memcached loses
-//! then depends on how its reads fall, so both sides first flush. The
-//! loss itself (replies queued in the same read) is covered by
-//! transcripts, whose requests arrive in one write.
+//! 16 KiB) the client sends `mn` and waits for its `MN` (both servers flush
+//! after mn): which queued replies memcached loses then depends on how its
+//! reads fall, so both sides first flush. The loss itself (replies queued
+//! in the same read) is covered by transcripts, whose requests arrive in
+//! one write.
 //!
 //! Normalised (the only differences tolerated):
 //! - `VERSION <text>`: molt names itself.
@@ -63,6 +64,7 @@
 use molt_test_support::{escape_bytes, reference_memcached, targets, Rng, Server, Target};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 const KEYS: &[&str] = &["k", "key", "a", "k2", "noreply", "0", "HTTP/1.1", "kk"];
@@ -339,20 +341,7 @@ fn may_end_in_data_block(bytes: &[u8]) -> bool {
         // a data block may end in "\n\r": its "\r" then leads the line
         let line = &line[line.iter().take_while(|&&b| b == b'\r').count()..];
         at += p + 1;
-        let toks: Vec<&[u8]> = line
-            .split(|&b| b == b' ')
-            .filter(|t| !t.is_empty())
-            .collect();
-        let len_tok = match toks.first().copied() {
-            Some(b"set" | b"add" | b"replace" | b"append" | b"prepend" | b"cas") => toks.get(4),
-            Some(b"ms") => toks.get(2),
-            _ => None,
-        };
-        let declared = len_tok
-            .and_then(|t| std::str::from_utf8(t).ok())
-            .and_then(|s| s.trim().parse::<i64>().ok())
-            .map(|n| n as i32);
-        if declared.is_some_and(|n| n >= 0 && at + n as usize + 2 > bytes.len()) {
+        if announced_length(line).is_some_and(|n| at + n + 2 > bytes.len()) {
             return true;
         }
     }
@@ -505,11 +494,32 @@ fn http_hang_up(line: &[u8]) -> bool {
     !answered && last.starts_with(b"HTTP/")
 }
 
-/// Where the stream pauses long enough for a server to answer and flush
+/// The length a storage line announces (its data block follows), as
+/// memcached would read it; None for other lines.
+fn announced_length(line: &[u8]) -> Option<usize> {
+    let toks: Vec<&[u8]> = line
+        .split(|&b| b == b' ')
+        .filter(|t| !t.is_empty())
+        .collect();
+    let len_tok = match toks.first().copied() {
+        Some(b"set" | b"add" | b"replace" | b"append" | b"prepend" | b"cas") => toks.get(4),
+        Some(b"ms") => toks.get(2),
+        _ => None,
+    }?;
+    let n = std::str::from_utf8(len_tok)
+        .ok()?
+        .trim()
+        .parse::<i64>()
+        .ok()? as i32;
+    usize::try_from(n).ok()
+}
+
+/// Where the stream stops until the server has answered and flushed
 /// everything before: before each line on which memcached hangs up (an
-/// HTTP request line, a line too long for its 16 KiB read buffer). Which
-/// queued replies memcached loses with the connection depends on how its
-/// reads fall; after a pause, none.
+/// HTTP request line, a line too long for its 16 KiB read buffer), outside
+/// the data blocks. Which queued replies memcached loses with the
+/// connection depends on how its reads fall; there, `mn` is sent (both
+/// servers flush after it) and its MN awaited.
 fn settle_points(bytes: &[u8]) -> Vec<usize> {
     let mut points = Vec::new();
     let mut at = 0;
@@ -524,7 +534,7 @@ fn settle_points(bytes: &[u8]) -> Vec<usize> {
         if end - at > 16384 || http_hang_up(line) {
             points.push(at);
         }
-        at = end + 1;
+        at = end + 1 + announced_length(line).map_or(0, |n| n + 2);
     }
     points
 }
@@ -544,34 +554,34 @@ fn run_case(server: &Server, cmds: &[Cmd], cuts: &[usize]) -> Vec<u8> {
     s.read_exact(&mut ok).expect("flush_all reply");
     assert_eq!(&ok, b"OK\r\n", "{}: flush_all", server.target_name());
     let mut reader = s.try_clone().expect("clone");
+    let replies = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+    let shared = Arc::clone(&replies);
     let handle = std::thread::spawn(move || {
-        let mut got = Vec::new();
+        let (got, more) = &*shared;
         let mut buf = [0u8; 65536];
         loop {
-            match reader.read(&mut buf) {
-                Ok(0) => {
-                    got.extend_from_slice(b"<EOF>");
-                    break;
-                }
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            let (bytes, end): (&[u8], bool) = match reader.read(&mut buf) {
+                Ok(0) => (b"<EOF>", true),
+                Ok(n) => (&buf[..n], false),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e)
                     if matches!(
                         e.kind(),
                         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                     ) =>
                 {
-                    got.extend_from_slice(b"<TIMEOUT>");
-                    break;
+                    (b"<TIMEOUT>", true)
                 }
-                Err(_) => {
-                    got.extend_from_slice(b"<EOF>"); // reset: closed too
-                    break;
-                }
+                Err(_) => (b"<EOF>", true), // reset: closed too
+            };
+            got.lock().expect("replies").extend_from_slice(bytes);
+            more.notify_all();
+            if end {
+                break;
             }
         }
-        got
     });
+    let mns = |b: &[u8]| b.windows(4).filter(|w| *w == b"MN\r\n").count();
     let mut at = 0;
     for &c in cuts.iter().chain(std::iter::once(&bytes.len())) {
         if c <= at {
@@ -581,11 +591,25 @@ fn run_case(server: &Server, cmds: &[Cmd], cuts: &[usize]) -> Vec<u8> {
             break; // the server closed
         }
         at = c;
-        let pause = if settle.contains(&at) { 10_000 } else { 200 };
-        std::thread::sleep(Duration::from_micros(pause));
+        if settle.contains(&at) {
+            let (got, more) = &*replies;
+            let before = mns(&got.lock().expect("replies"));
+            if s.write_all(b"mn\r\n").is_err() {
+                break;
+            }
+            let _ = more.wait_timeout_while(
+                got.lock().expect("replies"),
+                Duration::from_millis(500),
+                |g| mns(g) == before && !g.ends_with(b">"),
+            );
+        } else {
+            std::thread::sleep(Duration::from_micros(200));
+        }
     }
     let _ = s.shutdown(Shutdown::Write);
-    normalise(&handle.join().expect("reader"))
+    handle.join().expect("reader");
+    let got = replies.0.lock().expect("replies");
+    normalise(&got)
 }
 
 /// `VERSION <text>` and cas values; see the top.
