@@ -14,29 +14,11 @@
 //! FUZZ_REPLAY=path) and becomes a regression input under
 //! fuzz/regressions/proto/, which every run replays first.
 
-use molt_test_support::{escape_bytes, io_error_name, targets, Client, Server, Target};
+use molt_test_support::{escape_bytes, io_error_name, targets, Client, Rng, Server, Target};
 use std::io::{Read, Write};
 use std::net::Shutdown;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % (n.max(1) as u64)) as usize
-    }
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-}
 
 const TOKENS: &[&[u8]] = &[
     b"get ",
@@ -131,7 +113,7 @@ fn mutate(r: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
     if r.chance(5) || seeds.is_empty() {
         // Pure garbage.
         let n = 1 + r.below(4096);
-        return (0..n).map(|_| r.next() as u8).collect();
+        return (0..n).map(|_| r.next_u64() as u8).collect();
     }
     let mut d = seeds[r.below(seeds.len())].clone();
     if d.len() > 16 * 1024 && r.chance(70) {
@@ -197,7 +179,7 @@ fn mutate(r: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
             }
             7 => {
                 let n = 1 + r.below(32);
-                let junk: Vec<u8> = (0..n).map(|_| r.next() as u8).collect();
+                let junk: Vec<u8> = (0..n).map(|_| r.next_u64() as u8).collect();
                 d.splice(at..at, junk);
             }
             _ => {

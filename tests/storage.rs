@@ -283,6 +283,28 @@ fn incr_rejects_non_numeric_values() {
 }
 
 #[test]
+fn incr_reads_values_as_memcached_does() {
+    // safe_strtoull over the stored value: white space, a sign, and
+    // anything after the number's first white space or NUL ignored.
+    each_engine!(|e, s| {
+        for (v, want) in [
+            (&b"+5"[..], 6),
+            (b"-0", 1),
+            (b" 5 x", 6),
+            (b"5\0x", 6),
+            (b"17\n77", 18),
+        ] {
+            set(s, b"n", v, 0, 0, T0);
+            assert_eq!(
+                s.arith(b"n", true, 1, T0).map(|(v, _)| v),
+                Ok(want),
+                "{e}: {v:?}"
+            );
+        }
+    });
+}
+
+#[test]
 fn delete_removes_live_items_only() {
     each_engine!(|e, s| {
         assert_eq!(s.remove(b"k", T0), Err(Error::NotFound), "{e}");

@@ -101,6 +101,7 @@ static int run_get(proto_exec *x, const proto_request *req, const char *line, si
         served++;
     }
     PROTO_REPLY(&x->out, "END\r\n");
+    x->kept = out->end - out->start; /* memcached flushes after a get */
     return 1;
 }
 
@@ -259,6 +260,11 @@ int classic_run(proto_exec *x, const proto_request *req, const char *line, size_
         meta_run(x, line, len);
         break;
     case PROTO_CMD_ERROR:
+        if ((req->error == proto_msg_unknown && proto_http_request_line(line, len)) ||
+            (len > MC_READ_BUFFER && !proto_long_line_allowed(line, len))) {
+            proto_hang_up(x);
+            break;
+        }
         proto_reply_line(&x->out, req->error);
         break;
     }

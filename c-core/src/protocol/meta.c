@@ -342,6 +342,10 @@ static void meta_debug(proto_exec *x, const meta_request *m) {
 /* ---- entry -------------------------------------------------------------- */
 
 void meta_run(proto_exec *x, const char *line, size_t len) {
+    if (len > MC_READ_BUFFER) { /* a line memcached never sees whole */
+        proto_hang_up(x);
+        return;
+    }
     meta_request m;
     meta_parse(line, len, &m);
     x->out.noreply = 0; /* meta errors are always sent; q is per reply */
@@ -356,6 +360,9 @@ void meta_run(proto_exec *x, const char *line, size_t len) {
     case 'd': meta_delete(x, &m); break;
     case 'a': meta_arith(x, &m); break;
     case 'e': meta_debug(x, &m); break;
-    default: PROTO_REPLY(&x->out, "MN\r\n"); break; /* mn: unknown ones are errors */
+    default: /* mn (unknown ones are errors); memcached flushes after it */
+        PROTO_REPLY(&x->out, "MN\r\n");
+        x->kept = x->out.buf->end - x->out.buf->start;
+        break;
     }
 }

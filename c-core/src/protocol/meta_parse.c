@@ -28,15 +28,12 @@ static const char err_flags_too_long[] = "CLIENT_ERROR options flags too long";
 /* memcached's safe_strtol: a decimal that fits a long, silently truncated
  * to 32 bits. */
 static int num_i32(const proto_token *t, int32_t *out) {
-    int64_t v;
-    if (!parse_i64(t->p + 1, t->n - 1, &v)) return 0;
-    *out = (int32_t)(uint32_t)(uint64_t)v;
-    return 1;
+    return parse_mc_i32(t->p + 1, t->n - 1, out);
 }
 
 /* A flag's number as memcached's safe_strtoull reads it. */
 static int num_u64(const proto_token *t, uint64_t *out) {
-    return parse_u64_wrapping(t->p + 1, t->n - 1, out);
+    return parse_mc_u64(t->p + 1, t->n - 1, out);
 }
 
 /* A flag that switches something on and carries a number (N T R C E):
@@ -175,7 +172,7 @@ static const char *parse_ms(meta_request *m, const proto_token *t, size_t ntok) 
     if (t[1].n > MOLT_KEY_MAX || ntok == 3) return err_bad_format;
     if (ntok > MC_MAX_META_TOKENS) return err_flags_too_long;
     int32_t value_len;
-    if (!parse_i32(t[2].p, t[2].n, &value_len) || value_len < 0 ||
+    if (!parse_mc_i32(t[2].p, t[2].n, &value_len) || value_len < 0 ||
         value_len > INT32_MAX - 2)
         return err_bad_format;
     m->data_len = (size_t)value_len + 2;

@@ -10,6 +10,7 @@
 #define RELATIVE_EXPTIME_MAX (60 * 60 * 24 * 30)
 
 static const char msg_error[] = "ERROR";
+const char proto_msg_unknown[] = "ERROR"; /* an unknown command word */
 static const char msg_bad_format[] = "CLIENT_ERROR bad command line format";
 static const char msg_bad_exptime[] = "CLIENT_ERROR invalid exptime argument";
 
@@ -56,13 +57,15 @@ static void take_noreply(proto_request *req, const proto_token *t, size_t n) {
 static const char *parse_get(proto_request *req, const char *line, size_t len,
                              size_t args, int with_cas, int touch) {
     size_t pos = args, klen;
+    /* a long gat line: the error path hangs up on it (classic.c) */
+    if (touch && len > MC_READ_BUFFER) return msg_error;
     if (touch) {
         if (!proto_next_key(line, len, &pos, &klen)) return msg_error;
-        if (!parse_i32(line + pos, klen, &req->exptime)) return msg_bad_exptime;
+        if (!parse_mc_i32(line + pos, klen, &req->exptime)) return msg_bad_exptime;
         pos += klen;
     }
     while (pos < len && line[pos] == ' ') pos++;
-    if (pos == len) return msg_error; /* no key */
+    if (pos == len && !touch) return msg_error; /* no key; gat <exptime>: END */
     req->cmd = PROTO_CMD_GET;
     req->with_cas = with_cas;
     req->touch = touch;
@@ -78,10 +81,12 @@ static const char *parse_store(proto_request *req, const proto_token *t, size_t 
     take_noreply(req, t, n);
     int32_t value_len;
     req->cas = 0;
-    if (t[1].n > MOLT_KEY_MAX || !parse_u32(t[2].p, t[2].n, &req->flags) ||
-        !parse_i32(t[3].p, t[3].n, &req->exptime) ||
-        !parse_i32(t[4].p, t[4].n, &value_len) || value_len < 0 ||
-        (mode == MOLT_STORE_CAS && !parse_u64(t[5].p, t[5].n, &req->cas)))
+    /* memcached's bounds: the length plus its CRLF must fit an int */
+    if (t[1].n > MOLT_KEY_MAX || !parse_mc_u32(t[2].p, t[2].n, &req->flags) ||
+        !parse_mc_i32(t[3].p, t[3].n, &req->exptime) ||
+        !parse_mc_i32(t[4].p, t[4].n, &value_len) || value_len < 0 ||
+        value_len > INT32_MAX - 2 ||
+        (mode == MOLT_STORE_CAS && !parse_mc_u64(t[5].p, t[5].n, &req->cas)))
         return msg_bad_format;
     req->cmd = PROTO_CMD_STORE;
     req->mode = mode;
@@ -94,7 +99,7 @@ static const char *parse_arith(proto_request *req, const proto_token *t, size_t 
     if (n != 3 && n != 4) return msg_error;
     take_noreply(req, t, n);
     if (t[1].n > MOLT_KEY_MAX) return msg_bad_format;
-    if (!parse_u64(t[2].p, t[2].n, &req->delta))
+    if (!parse_mc_u64(t[2].p, t[2].n, &req->delta))
         return "CLIENT_ERROR invalid numeric delta argument";
     req->cmd = PROTO_CMD_ARITH;
     req->key = t[1];
@@ -104,8 +109,9 @@ static const char *parse_arith(proto_request *req, const proto_token *t, size_t 
 
 static const char *parse_delete(proto_request *req, const proto_token *t, size_t n) {
     if (n < 2 || n > 4) return msg_error;
-    take_noreply(req, t, n);
+    /* "delete noreply": memcached takes the only argument as the key */
     if (n > 2) {
+        take_noreply(req, t, n);
         /* memcached accepts a hold time of 0, with or without noreply */
         int hold_is_zero = proto_token_is(&t[2], "0");
         int valid = (n == 3 && (hold_is_zero || req->noreply)) ||
@@ -124,7 +130,7 @@ static const char *parse_touch(proto_request *req, const proto_token *t, size_t 
     if (n != 3 && n != 4) return msg_error;
     take_noreply(req, t, n);
     if (t[1].n > MOLT_KEY_MAX) return msg_bad_format;
-    if (!parse_i32(t[2].p, t[2].n, &req->exptime)) return msg_bad_exptime;
+    if (!parse_mc_i32(t[2].p, t[2].n, &req->exptime)) return msg_bad_exptime;
     req->cmd = PROTO_CMD_TOUCH;
     req->key = t[1];
     return NULL;
@@ -136,7 +142,7 @@ static const char *parse_flush(proto_request *req, const proto_token *t, size_t 
     req->exptime = 0;
     /* memcached reads a delay whenever one could be there, so
      * "flush_all noreply 1" is an error, "flush_all noreply" is not. */
-    if ((n == 3 || (n == 2 && !req->noreply)) && !parse_i32(t[1].p, t[1].n, &req->exptime))
+    if ((n == 3 || (n == 2 && !req->noreply)) && !parse_mc_i32(t[1].p, t[1].n, &req->exptime))
         return msg_bad_exptime;
     req->cmd = PROTO_CMD_FLUSH;
     return NULL;
@@ -145,7 +151,7 @@ static const char *parse_flush(proto_request *req, const proto_token *t, size_t 
 static const char *parse_verbosity(proto_request *req, const proto_token *t, size_t n) {
     if (n != 2 && n != 3) return msg_error;
     take_noreply(req, t, n);
-    if (!parse_u32(t[1].p, t[1].n, &req->level)) return msg_bad_format;
+    if (!parse_mc_u32(t[1].p, t[1].n, &req->level)) return msg_bad_format;
     req->cmd = PROTO_CMD_VERBOSITY;
     return NULL;
 }
@@ -161,10 +167,11 @@ static const char *parse_refresh_certs(proto_request *req, const proto_token *t,
 }
 
 static const char *parse_stats(proto_request *req, const proto_token *t, size_t n) {
-    if (n > 2) return msg_error;
+    /* memcached resets whatever follows "stats reset" */
+    if (n > 2 && !proto_token_is(&t[1], "reset")) return msg_error;
     req->cmd = PROTO_CMD_STATS;
-    req->group.p = n == 2 ? t[1].p : NULL;
-    req->group.n = n == 2 ? t[1].n : 0;
+    req->group.p = n >= 2 ? t[1].p : NULL;
+    req->group.n = n >= 2 ? t[1].n : 0;
     return NULL;
 }
 
@@ -206,13 +213,44 @@ static int same_word(const char *a, const char *b, size_t n) {
     return 1;
 }
 
+/* memcached's commands that molt does not run: ERROR, never the hang-up. */
+static const char *const unknown_but_answered[] = {"watch", "lru", "lru_crawler", "extstore"};
+
+/* memcached hangs up, without a reply, on an unknown command whose last
+ * token (of the first 23, the most its tokenizer splits off) starts with
+ * "HTTP/": a browser's or a forged request line. Words that start like one
+ * of memcached's command families (a c d g i s t), of one byte, or named
+ * above get ERROR as usual. */
+int proto_http_request_line(const char *line, size_t len) {
+    size_t i = 0;
+    while (i < len && line[i] == ' ') i++;
+    size_t begin = i;
+    while (i < len && line[i] != ' ') i++;
+    const proto_token w = {line + begin, i - begin}, *word = &w;
+    if (word->n < 2 || memchr("acdgist", word->p[0], 7) != NULL) return 0;
+    for (size_t k = 0; k < sizeof(unknown_but_answered) / sizeof(unknown_but_answered[0]); k++)
+        if (proto_token_is(word, unknown_but_answered[k])) return 0;
+    proto_token last = *word;
+    size_t tokens = 1;
+    while (tokens < 23) {
+        while (i < len && line[i] == ' ') i++;
+        if (i == len) break;
+        size_t b = i;
+        while (i < len && line[i] != ' ') i++;
+        last.p = line + b;
+        last.n = i - b;
+        tokens++;
+    }
+    return last.n >= 5 && memcmp(last.p, "HTTP/", 5) == 0;
+}
+
 static const char *parse_tokens(proto_request *req, const char *line, size_t len,
                                 const proto_token *word) {
     size_t i = 0, count = sizeof(token_commands) / sizeof(token_commands[0]);
     while (i < count && !(token_commands[i].len == word->n &&
                           same_word(token_commands[i].word, word->p, word->n)))
         i++;
-    if (i == count) return msg_error;
+    if (i == count) return proto_msg_unknown;
     proto_token t[MAX_TOKENS];
     size_t n = proto_tokenize(line, len, t, MAX_TOKENS);
     int arg = token_commands[i].arg;

@@ -43,6 +43,16 @@ static inline int proto_next_key(const char *line, size_t len, size_t *pos,
     return 1;
 }
 
+/* memcached's read buffer: a line longer than this, complete when first
+ * seen, is one memcached never saw whole; it hangs up on it unless it is a
+ * get or gets (see session.c). */
+#define MC_READ_BUFFER 16384
+
+/* The ERROR of an unknown command word (compare the pointer), and whether
+ * such a line is one memcached hangs up on (see parse.c). */
+extern const char proto_msg_unknown[];
+int proto_http_request_line(const char *line, size_t len);
+
 /* Non-zero when every key from pos to the end of the line is short enough. */
 int proto_keys_valid(const char *line, size_t len, size_t pos);
 

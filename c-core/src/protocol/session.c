@@ -9,6 +9,30 @@
 
 #include "protocol/implementations.h"
 
+/* memcached reads a line into a 16 KiB buffer and, whenever the buffered
+ * part of a line without its end passes 2,048 bytes, hangs up unless the
+ * line is a get or gets (after at most 100 spaces): a long line is most
+ * likely the data of a storage line it refused. Replies queued in the same
+ * read are lost with the connection. A line that is complete when first
+ * seen is run if memcached could have seen it whole (<= 16 KiB); a longer
+ * one is hung up on where it is refused (classic.c's errors, meta.c), off
+ * the get path. */
+#define MC_LINE_CHECK 2048
+#define MC_GET_SPACES_MAX 100
+
+int proto_long_line_allowed(const char *line, size_t len) {
+    size_t i = 0;
+    while (i < len && line[i] == ' ') i++;
+    if (i > MC_GET_SPACES_MAX) return 0;
+    return (len - i >= 4 && memcmp(line + i, "get ", 4) == 0) ||
+           (len - i >= 5 && memcmp(line + i, "gets ", 5) == 0);
+}
+
+void proto_hang_up(proto_exec *x) {
+    x->out.buf->end = x->out.buf->start + x->kept;
+    x->out.close = 1;
+}
+
 static void *c_session_new(void) { return calloc(1, sizeof(proto_session)); }
 
 static void c_session_free(void *session) { free(session); }
@@ -21,7 +45,12 @@ static molt_protocol_status c_process(void *session, const molt_protocol_ctx *ct
         .out = {.buf = out, .limit = ctx->limits.out_limit},
         .ctx = ctx,
         .s = s,
+        .kept = out->end - out->start,
     };
+    /* A block awaited since an earlier call: memcached reads the rest of
+     * it straight from the socket, finds its buffer empty after it and
+     * flushes; so does it after a block too big for its buffer. */
+    int awaited = s->want_data || s->swallow > 0;
     molt_protocol_status status = MOLT_PROTOCOL_MORE;
     size_t pos = 0; /* input consumed so far */
     size_t need = 0;
@@ -33,6 +62,8 @@ static molt_protocol_status c_process(void *session, const molt_protocol_ctx *ct
             s->swallow -= n;
             s->scanned = 0;
             if (s->swallow > 0) break;
+            if (awaited || n > MC_READ_BUFFER) x.kept = out->end - out->start;
+            awaited = 0;
             continue;
         }
         if (s->want_data) {
@@ -44,6 +75,8 @@ static molt_protocol_status c_process(void *session, const molt_protocol_ctx *ct
             s->want_data = 0;
             store_complete(&x, in + pos);
             pos += data_len;
+            if (awaited || data_len > MC_READ_BUFFER) x.kept = out->end - out->start;
+            awaited = 0;
             continue;
         }
         if (out->end - out->start >= ctx->limits.out_high) {
@@ -54,7 +87,9 @@ static molt_protocol_status c_process(void *session, const molt_protocol_ctx *ct
         const char *nl =
             have > s->scanned ? memchr(line + s->scanned, '\n', have - s->scanned) : NULL;
         if (nl == NULL) {
-            if (have > ctx->limits.line_max) {
+            if (have > MC_LINE_CHECK && !proto_long_line_allowed(line, have)) {
+                proto_hang_up(&x);
+            } else if (have > ctx->limits.line_max) {
                 x.out.noreply = 0;
                 proto_reply_line(&x.out, "CLIENT_ERROR line too long");
                 x.out.close = 1;

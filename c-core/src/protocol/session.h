@@ -56,6 +56,8 @@ typedef struct proto_exec {
     proto_out out;
     const molt_protocol_ctx *ctx;
     proto_session *s;
+    size_t kept; /* output (from out.buf->start) memcached would have sent
+                    already: what a hang-up keeps (see session.c) */
 } proto_exec;
 
 /* classic.c: run a parsed classic request (not PROTO_CMD_META). Returns 0
@@ -65,6 +67,16 @@ int classic_run(proto_exec *x, const proto_request *req, const char *line, size_
 /* crawler.c: run lru_crawler metadump; 0 when it paused for output (the
  * session's cursor says where it continues), 1 when done. */
 int metadump_run(proto_exec *x, const proto_request *req);
+
+/* Drop the replies queued since memcached's last flush (a get that
+ * answered END, mn, the start of this read), then close: its hang-ups on
+ * an HTTP request line or an over-long line lose them with the connection. */
+void proto_hang_up(proto_exec *x);
+
+/* memcached hangs up on a line over MC_READ_BUFFER (request.h) unless
+ * this says it is a get or gets (after at most 100 spaces). */
+int proto_long_line_allowed(const char *line, size_t len);
+
 /* meta.c: parse and run one meta command line. */
 void meta_run(proto_exec *x, const char *line, size_t len);
 

@@ -335,8 +335,10 @@ pub trait Storage: Send + Sync {
     fn meta_delete(&self, key: &[u8], now: i64, opts: &DeleteOptions) -> Result<(), Error>;
 
     /// incr (`incr = true`, wrapping at 2^64) or decr (flooring at 0) a
-    /// decimal u64 value: optional leading whitespace, at least one digit,
-    /// then only whitespace, fitting u64 (otherwise `NonNumeric`). The
+    /// decimal u64 value read as memcached reads it (safe_strtoull):
+    /// optional leading whitespace and sign, at least one digit, then the
+    /// end, whitespace or a NUL, fitting u64, a '-' only where the result
+    /// stays non-negative as an i64 (otherwise `NonNumeric`). The
     /// stored value becomes the exact decimal; flags are kept.
     fn meta_arith(
         &self,

@@ -1,7 +1,8 @@
 //! What molt's integration tests share: which servers to test
 //! (`targets!()`, the memcached reference), starting them on free ports,
 //! blocking text-protocol clients over TCP or TLS, test certificates, temp
-//! directories, `stats` parsing and byte escaping for failure messages.
+//! directories, `stats` parsing, byte escaping for failure messages and
+//! the fuzzers' deterministic PRNG.
 //!
 //! TLS targets ("molt-slab-tls", "molt-seg-tls") run the mixed binary with
 //! `--tls-cert/--tls-key` pointing at certificates generated once per test
@@ -14,6 +15,7 @@ pub mod client;
 pub mod escape;
 pub mod pki;
 pub mod ports;
+pub mod rng;
 pub mod server;
 pub mod stats;
 pub mod targets;
@@ -25,6 +27,7 @@ pub use client::{io_error_name, Client, ClientStream, ClientWriter};
 pub use escape::escape_bytes;
 pub use pki::{tls_files, Pem, Pki, TlsFiles};
 pub use ports::free_port;
+pub use rng::Rng;
 pub use server::Server;
 pub use stats::Stats;
 pub use targets::{reference_memcached, require_built, Target};

@@ -4,24 +4,11 @@
 
 #include <stddef.h>
 
-static int is_space(uint8_t ch) {
-    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\v' || ch == '\f' ||
-           ch == '\r';
-}
+#include "util/numparse.h"
 
+/* As memcached reads a stored value with safe_strtoull: the value is
+ * followed by its CRLF there, so its end counts as white space, and
+ * anything after the number's first white space (or a NUL) is ignored. */
 int slab_parse_u64(const uint8_t *p, size_t n, uint64_t *out) {
-    size_t i = 0;
-    while (i < n && is_space(p[i])) i++;
-    size_t start = i;
-    uint64_t v = 0;
-    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
-        uint64_t d = (uint64_t)(p[i] - '0');
-        if (v > (UINT64_MAX - d) / 10) return 0; /* beyond u64 */
-        v = v * 10 + d;
-    }
-    if (i == start) return 0; /* no digit */
-    for (; i < n; i++)
-        if (!is_space(p[i])) return 0;
-    *out = v;
-    return 1;
+    return parse_mc_u64((const char *)p, n, out);
 }

@@ -1,0 +1,838 @@
+//! Differential fuzzer against memcached 1.6.18: the same random command
+//! streams (classic and meta, well-formed and malformed, cut into random
+//! pieces) go to memcached and to each plain molt target (molt-c, molt-slab,
+//! molt-seg; the TLS targets run the same protocol code), and the replies
+//! must be equal byte for byte after a few normalisations.
+//!
+//! One server per target for the whole run, all started with the same
+//! settings. Each case opens a fresh connection to every server, sends
+//! `flush_all` (so no case sees another's items), then the stream in the
+//! same random pieces, half-closes, and reads until the server closes. The
+//! reply bytes, with `<EOF>` or `<TIMEOUT>` appended, are compared.
+//! Before a line on which memcached hangs up (HTTP request line, line over
+//! 16 KiB) the client sends `mn` and waits for its `MN` (both servers flush
+//! after mn): which queued replies memcached loses then depends on how its
+//! reads fall, so both sides first flush. The loss itself (replies queued
+//! in the same read) is covered by transcripts, whose requests arrive in
+//! one write.
+//!
+//! Normalised (the only differences tolerated):
+//! - `VERSION <text>`: molt names itself.
+//! - cas values (in `VALUE`/`gets`, meta `c` flag): each server numbers
+//!   them its own way, so each distinct value becomes `#1`, `#2`, ... in
+//!   the order it first appears in the case. Streams send only cas values
+//!   that never match (0 or huge), so a server's numbering cannot change an
+//!   outcome.
+//!
+//! Not generated (or the stream is skipped), with the reason:
+//! - time: exptimes/TTLs of 1..999 s (could expire mid-case); `flush_all`
+//!   with a delay (memcached's delayed flush also cancels an earlier
+//!   immediate one, so items of earlier cases would come back); `t`/`me` output (remaining
+//!   seconds, last access) and `stats` except `stats reset`;
+//! - the deliberate meta differences of c-core/src/protocol/meta.c (later
+//!   memcached versions' `E`, `md ... x`, `ms ... N` with append/prepend;
+//!   flag order of `T`/`N` against `t`/`R`; opaque over 32 bytes; base64
+//!   keys (`b`); `ma` vivify under `q`);
+//! - commands of other open work or that memcached runs and molt has not
+//!   yet: `stats <group>`, `lru_crawler`, `watch`, `lru`, `slabs`,
+//!   `shutdown`, `extstore`, `cache_memlimit`, `debugtime`, `misbehave`,
+//!   `refresh_certs` (TLS-only in memcached builds without TLS);
+//! - a stream that may end inside a data block (a storage line announces
+//!   more bytes than follow it): memcached sends nothing while it waits for
+//!   a block (nor while it discards a refused one), so at the client's
+//!   close it drops the replies queued before; molt answers each command at
+//!   once. A deliberate difference (see the README);
+//! - `quit` in a stream with a value over 64 KiB: memcached 1.6.18 may
+//!   close before a large reply is all sent; molt sends it whole;
+//! - a NUL byte in a command line: memcached reads the line as a C string
+//!   (it ends at the NUL), molt takes the NUL as a byte of its token;
+//!   matching it would cost a scan of every line (about 2% more
+//!   instructions per request). A deliberate difference (README);
+//! - non-get lines of 2,049..16,384 bytes: memcached closes on such a line
+//!   only when a read ends inside it (timing); molt always closes. Longer
+//!   lines (always closed by both) are generated.
+//!
+//! Budget: DIFF_SECONDS per target (default 3 in `make test`) or
+//! DIFF_COMMANDS (commands per target; the run stops at whichever comes
+//! first when both are set), DIFF_SEED for another stream, MOLT_TARGETS to
+//! select targets. A difference is shrunk (commands dropped one at a time,
+//! then the stream sent in one piece), printed as a reproducer and saved
+//! to $TMPDIR/molt-diff-<target>-<n>.bin.
+//! DIFF_KEEP_GOING=N collects up to N differences before failing.
+//! Skipped (passes) when memcached is not installed.
+
+use molt_test_support::{escape_bytes, reference_memcached, targets, Rng, Server, Target};
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+const KEYS: &[&str] = &["k", "key", "a", "k2", "noreply", "0", "HTTP/1.1", "kk"];
+const NUMS: &[&str] = &[
+    "0",
+    "1",
+    "2",
+    "10",
+    "-1",
+    "+1",
+    "4294967295",
+    "4294967296",
+    "2147483645",
+    "2147483646",
+    "2147483647",
+    "2147483648",
+    "-2147483649",
+    "18446744073709551615",
+    "18446744073709551616",
+    "0x10",
+    "1e3",
+    "abc",
+    "",
+];
+const EXPTIMES: &[&str] = &["0", "-1", "1000", "2592000", "2592001", "99999999999", "x"];
+const VALUES: &[&str] = &[
+    "",
+    "1",
+    "10",
+    "abc",
+    "18446744073709551615",
+    "-5",
+    " 7",
+    "9x",
+];
+const META_FLAGS: &[&str] = &[
+    "v",
+    "k",
+    "f",
+    "s",
+    "c",
+    "h",
+    "l",
+    "q",
+    "O123",
+    "T0",
+    "T1000",
+    "T-1",
+    "N1000",
+    "F5",
+    "C0",
+    "C999999999",
+    "I",
+    "M",
+    "MS",
+    "MA",
+    "MP",
+    "MR",
+    "ME",
+    "MI",
+    "MD",
+    "MX",
+    "D5",
+    "J3",
+    "D",
+    "q",
+    "zz",
+    "T",
+    "N",
+    "Mq",
+    "F",
+    "S5",
+    "Ox",
+];
+const CLASSIC: &[&str] = &[
+    "get",
+    "gets",
+    "gat",
+    "gats",
+    "set",
+    "add",
+    "replace",
+    "append",
+    "prepend",
+    "cas",
+    "incr",
+    "decr",
+    "delete",
+    "touch",
+    "flush_all",
+    "version",
+    "verbosity",
+    "quit",
+    "stats",
+];
+const META: &[&str] = &["mg", "ms", "md", "ma", "mn", "mx", "mz"];
+
+/// One command: its line (no CRLF) and any data block that follows.
+#[derive(Clone)]
+struct Cmd(Vec<u8>);
+
+fn value_block(r: &mut Rng, len: usize) -> Vec<u8> {
+    let mut v: Vec<u8> = if len > 64 {
+        vec![b'x'; len]
+    } else {
+        let s = r.pick(VALUES).as_bytes();
+        (0..len)
+            .map(|i| s.get(i).copied().unwrap_or(b'7'))
+            .collect()
+    };
+    if r.chance(5) && !v.is_empty() {
+        let i = r.below(v.len());
+        v[i] = b'\n';
+    }
+    v
+}
+
+fn data_len(r: &mut Rng) -> (String, Option<usize>) {
+    // near the 1 MiB item limit rarely: they are slow to send
+    match r.below(60) {
+        0..=4 => (r.pick(NUMS).to_string(), None),
+        5 => ("1048576".into(), Some(1048576)),
+        6 => ("1048400".into(), Some(1048400)),
+        _ => {
+            let n = [0usize, 1, 2, 3, 5, 20][r.below(6)];
+            (n.to_string(), Some(n))
+        }
+    }
+}
+
+fn classic(r: &mut Rng) -> Vec<u8> {
+    let cmd = r.pick(CLASSIC);
+    let key = r.pick(KEYS);
+    let mut toks: Vec<String> = vec![cmd.into()];
+    let mut data: Option<usize> = None;
+    match cmd {
+        "get" | "gets" => {
+            for _ in 0..1 + r.below(3) {
+                toks.push(r.pick(KEYS).into());
+            }
+        }
+        "gat" | "gats" => {
+            toks.push(r.pick(EXPTIMES).into());
+            toks.push(key.into());
+        }
+        "set" | "add" | "replace" | "append" | "prepend" | "cas" => {
+            toks.push(key.into());
+            toks.push(if r.chance(80) {
+                "0".into()
+            } else {
+                r.pick(NUMS).into()
+            });
+            toks.push(r.pick(EXPTIMES).into());
+            let (s, n) = data_len(r);
+            toks.push(s);
+            data = n;
+            if cmd == "cas" {
+                toks.push(if r.chance(80) {
+                    "999999999".into()
+                } else {
+                    r.pick(NUMS).into()
+                });
+            }
+        }
+        "incr" | "decr" => {
+            toks.push(key.into());
+            toks.push(if r.chance(70) {
+                "1".into()
+            } else {
+                r.pick(NUMS).into()
+            });
+        }
+        "delete" => {
+            toks.push(key.into());
+            if r.chance(20) {
+                toks.push("0".into());
+            }
+        }
+        "touch" => {
+            toks.push(key.into());
+            toks.push(r.pick(EXPTIMES).into());
+        }
+        "flush_all" if r.chance(30) => toks.push(r.pick(&["0", "1000", "-1", "x"]).into()),
+        "verbosity" => toks.push(r.pick(&["0", "1", "x"]).into()),
+        "stats" => toks.push("reset".into()),
+        _ => {}
+    }
+    if r.chance(25) {
+        toks.push("noreply".into());
+    }
+    finish(r, toks, data)
+}
+
+fn meta(r: &mut Rng) -> Vec<u8> {
+    let cmd = r.pick(META);
+    let mut toks: Vec<String> = vec![cmd.into()];
+    let mut data = None;
+    if cmd != "mn" {
+        toks.push(r.pick(KEYS).into());
+    }
+    if cmd == "ms" {
+        let (s, n) = data_len(r);
+        toks.push(s);
+        data = n;
+    }
+    for _ in 0..r.below(4) {
+        toks.push(r.pick(META_FLAGS).into());
+    }
+    finish(r, toks, data)
+}
+
+/// Joins tokens (sometimes with extra spaces), mutates, appends the line end
+/// and any data block.
+fn finish(r: &mut Rng, mut toks: Vec<String>, data: Option<usize>) -> Vec<u8> {
+    if r.chance(8) && toks.len() > 1 {
+        let i = r.below(toks.len());
+        toks.remove(i);
+    }
+    if r.chance(8) {
+        let i = r.below(toks.len() + 1);
+        toks.insert(i, r.pick(&["noreply", "HTTP/1.1", "x", "0", "q"]).into());
+    }
+    let sep = if r.chance(10) { "  " } else { " " };
+    let mut line = toks.join(sep).into_bytes();
+    if r.chance(5) {
+        line.insert(0, b' ');
+    }
+    if r.chance(4) && !line.is_empty() {
+        let i = r.below(line.len());
+        line[i] = [b' ', b'\r', b'\0', b'A', b'-', b'\t'][r.below(6)];
+    }
+    line.extend_from_slice(if r.chance(85) { b"\r\n" } else { b"\n" });
+    if let Some(n) = data {
+        let mut d = value_block(r, n);
+        d.extend_from_slice(if r.chance(90) { b"\r\n" } else { b"\n\r" });
+        line.extend_from_slice(&d);
+    }
+    line
+}
+
+fn command(r: &mut Rng) -> Cmd {
+    Cmd(match r.below(100) {
+        0..=54 => classic(r),
+        55..=94 => meta(r),
+        95..=97 => {
+            // An unknown word, maybe a browser's request line.
+            let w = r.pick(&["foo", "GET", "POST", "x", "Get", "bogus", "m", "mnn"]);
+            let t = r.pick(&["/ HTTP/1.1", "HTTP/1.0", "/x HTTP/", "HTTP", "a b"]);
+            format!("{w} {t}\r\n").into_bytes()
+        }
+        98 => {
+            let mut l = vec![b'z'; 16385 + r.below(60000)];
+            l.extend_from_slice(b"\r\n");
+            l
+        }
+        _ => {
+            let mut l = b"get ".to_vec();
+            for _ in 0..r.below(400) {
+                l.extend_from_slice(b"k ");
+            }
+            l.extend_from_slice(b"k\r\n");
+            l
+        }
+    })
+}
+
+/// Whether a storage line of the stream announces more data than follows
+/// it: memcached would still be waiting for the block at the end.
+fn may_end_in_data_block(bytes: &[u8]) -> bool {
+    let mut at = 0;
+    while let Some(p) = bytes[at..].iter().position(|&b| b == b'\n') {
+        let line = &bytes[at..at + p];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        // a data block may end in "\n\r": its "\r" then leads the line
+        let line = &line[line.iter().take_while(|&&b| b == b'\r').count()..];
+        at += p + 1;
+        if announced_length(line).is_some_and(|n| at + n + 2 > bytes.len()) {
+            return true;
+        }
+    }
+    false
+}
+
+/// A number as strtol reads it (white space, sign, digits; the rest
+/// ignored), truncated to 32 bits as memcached keeps it.
+fn lenient_number(t: &[u8]) -> Option<i64> {
+    let s = std::str::from_utf8(t).ok()?;
+    let s = s.trim_start_matches(|c: char| c.is_ascii_whitespace() || c == '\x0b');
+    let (neg, s) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let digits: String = s.chars().take_while(|c| c.is_ascii_digit()).collect();
+    let v = digits.parse::<i64>().ok()?;
+    Some(i64::from((if neg { -v } else { v }) as i32))
+}
+
+/// Streams (or lines in them) this fuzzer does not judge; see the top.
+fn excluded(cmds: &[Cmd]) -> bool {
+    let bytes = stream_bytes(cmds);
+    if may_end_in_data_block(&bytes) {
+        return true;
+    }
+    // a NUL in a command line (see the top)
+    if cmds
+        .iter()
+        .any(|c| c.0.iter().take_while(|&&b| b != b'\n').any(|&b| b == 0))
+    {
+        return true;
+    }
+    // quit after a reply bigger than the socket buffers: memcached 1.6.18
+    // may close once part of it is sent
+    if bytes.len() > 65536 && bytes.windows(4).any(|w| w == b"quit") {
+        return true;
+    }
+    let mut b64 = false;
+    for c in cmds {
+        for line in c.0.split(|&b| b == b'\n') {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.len() > 2048 && line.len() <= 16384 {
+                return true;
+            }
+            // memcached reads the line as a C string
+            let line = line.split(|&b| b == 0).next().unwrap_or(line);
+            let toks: Vec<&[u8]> = line
+                .split(|&b| b == b' ')
+                .filter(|t| !t.is_empty())
+                .collect();
+            let Some(first) = toks.first() else { continue };
+            match *first {
+                b"stats" if toks.get(1).is_none_or(|t| *t != b"reset") => return true,
+                b"lru_crawler" | b"watch" | b"lru" | b"slabs" | b"shutdown" | b"extstore"
+                | b"cache_memlimit" | b"debugtime" | b"misbehave" | b"refresh_certs" | b"me" => {
+                    return true
+                }
+                b"flush_all"
+                    if toks
+                        .iter()
+                        .skip(1)
+                        .any(|t| lenient_number(t).is_some_and(|n| n > 0)) =>
+                {
+                    return true
+                }
+                _ => {}
+            }
+            if first.len() == 2 && first[0] == b'm' {
+                let flags: Vec<u8> = toks.iter().skip(2).map(|t| t[0]).collect();
+                let has = |f: u8| flags.contains(&f);
+                if has(b'E')
+                    || has(b't')
+                    || (*first == b"md" && has(b'x'))
+                    || (*first == b"ms" && has(b'N'))
+                    || ((has(b'T') || has(b'N')) && has(b'R'))
+                    || (*first == b"ma" && has(b'N') && has(b'q'))
+                    || toks.iter().skip(2).any(|t| t[0] == b'O' && t.len() > 33)
+                {
+                    return true;
+                }
+                b64 |= has(b'b');
+            }
+            // relative TTLs that could run out during the case
+            if toks.iter().any(|t| {
+                let digits = if t.len() > 1 && (t[0] == b'T' || t[0] == b'N') {
+                    &t[1..]
+                } else {
+                    t
+                };
+                lenient_number(digits).is_some_and(|n| n > 0 && n < 1000)
+                    && toks.len() > 2
+                    && !matches!(
+                        *first,
+                        b"incr" | b"decr" | b"verbosity" | b"ms" | b"get" | b"gets"
+                    )
+            }) && matches!(
+                *first,
+                b"set"
+                    | b"add"
+                    | b"replace"
+                    | b"append"
+                    | b"prepend"
+                    | b"cas"
+                    | b"touch"
+                    | b"gat"
+                    | b"gats"
+                    | b"mg"
+                    | b"ma"
+            ) {
+                return true;
+            }
+        }
+    }
+    b64
+}
+
+fn stream_bytes(cmds: &[Cmd]) -> Vec<u8> {
+    cmds.iter().flat_map(|c| c.0.iter().copied()).collect()
+}
+
+/// Whether memcached hangs up on this line: an unknown command (of two or
+/// more bytes, not of a family it knows by the first byte) whose last
+/// token of the first 23 starts with "HTTP/".
+fn http_hang_up(line: &[u8]) -> bool {
+    let toks: Vec<&[u8]> = line
+        .split(|&b| b == b' ')
+        .filter(|t| !t.is_empty())
+        .take(23)
+        .collect();
+    let (Some(first), Some(last)) = (toks.first(), toks.last()) else {
+        return false;
+    };
+    const KNOWN: &[&[u8]] = &[
+        b"version",
+        b"verbosity",
+        b"quit",
+        b"flush_all",
+        b"refresh_certs",
+        b"watch",
+        b"lru",
+        b"lru_crawler",
+        b"extstore",
+    ];
+    let answered = first.len() < 2
+        || b"acdgist".contains(&first[0])
+        || (first.len() == 2 && first[0] == b'm')
+        || KNOWN.contains(first);
+    !answered && last.starts_with(b"HTTP/")
+}
+
+/// The length a storage line announces (its data block follows), as
+/// memcached would read it; None for other lines.
+fn announced_length(line: &[u8]) -> Option<usize> {
+    let toks: Vec<&[u8]> = line
+        .split(|&b| b == b' ')
+        .filter(|t| !t.is_empty())
+        .collect();
+    let len_tok = match toks.first().copied() {
+        Some(b"set" | b"add" | b"replace" | b"append" | b"prepend" | b"cas") => toks.get(4),
+        Some(b"ms") => toks.get(2),
+        _ => None,
+    }?;
+    let n = std::str::from_utf8(len_tok)
+        .ok()?
+        .trim()
+        .parse::<i64>()
+        .ok()? as i32;
+    usize::try_from(n).ok()
+}
+
+/// Where the stream stops until the server has answered and flushed
+/// everything before: before each line on which memcached hangs up (an
+/// HTTP request line, a line too long for its 16 KiB read buffer), outside
+/// the data blocks. Which queued replies memcached loses with the
+/// connection depends on how its reads fall; there, `mn` is sent (both
+/// servers flush after it) and its MN awaited.
+fn settle_points(bytes: &[u8]) -> Vec<usize> {
+    let mut points = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let end = bytes[at..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |p| at + p);
+        let line = &bytes[at..end];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let line = line.split(|&b| b == 0).next().unwrap_or(line);
+        if end - at > 16384 || http_hang_up(line) {
+            points.push(at);
+        }
+        at = end + 1 + announced_length(line).map_or(0, |n| n + 2);
+    }
+    points
+}
+
+/// Sends `flush_all`, then the stream cut at `cuts` (and paused at the
+/// settle points), half-closes and reads to the close.
+fn run_case(server: &Server, cmds: &[Cmd], cuts: &[usize]) -> Vec<u8> {
+    let bytes = &stream_bytes(cmds);
+    let settle = settle_points(bytes);
+    let mut cuts: Vec<usize> = cuts.iter().chain(settle.iter()).copied().collect();
+    cuts.sort_unstable();
+    let mut s = TcpStream::connect(server.addr()).expect("connect");
+    s.set_nodelay(true).ok();
+    s.set_read_timeout(Some(Duration::from_secs(3))).ok();
+    s.write_all(b"flush_all\r\n").expect("flush_all");
+    let mut ok = [0u8; 4];
+    s.read_exact(&mut ok).expect("flush_all reply");
+    assert_eq!(&ok, b"OK\r\n", "{}: flush_all", server.target_name());
+    let mut reader = s.try_clone().expect("clone");
+    let replies = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+    let shared = Arc::clone(&replies);
+    let handle = std::thread::spawn(move || {
+        let (got, more) = &*shared;
+        let mut buf = [0u8; 65536];
+        loop {
+            let (bytes, end): (&[u8], bool) = match reader.read(&mut buf) {
+                Ok(0) => (b"<EOF>", true),
+                Ok(n) => (&buf[..n], false),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    (b"<TIMEOUT>", true)
+                }
+                Err(_) => (b"<EOF>", true), // reset: closed too
+            };
+            got.lock().expect("replies").extend_from_slice(bytes);
+            more.notify_all();
+            if end {
+                break;
+            }
+        }
+    });
+    let mns = |b: &[u8]| b.windows(4).filter(|w| *w == b"MN\r\n").count();
+    let mut at = 0;
+    for &c in cuts.iter().chain(std::iter::once(&bytes.len())) {
+        if c <= at {
+            continue;
+        }
+        if s.write_all(&bytes[at..c]).is_err() {
+            break; // the server closed
+        }
+        at = c;
+        if settle.contains(&at) {
+            let (got, more) = &*replies;
+            let before = mns(&got.lock().expect("replies"));
+            if s.write_all(b"mn\r\n").is_err() {
+                break;
+            }
+            let _ = more.wait_timeout_while(
+                got.lock().expect("replies"),
+                Duration::from_millis(500),
+                |g| mns(g) == before && !g.ends_with(b">"),
+            );
+        } else {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+    let _ = s.shutdown(Shutdown::Write);
+    handle.join().expect("reader");
+    let got = replies.0.lock().expect("replies");
+    normalise(&got)
+}
+
+/// `VERSION <text>` and cas values; see the top.
+fn normalise(reply: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(reply.len());
+    let mut cas_seen: Vec<Vec<u8>> = Vec::new();
+    let mut rest = reply;
+    let mut skip_data = 0usize;
+    while !rest.is_empty() {
+        let end = rest
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .map(|p| p + 2)
+            .unwrap_or(rest.len());
+        let line = &rest[..end];
+        rest = &rest[end..];
+        if skip_data > 0 {
+            skip_data = skip_data.saturating_sub(line.len());
+            out.extend_from_slice(line);
+            continue;
+        }
+        let body = line.strip_suffix(b"\r\n").unwrap_or(line);
+        let toks: Vec<&[u8]> = body.split(|&b| b == b' ').collect();
+        let mut cas_tok = |t: &[u8]| -> Vec<u8> {
+            let i = match cas_seen.iter().position(|c| c == t) {
+                Some(i) => i,
+                None => {
+                    cas_seen.push(t.to_vec());
+                    cas_seen.len() - 1
+                }
+            };
+            format!("#{}", i + 1).into_bytes()
+        };
+        let mut new: Vec<Vec<u8>> = toks.iter().map(|t| t.to_vec()).collect();
+        match toks[0] {
+            b"VERSION" => new = vec![b"VERSION".to_vec(), b"<v>".to_vec()],
+            b"VALUE" if toks.len() >= 4 => {
+                if toks.len() == 5 {
+                    new[4] = cas_tok(toks[4]);
+                }
+                skip_data = std::str::from_utf8(toks[3])
+                    .ok()
+                    .and_then(|s| s.parse::<usize>().ok())
+                    .map_or(0, |n| n + 2);
+            }
+            b"VA" | b"HD" | b"NS" | b"EX" | b"NF" | b"EN" => {
+                if toks[0] == b"VA" {
+                    skip_data = std::str::from_utf8(toks.get(1).copied().unwrap_or(b""))
+                        .ok()
+                        .and_then(|s| s.parse::<usize>().ok())
+                        .map_or(0, |n| n + 2);
+                }
+                for (i, t) in toks.iter().enumerate().skip(1) {
+                    if t.first() == Some(&b'c') && t.len() > 1 {
+                        let mut v = b"c".to_vec();
+                        v.extend(cas_tok(&t[1..]));
+                        new[i] = v;
+                    }
+                }
+            }
+            _ => {}
+        }
+        out.extend_from_slice(&new.join(&b' '));
+        out.extend_from_slice(&line[body.len()..]);
+    }
+    out
+}
+
+fn cuts(r: &mut Rng, len: usize) -> Vec<usize> {
+    let mut c: Vec<usize> = if r.chance(50) {
+        Vec::new()
+    } else {
+        (0..1 + r.below(6)).map(|_| r.below(len + 1)).collect()
+    };
+    c.sort_unstable();
+    c
+}
+
+struct Diff {
+    cmds: Vec<Cmd>,
+    cuts: Vec<usize>,
+    want: Vec<u8>,
+    got: Vec<u8>,
+}
+
+/// Drops commands while the difference stays, then tries one piece.
+fn shrink(reference: &Server, server: &Server, mut d: Diff) -> Diff {
+    let differs = |cmds: &[Cmd], cuts: &[usize]| {
+        let want = run_case(reference, cmds, cuts);
+        let got = run_case(server, cmds, cuts);
+        (want != got).then_some((want, got))
+    };
+    let mut i = 0;
+    while i < d.cmds.len() && d.cmds.len() > 1 {
+        let mut fewer = d.cmds.clone();
+        fewer.remove(i);
+        match differs(&fewer, &[]) {
+            Some((want, got)) => {
+                d = Diff {
+                    cmds: fewer,
+                    cuts: Vec::new(),
+                    want,
+                    got,
+                }
+            }
+            None => i += 1,
+        }
+    }
+    if !d.cuts.is_empty() {
+        if let Some((want, got)) = differs(&d.cmds, &[]) {
+            d.cuts.clear();
+            d.want = want;
+            d.got = got;
+        }
+    }
+    d
+}
+
+fn budget() -> (Duration, u64) {
+    let secs = std::env::var("DIFF_SECONDS")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok());
+    let commands = std::env::var("DIFF_COMMANDS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok());
+    match (secs, commands) {
+        (None, None) => (Duration::from_secs(3), u64::MAX),
+        (s, c) => (
+            Duration::from_secs_f64(s.unwrap_or(1e9)),
+            c.unwrap_or(u64::MAX),
+        ),
+    }
+}
+
+fn settings() -> Vec<&'static str> {
+    vec!["-m", "64", "-c", "64", "-t", "1"]
+}
+
+#[test]
+fn replies_match_memcached() {
+    let Some(mc) = reference_memcached() else {
+        eprintln!("diff_memcached: memcached not installed; skipped");
+        return;
+    };
+    let seed: u64 = std::env::var("DIFF_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x6d6f_6c74);
+    let (time, max_commands) = budget();
+    let targets: Vec<Target> = molt_test_support::targets::selected_by_env(targets!())
+        .into_iter()
+        .filter(|t| !t.is_tls())
+        .collect();
+    let reference = Server::start(&mc, &settings());
+    let mut failures = Vec::new();
+    // DIFF_KEEP_GOING=N: collect up to N differences instead of stopping at
+    // the first (while fixing several at once).
+    let keep_going: usize = std::env::var("DIFF_KEEP_GOING")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    for target in targets {
+        let server = Server::start(&target, &settings());
+        let mut r = Rng(seed);
+        let start = Instant::now();
+        let (mut commands, mut cases, mut skipped) = (0u64, 0u64, 0u64);
+        while start.elapsed() < time && commands < max_commands {
+            let n = 1 + r.below(12);
+            let cmds: Vec<Cmd> = (0..n).map(|_| command(&mut r)).collect();
+            let bytes = stream_bytes(&cmds);
+            let cut = cuts(&mut r, bytes.len());
+            if excluded(&cmds) {
+                skipped += 1;
+                continue;
+            }
+            cases += 1;
+            commands += n as u64;
+            let (want, got) = std::thread::scope(|sc| {
+                let want = sc.spawn(|| run_case(&reference, &cmds, &cut));
+                let got = run_case(&server, &cmds, &cut);
+                (want.join().expect("reference run"), got)
+            });
+            if want != got {
+                let d = shrink(
+                    &reference,
+                    &server,
+                    Diff {
+                        cmds,
+                        cuts: cut,
+                        want,
+                        got,
+                    },
+                );
+                let saved = std::env::temp_dir().join(format!(
+                    "molt-diff-{}-{}.bin",
+                    target.name,
+                    failures.len()
+                ));
+                let _ = std::fs::write(&saved, stream_bytes(&d.cmds));
+                failures.push(format!(
+                    "{}: after {cases} cases (stream saved to {})\n  send:      {}\n  cut at:    {:?}\n  memcached: {}\n  {}: {}",
+                    target.name,
+                    saved.display(),
+                    escape_bytes(&stream_bytes(&d.cmds)),
+                    d.cuts,
+                    escape_bytes(&d.want),
+                    target.name,
+                    escape_bytes(&d.got)
+                ));
+                if failures.len() >= keep_going {
+                    break;
+                }
+            }
+        }
+        eprintln!(
+            "diff_memcached[{}]: {commands} commands in {cases} cases ({skipped} streams skipped) in {:.1?}, seed {seed}",
+            target.name,
+            start.elapsed()
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "replies differ from memcached 1.6.18:\n{}",
+        failures.join("\n")
+    );
+}
