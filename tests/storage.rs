@@ -527,28 +527,12 @@ fn expired_items_are_reclaimed_before_live_ones_are_evicted() {
         |engine, s| {
             let value = [b'v'; 100];
             for i in 0..40_000u32 {
-                s.store(
-                    StoreCommand::Set,
-                    format!("short{i}").as_bytes(),
-                    &value,
-                    0,
-                    T0 + 5,
-                    T0,
-                )
-                .unwrap();
+                set(s, format!("short{i}").as_bytes(), &value, 0, T0 + 5, T0);
             }
             let before = s.stats(T0);
             let later = T0 + 10;
             for i in 0..5_000u32 {
-                s.store(
-                    StoreCommand::Set,
-                    format!("live{i}").as_bytes(),
-                    &value,
-                    0,
-                    0,
-                    later,
-                )
-                .unwrap();
+                set(s, format!("live{i}").as_bytes(), &value, 0, 0, later);
             }
             let after = s.stats(later);
             assert_eq!(
