@@ -208,6 +208,12 @@ impl CStorage {
             .ok_or(Error::Internal)
     }
 
+    /// The handle, for the protocol wrapper's context (crate-internal:
+    /// it must not outlive self).
+    pub(crate) fn raw(&self) -> NonNull<sys::molt_storage> {
+        self.raw
+    }
+
     /// The engine's name.
     pub fn name(&self) -> String {
         // SAFETY: the handle is live; the name is a static C string.

@@ -1,8 +1,8 @@
 //! What molt's integration tests share: which servers to test
 //! (`targets!()`, the memcached reference), starting them on free ports,
 //! blocking text-protocol clients over TCP or TLS, test certificates, temp
-//! directories, `stats` parsing, byte escaping for failure messages and
-//! the fuzzers' deterministic PRNG.
+//! directories, `stats` parsing, byte escaping for failure messages, and
+//! the fuzzers' deterministic PRNG and random command streams.
 //!
 //! TLS targets ("molt-slab-tls", "molt-seg-tls") run the mixed binary with
 //! `--tls-cert/--tls-key` pointing at certificates generated once per test
@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
+pub mod commands;
 pub mod escape;
 pub mod pki;
 pub mod ports;

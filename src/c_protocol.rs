@@ -1,0 +1,539 @@
+//! The protocol seam (protocol.h) from Rust: open an implementation by name
+//! ("c", and "rust" once the mixed binary registers it), give it sessions,
+//! and feed a session input the way the event loop does, over a storage
+//! engine opened through storage.h ([`CStorage`]). The host side is played
+//! here: the output buffer the host owns, per-session counters, and a host
+//! table whose reports are deterministic (they print the session's counters
+//! and the engine's figures, never the clock of the machine), so two
+//! implementations fed the same bytes must write the same bytes.
+//! Used by the protocol differential fuzzer and the protocol benchmarks.
+
+use crate::c_core::CStorage;
+use molt_ffi::convert::check;
+use molt_ffi::sys;
+use std::cell::{Cell, UnsafeCell};
+use std::ffi::{CStr, CString};
+use std::io::Write;
+use std::marker::PhantomData;
+use std::os::raw::{c_char, c_int, c_void};
+use std::ptr::NonNull;
+use storage::Error;
+
+/// Names of the protocol implementations compiled into this binary.
+pub fn protocols() -> Vec<String> {
+    let mut names = Vec::new();
+    // SAFETY: molt_protocol_names returns a static, NULL-terminated array of
+    // static NUL-terminated strings; we only read up to the NULL.
+    unsafe {
+        let mut p = sys::molt_protocol_names();
+        while !p.is_null() && !(*p).is_null() {
+            names.push(CStr::from_ptr(*p).to_string_lossy().into_owned());
+            p = p.add(1);
+        }
+    }
+    names
+}
+
+/// What the host does after a process call (protocol.h
+/// `molt_protocol_status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProtocolStatus {
+    /// Every complete request is done; `need` more bytes complete a block.
+    More,
+    /// Output is backed up: drain it, then call again with the same input.
+    Paused,
+    /// Write the output, then close; do not call again.
+    Close,
+}
+
+/// One process call's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Progress {
+    pub status: ProtocolStatus,
+    /// Leading input bytes finished with.
+    pub consumed: usize,
+    /// Bytes a pending data block still lacks (More only).
+    pub need: usize,
+}
+
+/// protocol.h `molt_protocol_limits`. The default is the server's.
+#[derive(Clone, Copy, Debug)]
+pub struct ProtocolLimits {
+    pub item_size_max: usize,
+    pub growth_factor: f64,
+    pub line_max: usize,
+    pub out_high: usize,
+    pub out_limit: usize,
+}
+
+impl Default for ProtocolLimits {
+    /// As server/worker.c sets them with the default options.
+    fn default() -> Self {
+        let item_size_max = 1 << 20;
+        let out_high = 1 << 20;
+        ProtocolLimits {
+            item_size_max,
+            growth_factor: 1.25,
+            line_max: 1 << 20,
+            out_high,
+            out_limit: item_size_max + out_high + 4096,
+        }
+    }
+}
+
+/// The protocol's counters, in protocol.h order (`molt_counter`).
+pub const COUNTERS: usize = sys::molt_counter::MOLT_COUNTER_COUNT.0 as usize;
+
+/// The `stats` name of counter `i` (0..COUNTERS).
+pub fn counter_name(i: usize) -> &'static str {
+    let Ok(raw) = u32::try_from(i) else { return "" };
+    // SAFETY: molt_counter_name takes any value and returns NULL or a
+    // static NUL-terminated string.
+    let p = unsafe { sys::molt_counter_name(sys::molt_counter(raw)) };
+    if p.is_null() {
+        return "";
+    }
+    // SAFETY: p is a static NUL-terminated string (checked non-NULL above).
+    unsafe { CStr::from_ptr(p) }.to_str().unwrap_or("")
+}
+
+/// The output buffer a host owns (protocol.h `molt_buf`): implementations
+/// grow it with `molt_buf_reserve` (realloc), so its memory comes from the
+/// C allocator and goes back to it on drop.
+pub struct OutBuf {
+    raw: sys::molt_buf,
+}
+
+impl Default for OutBuf {
+    fn default() -> Self {
+        OutBuf::new()
+    }
+}
+
+impl OutBuf {
+    /// An empty buffer; the first reserve allocates.
+    pub fn new() -> OutBuf {
+        OutBuf {
+            raw: sys::molt_buf {
+                data: std::ptr::null_mut(),
+                start: 0,
+                end: 0,
+                cap: 0,
+            },
+        }
+    }
+
+    /// The queued bytes, not yet handed to the socket.
+    pub fn queued(&self) -> &[u8] {
+        let len = self.raw.end.saturating_sub(self.raw.start);
+        if self.raw.data.is_null() || len == 0 {
+            return &[];
+        }
+        // SAFETY: protocol.h keeps start <= end <= cap and data[0, cap)
+        // allocated; [start, end) was written by the implementation. The
+        // slice borrows self, so no call can move data while it lives.
+        unsafe { std::slice::from_raw_parts(self.raw.data.add(self.raw.start).cast(), len) }
+    }
+
+    /// Marks the first n queued bytes as written to the socket.
+    pub fn consume(&mut self, n: usize) {
+        self.raw.start = (self.raw.start + n).min(self.raw.end);
+        if self.raw.start == self.raw.end {
+            self.raw.start = 0;
+            self.raw.end = 0;
+        }
+    }
+
+    /// Moves every queued byte to the end of `to`.
+    pub fn drain_into(&mut self, to: &mut Vec<u8>) {
+        to.extend_from_slice(self.queued());
+        self.consume(usize::MAX);
+    }
+
+    /// Bytes allocated.
+    pub fn capacity(&self) -> usize {
+        self.raw.cap
+    }
+}
+
+impl Drop for OutBuf {
+    fn drop(&mut self) {
+        // SAFETY: data is NULL or came from molt_buf_reserve's realloc, i.e.
+        // the C allocator, and is freed once here.
+        unsafe { libc::free(self.raw.data.cast()) }
+    }
+}
+
+/// An implementation of protocol.h opened by name. Dropping it frees it
+/// (after its sessions: they borrow it).
+pub struct CProtocol {
+    raw: NonNull<sys::molt_protocol>,
+}
+
+impl CProtocol {
+    /// Opens implementation `name` ("c"; "rust" in a mixed binary that
+    /// registers it): Error::Invalid for a name this binary lacks.
+    pub fn open(name: &str) -> Result<CProtocol, Error> {
+        let cname = CString::new(name).map_err(|_| Error::Invalid)?;
+        let mut out: *mut sys::molt_protocol = std::ptr::null_mut();
+        // SAFETY: cname is a valid C string for the call; out is a valid
+        // place for the new handle.
+        check(unsafe { sys::molt_protocol_open(cname.as_ptr(), &mut out) })?;
+        NonNull::new(out)
+            .map(|raw| CProtocol { raw })
+            .ok_or(Error::Internal)
+    }
+
+    /// The implementation's registered name.
+    pub fn name(&self) -> String {
+        // SAFETY: the handle is live; the name is a static C string.
+        let p = unsafe { sys::molt_protocol_name(self.raw.as_ptr()) };
+        if p.is_null() {
+            return String::new();
+        }
+        // SAFETY: p is a non-NULL static NUL-terminated string.
+        unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+    }
+
+    /// A new connection's session, with its own counters and host table.
+    pub fn session(&self) -> Result<Session<'_>, Error> {
+        let mut out: *mut sys::molt_protocol_session = std::ptr::null_mut();
+        // SAFETY: the handle is live; out is a valid place for the session.
+        check(unsafe { sys::molt_protocol_session_new(self.raw.as_ptr(), &mut out) })?;
+        let raw = NonNull::new(out).ok_or(Error::Internal)?;
+        let host = Box::new(Host::new());
+        let table = Box::new(sys::molt_protocol_host {
+            self_: (&*host as *const Host).cast_mut().cast(),
+            stats: Some(host_stats),
+            stats_group: Some(host_stats_group),
+            stats_reset: Some(host_stats_reset),
+            set_verbosity: Some(host_set_verbosity),
+            refresh_certs: Some(host_refresh_certs),
+        });
+        Ok(Session {
+            raw,
+            host,
+            table,
+            _protocol: PhantomData,
+        })
+    }
+}
+
+impl Drop for CProtocol {
+    fn drop(&mut self) {
+        // SAFETY: the handle came from molt_protocol_open and is freed once;
+        // its sessions borrowed it and are gone.
+        unsafe { sys::molt_protocol_free(self.raw.as_ptr()) }
+    }
+}
+
+/// What the server would own, one per session here: the worker's counters
+/// and the state the host table's reports print. Interior mutability only:
+/// the implementation writes the counters through the context's pointer
+/// while the callbacks read them through a shared reference.
+struct Host {
+    counters: UnsafeCell<sys::molt_counters>,
+    /// Counter values at the last `stats reset` (reports subtract them).
+    baseline: Cell<[u64; COUNTERS]>,
+    /// The engine of the call in progress (the reports print its figures).
+    storage: Cell<Option<NonNull<sys::molt_storage>>>,
+    limits: Cell<Option<ProtocolLimits>>,
+    verbosity: Cell<Option<u32>>,
+    resets: Cell<u64>,
+    certs_calls: Cell<u64>,
+}
+
+impl Host {
+    fn new() -> Host {
+        Host {
+            counters: UnsafeCell::new(sys::molt_counters {
+                value: [0; COUNTERS],
+            }),
+            baseline: Cell::new([0; COUNTERS]),
+            storage: Cell::new(None),
+            limits: Cell::new(None),
+            verbosity: Cell::new(None),
+            resets: Cell::new(0),
+            certs_calls: Cell::new(0),
+        }
+    }
+
+    fn counters_ptr(&self) -> *mut sys::molt_counters {
+        self.counters.get()
+    }
+
+    fn counter(&self, i: usize) -> u64 {
+        let which = sys::molt_counter(u32::try_from(i).unwrap_or(u32::MAX));
+        // SAFETY: the pointer is to this host's live counters; reads go
+        // through the C accessor (relaxed atomic load), as protocol.h asks.
+        unsafe { sys::molt_counters_get(self.counters_ptr(), which) }
+    }
+
+    fn counters(&self) -> [u64; COUNTERS] {
+        std::array::from_fn(|i| self.counter(i))
+    }
+
+    fn engine_stats(&self, now: i64) -> Option<sys::molt_storage_stats> {
+        let st = self.storage.get()?;
+        let mut s = sys::molt_storage_stats::from(storage::Stats::default());
+        // SAFETY: storage is the live engine of the process call in
+        // progress (set by Session::process for its duration); s is a valid
+        // place for the figures.
+        unsafe { sys::molt_storage_stats_read(st.as_ptr(), now, &mut s) };
+        Some(s)
+    }
+
+    /// `stats`: the clock, every counter since the last reset, the engine's
+    /// figures and what the host was told.
+    fn stats_report(&self, now: i64) -> Vec<u8> {
+        let mut r = Vec::with_capacity(1024);
+        let _ = write!(r, "STAT time {now}\r\n");
+        let base = self.baseline.get();
+        for (i, v) in self.counters().iter().enumerate() {
+            let _ = write!(
+                r,
+                "STAT {} {}\r\n",
+                counter_name(i),
+                v.wrapping_sub(base[i])
+            );
+        }
+        if let Some(e) = self.engine_stats(now) {
+            let _ = write!(
+                r,
+                "STAT curr_items {}\r\nSTAT total_items {}\r\nSTAT bytes {}\r\nSTAT evictions {}\r\nSTAT expired {}\r\n",
+                e.curr_items, e.total_items, e.bytes, e.evictions, e.expired
+            );
+        }
+        let verbosity = self.verbosity.get().map_or(-1, i64::from);
+        let _ = write!(
+            r,
+            "STAT verbosity {verbosity}\r\nSTAT resets {}\r\nEND\r\n",
+            self.resets.get()
+        );
+        r
+    }
+
+    /// `stats <group>`: None for a group the server does not know.
+    fn group_report(&self, group: &[u8], now: i64) -> Option<Vec<u8>> {
+        let mut r = Vec::with_capacity(256);
+        match group {
+            b"settings" => {
+                let l = self.limits.get().unwrap_or_default();
+                let _ = write!(
+                    r,
+                    "STAT item_size_max {}\r\nSTAT growth_factor {:.2}\r\nSTAT line_max {}\r\n",
+                    l.item_size_max, l.growth_factor, l.line_max
+                );
+            }
+            b"items" | b"slabs" => {
+                if let Some(e) = self.engine_stats(now) {
+                    let _ = write!(
+                        r,
+                        "STAT {} {} {}\r\n",
+                        String::from_utf8_lossy(group),
+                        e.curr_items,
+                        e.bytes
+                    );
+                }
+            }
+            b"sizes" => r.extend_from_slice(b"STAT sizes_status disabled\r\n"),
+            b"conns" => {
+                let _ = write!(r, "STAT 1:state conn_parse_cmd {now}\r\n");
+            }
+            _ => return None,
+        }
+        r.extend_from_slice(b"END\r\n");
+        Some(r)
+    }
+}
+
+/// Appends a report within limit: 0, or -1 when the limit refused.
+fn append(out: *mut sys::molt_buf, bytes: &[u8], limit: usize) -> c_int {
+    // SAFETY: out is the host-owned buffer the implementation passed on
+    // from the process call (checked non-NULL); bytes is valid for its
+    // length.
+    unsafe {
+        if out.is_null() {
+            return -1;
+        }
+        sys::molt_buf_append(out, bytes.as_ptr().cast(), bytes.len(), limit)
+    }
+}
+
+/// The Host behind a table's self pointer.
+fn host_ref<'a>(this: *mut c_void) -> Option<&'a Host> {
+    // SAFETY: every table's self_ is the address of its session's boxed
+    // Host, which outlives every process call the table is passed to; only
+    // shared references are made (the state is in Cells).
+    unsafe { this.cast::<Host>().cast_const().as_ref() }
+}
+
+extern "C" fn host_stats(
+    this: *mut c_void,
+    now: i64,
+    out: *mut sys::molt_buf,
+    limit: usize,
+) -> c_int {
+    match host_ref(this) {
+        Some(h) => append(out, &h.stats_report(now), limit),
+        None => -1,
+    }
+}
+
+extern "C" fn host_stats_group(
+    this: *mut c_void,
+    group: *const c_char,
+    group_len: usize,
+    now: i64,
+    out: *mut sys::molt_buf,
+    limit: usize,
+) -> c_int {
+    let Some(h) = host_ref(this) else { return -1 };
+    let name = if group.is_null() || group_len == 0 {
+        &[][..]
+    } else {
+        // SAFETY: protocol.h: group_len bytes at group, valid for the call.
+        unsafe { std::slice::from_raw_parts(group.cast::<u8>(), group_len) }
+    };
+    match h.group_report(name, now) {
+        Some(r) => append(out, &r, limit),
+        None => -2,
+    }
+}
+
+extern "C" fn host_stats_reset(this: *mut c_void, _now: i64) {
+    if let Some(h) = host_ref(this) {
+        h.baseline.set(h.counters());
+        h.resets.set(h.resets.get() + 1);
+    }
+}
+
+extern "C" fn host_set_verbosity(this: *mut c_void, level: u32) {
+    if let Some(h) = host_ref(this) {
+        h.verbosity.set(Some(level));
+    }
+}
+
+/// Answers in turn: no TLS, failed (with a message), reloaded; so every
+/// path of `refresh_certs` is reached, the same way for every protocol.
+extern "C" fn host_refresh_certs(
+    this: *mut c_void,
+    err: *mut c_char,
+    err_len: usize,
+) -> sys::molt_certs_result {
+    let Some(h) = host_ref(this) else {
+        return sys::molt_certs_result::MOLT_CERTS_NO_TLS;
+    };
+    let n = h.certs_calls.get();
+    h.certs_calls.set(n + 1);
+    match n % 3 {
+        0 => sys::molt_certs_result::MOLT_CERTS_NO_TLS,
+        1 if !err.is_null() && err_len > 0 => {
+            let msg = b"test host: no certificate";
+            let len = msg.len().min(err_len - 1);
+            // SAFETY: protocol.h: err has room for err_len bytes; len + 1
+            // <= err_len, and the message ends with a NUL.
+            unsafe {
+                std::ptr::copy_nonoverlapping(msg.as_ptr(), err.cast::<u8>(), len);
+                *err.add(len) = 0;
+            }
+            sys::molt_certs_result::MOLT_CERTS_FAILED
+        }
+        _ => sys::molt_certs_result::MOLT_CERTS_RELOADED,
+    }
+}
+
+/// One connection's session of an implementation, with the host state a
+/// server keeps for it: its counters and the host table. Not Send: a
+/// session is used by one thread (protocol.h).
+pub struct Session<'p> {
+    raw: NonNull<sys::molt_protocol_session>,
+    host: Box<Host>,
+    table: Box<sys::molt_protocol_host>,
+    _protocol: PhantomData<&'p CProtocol>,
+}
+
+impl Session<'_> {
+    /// One process call (protocol.h `molt_protocol_process`): consumes
+    /// complete requests from `input`, executing them on `storage` at time
+    /// `now`, and appends the replies to `out`.
+    pub fn process(
+        &mut self,
+        storage: &CStorage,
+        now: i64,
+        limits: &ProtocolLimits,
+        input: &[u8],
+        out: &mut OutBuf,
+    ) -> Progress {
+        let st = storage.raw();
+        self.host.storage.set(Some(st));
+        self.host.limits.set(Some(*limits));
+        let ctx = sys::molt_protocol_ctx {
+            storage: st.as_ptr(),
+            now,
+            counters: self.host.counters_ptr(),
+            limits: sys::molt_protocol_limits {
+                item_size_max: limits.item_size_max,
+                growth_factor: limits.growth_factor,
+                line_max: limits.line_max,
+                out_high: limits.out_high,
+                out_limit: limits.out_limit,
+            },
+            host: &*self.table,
+        };
+        let mut p = sys::molt_protocol_progress {
+            consumed: 0,
+            need: 0,
+        };
+        // SAFETY: the session is live and used by this thread only (&mut
+        // self); ctx and everything it points at (engine, counters, host
+        // table and its Host) outlive the call; input is valid for its
+        // length; out is the host-owned buffer, grown only through
+        // molt_buf_reserve; p is a valid place for the progress.
+        let status = unsafe {
+            sys::molt_protocol_process(
+                self.raw.as_ptr(),
+                &ctx,
+                input.as_ptr().cast(),
+                input.len(),
+                &mut out.raw,
+                &mut p,
+            )
+        };
+        self.host.storage.set(None);
+        Progress {
+            status: match status {
+                sys::molt_protocol_status::MOLT_PROTOCOL_MORE => ProtocolStatus::More,
+                sys::molt_protocol_status::MOLT_PROTOCOL_PAUSED => ProtocolStatus::Paused,
+                _ => ProtocolStatus::Close,
+            },
+            // Never more than was passed, whatever an implementation says.
+            consumed: p.consumed.min(input.len()),
+            need: p.need,
+        }
+    }
+
+    /// The session's counters (protocol.h order, see [`counter_name`]),
+    /// since it started.
+    pub fn counters(&self) -> [u64; COUNTERS] {
+        self.host.counters()
+    }
+
+    /// The last `verbosity` level the protocol passed to the host.
+    pub fn verbosity(&self) -> Option<u32> {
+        self.host.verbosity.get()
+    }
+
+    /// How many `stats reset`s the protocol passed to the host.
+    pub fn stats_resets(&self) -> u64 {
+        self.host.resets.get()
+    }
+}
+
+impl Drop for Session<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the session came from molt_protocol_session_new and is
+        // freed once, before its protocol (it borrows it).
+        unsafe { sys::molt_protocol_session_free(self.raw.as_ptr()) }
+    }
+}
