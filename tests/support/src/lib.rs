@@ -2,7 +2,8 @@
 //! (`targets!()`, the memcached reference), starting them on free ports,
 //! blocking text-protocol clients over TCP or TLS, test certificates, temp
 //! directories, `stats` parsing, byte escaping for failure messages, and
-//! the fuzzers' deterministic PRNG and random command streams.
+//! the fuzzers' deterministic PRNG, random command streams and input
+//! mutation.
 //!
 //! TLS targets ("molt-slab-tls", "molt-seg-tls") run the mixed binary with
 //! `--tls-cert/--tls-key` pointing at certificates generated once per test
@@ -14,6 +15,7 @@
 pub mod client;
 pub mod commands;
 pub mod escape;
+pub mod mutate;
 pub mod pki;
 pub mod ports;
 pub mod rng;
