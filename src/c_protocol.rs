@@ -135,6 +135,18 @@ impl OutBuf {
         unsafe { std::slice::from_raw_parts(self.raw.data.add(self.raw.start).cast(), len) }
     }
 
+    /// The queued bytes, writable: a host may rewrite what it has not
+    /// yet sent (tests use it to play a deliberately wrong implementation).
+    pub fn queued_mut(&mut self) -> &mut [u8] {
+        let len = self.raw.end.saturating_sub(self.raw.start);
+        if self.raw.data.is_null() || len == 0 {
+            return &mut [];
+        }
+        // SAFETY: as in queued; the slice borrows self mutably, so nothing
+        // else reads or moves the buffer while it lives.
+        unsafe { std::slice::from_raw_parts_mut(self.raw.data.add(self.raw.start).cast(), len) }
+    }
+
     /// Marks the first n queued bytes as written to the socket.
     pub fn consume(&mut self, n: usize) {
         self.raw.start = (self.raw.start + n).min(self.raw.end);
