@@ -97,6 +97,17 @@ pub fn counter_name(i: usize) -> &'static str {
     unsafe { CStr::from_ptr(p) }.to_str().unwrap_or("")
 }
 
+/// What one process call may use besides its input and output (the safe
+/// half of protocol.h `molt_protocol_ctx`; the counters and the host table
+/// are the session's).
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    pub storage: &'a CStorage,
+    /// Unix seconds.
+    pub now: i64,
+    pub limits: ProtocolLimits,
+}
+
 /// The output buffer a host owns (protocol.h `molt_buf`): implementations
 /// grow it with `molt_buf_reserve` (realloc), so its memory comes from the
 /// C allocator and goes back to it on drop.
@@ -467,17 +478,11 @@ pub struct Session<'p> {
 
 impl Session<'_> {
     /// One process call (protocol.h `molt_protocol_process`): consumes
-    /// complete requests from `input`, executing them on `storage` at time
-    /// `now`, and appends the replies to `out`.
-    pub fn process(
-        &mut self,
-        storage: &CStorage,
-        now: i64,
-        limits: &ProtocolLimits,
-        input: &[u8],
-        out: &mut OutBuf,
-    ) -> Progress {
-        let st = storage.raw();
+    /// complete requests from `input`, executing them on the context's
+    /// engine at its time, and appends the replies to `out`.
+    pub fn process(&mut self, cx: &Context<'_>, input: &[u8], out: &mut OutBuf) -> Progress {
+        let (limits, now) = (&cx.limits, cx.now);
+        let st = cx.storage.raw();
         self.host.storage.set(Some(st));
         self.host.limits.set(Some(*limits));
         let ctx = sys::molt_protocol_ctx {

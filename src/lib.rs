@@ -15,7 +15,7 @@ extern crate molt_ffi;
 
 pub use c_core::{engines, run_c_main, CStorage, StorageConfig};
 pub use c_protocol::{
-    counter_name, protocols, CProtocol, OutBuf, Progress, ProtocolLimits, ProtocolStatus, Session,
-    COUNTERS,
+    counter_name, protocols, CProtocol, Context, OutBuf, Progress, ProtocolLimits, ProtocolStatus,
+    Session, COUNTERS,
 };
 pub use storage;

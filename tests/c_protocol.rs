@@ -4,8 +4,8 @@
 //! protocol is run (today "c"; "rust" when the mixed binary registers it).
 
 use molt::{
-    counter_name, protocols, CProtocol, CStorage, OutBuf, Progress, ProtocolLimits, ProtocolStatus,
-    Session, StorageConfig,
+    counter_name, protocols, CProtocol, CStorage, Context, OutBuf, Progress, ProtocolLimits,
+    ProtocolStatus, Session, StorageConfig,
 };
 
 const NOW: i64 = 1_800_000_000;
@@ -36,7 +36,7 @@ impl<'p> Conn<'p> {
         self.input.extend_from_slice(bytes);
         let p = self
             .session
-            .process(&self.storage, NOW, &self.limits, &self.input, &mut self.out);
+            .process(&cx(&self.storage, self.limits), &self.input, &mut self.out);
         self.input.drain(..p.consumed);
         let mut got = Vec::new();
         self.out.drain_into(&mut got);
@@ -48,6 +48,14 @@ impl<'p> Conn<'p> {
             .find(|&i| counter_name(i) == name)
             .unwrap_or_else(|| panic!("no counter {name}"));
         self.session.counters()[i]
+    }
+}
+
+fn cx(storage: &CStorage, limits: ProtocolLimits) -> Context<'_> {
+    Context {
+        storage,
+        now: NOW,
+        limits,
     }
 }
 
@@ -127,7 +135,7 @@ fn output_over_the_high_water_mark_pauses_and_quit_closes() {
         c.input.extend_from_slice(b"get k k k\r\nversion\r\n");
         let pr = c
             .session
-            .process(&c.storage, NOW, &c.limits, &c.input, &mut c.out);
+            .process(&cx(&c.storage, c.limits), &c.input, &mut c.out);
         assert_eq!(pr.status, ProtocolStatus::Paused, "{engine}");
         assert!(c.out.queued().starts_with(b"VALUE k 0 50\r\nvvvv"));
         c.input.drain(..pr.consumed);

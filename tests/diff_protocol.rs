@@ -27,7 +27,7 @@
 //! Which protocols: DIFF_PROTOCOLS=a,b; by default "c" vs "rust" when this
 //! binary registers "rust" (molt_protocol_names), else "c" vs "c" (the
 //! harness checking itself); the choice is printed.
-//! Budget: DIFF_REQUESTS (total over the engines; default 100,000, about 3
+//! Budget: DIFF_REQUESTS (total over the engines; default 60,000, about 2
 //! seconds) and DIFF_SECONDS (total, default 8); DIFF_ENGINES=slab,seg;
 //! DIFF_SEED, and DIFF_FIRST=N to start at stream N (each stream has its own
 //! generator, seeded from the seed and its number); DIFF_KEEP_GOING=N to
@@ -41,8 +41,8 @@
 
 use molt::storage::{Stats, Storage};
 use molt::{
-    counter_name, protocols, CProtocol, CStorage, OutBuf, Progress, ProtocolLimits, ProtocolStatus,
-    Session, StorageConfig, COUNTERS,
+    counter_name, protocols, CProtocol, CStorage, Context, OutBuf, Progress, ProtocolLimits,
+    ProtocolStatus, Session, StorageConfig, COUNTERS,
 };
 use molt_test_support::commands::{command, KEYS};
 use molt_test_support::mutate::{corpus_dir, load_dir, mutate};
@@ -61,27 +61,13 @@ const SHRINK_TRIES: usize = 4000;
 /// What the fuzzer drives: a protocol session, or (in the self-tests) a
 /// wrapper that changes what it answers.
 trait Proto {
-    fn process(
-        &mut self,
-        storage: &CStorage,
-        now: i64,
-        limits: &ProtocolLimits,
-        input: &[u8],
-        out: &mut OutBuf,
-    ) -> Progress;
+    fn process(&mut self, cx: &Context<'_>, input: &[u8], out: &mut OutBuf) -> Progress;
     fn counters(&self) -> [u64; COUNTERS];
 }
 
 impl Proto for Session<'_> {
-    fn process(
-        &mut self,
-        storage: &CStorage,
-        now: i64,
-        limits: &ProtocolLimits,
-        input: &[u8],
-        out: &mut OutBuf,
-    ) -> Progress {
-        Session::process(self, storage, now, limits, input, out)
+    fn process(&mut self, cx: &Context<'_>, input: &[u8], out: &mut OutBuf) -> Progress {
+        Session::process(self, cx, input, out)
     }
 
     fn counters(&self) -> [u64; COUNTERS] {
@@ -451,7 +437,12 @@ fn run_side(proto: &mut dyn Proto, engine: &str, case: &Case) -> Outcome {
                 closed = true;
                 break;
             }
-            let p = proto.process(&storage, now, &limits, &input, &mut out);
+            let cx = Context {
+                storage: &storage,
+                now,
+                limits,
+            };
+            let p = proto.process(&cx, &input, &mut out);
             input.drain(..p.consumed);
             at += p.consumed;
             calls.push(Call {
@@ -774,7 +765,7 @@ fn protocols_answer_alike() {
         .map(String::from)
         .collect();
     let bounded = std::env::var("DIFF_REQUESTS").is_err() && std::env::var("DIFF_SECONDS").is_err();
-    let total: u64 = env("DIFF_REQUESTS").unwrap_or(100_000);
+    let total: u64 = env("DIFF_REQUESTS").unwrap_or(60_000);
     let secs: f64 = env("DIFF_SECONDS").unwrap_or(if bounded { 8.0 } else { 1e9 });
     let budget = Budget {
         seed: env("DIFF_SEED").unwrap_or(0x6d6f_6c74),
@@ -846,16 +837,9 @@ fn protocols_answer_alike() {
 struct MisspeltNotFound<'p>(Session<'p>);
 
 impl Proto for MisspeltNotFound<'_> {
-    fn process(
-        &mut self,
-        storage: &CStorage,
-        now: i64,
-        limits: &ProtocolLimits,
-        input: &[u8],
-        out: &mut OutBuf,
-    ) -> Progress {
+    fn process(&mut self, cx: &Context<'_>, input: &[u8], out: &mut OutBuf) -> Progress {
         let before = out.queued().len();
-        let p = self.0.process(storage, now, limits, input, out);
+        let p = self.0.process(cx, input, out);
         let added = &mut out.queued_mut()[before..];
         for i in 0..added.len().saturating_sub(8) {
             if &added[i..i + 9] == b"NOT_FOUND" {
@@ -874,15 +858,8 @@ impl Proto for MisspeltNotFound<'_> {
 struct NeedsOneMore<'p>(Session<'p>);
 
 impl Proto for NeedsOneMore<'_> {
-    fn process(
-        &mut self,
-        storage: &CStorage,
-        now: i64,
-        limits: &ProtocolLimits,
-        input: &[u8],
-        out: &mut OutBuf,
-    ) -> Progress {
-        let mut p = self.0.process(storage, now, limits, input, out);
+    fn process(&mut self, cx: &Context<'_>, input: &[u8], out: &mut OutBuf) -> Progress {
+        let mut p = self.0.process(cx, input, out);
         if p.need > 0 {
             p.need += 1;
         }

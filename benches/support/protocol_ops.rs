@@ -5,7 +5,9 @@
 //! (one request per process call, output drained after each).
 
 use molt::storage::{Storage, StoreCommand};
-use molt::{CProtocol, CStorage, OutBuf, ProtocolLimits, ProtocolStatus, Session, StorageConfig};
+use molt::{
+    CProtocol, CStorage, Context, OutBuf, ProtocolLimits, ProtocolStatus, Session, StorageConfig,
+};
 use std::hint::black_box;
 
 pub const NOW: i64 = 1_800_000_000;
@@ -118,9 +120,12 @@ impl Fixture {
             requests: (0..OPS).map(|j| op.request(j)).collect(),
         };
         let first = f.requests[0].clone();
-        let pr = f
-            .session
-            .process(&f.storage, NOW, &f.limits, &first, &mut f.out);
+        let cx = Context {
+            storage: &f.storage,
+            now: NOW,
+            limits: f.limits,
+        };
+        let pr = f.session.process(&cx, &first, &mut f.out);
         assert_eq!(pr.status, ProtocolStatus::More);
         assert_eq!(pr.consumed, first.len());
         assert!(
@@ -136,10 +141,13 @@ impl Fixture {
     /// The measured part: every request in its own process call, the
     /// output drained after each.
     pub fn run(&mut self) {
+        let cx = Context {
+            storage: &self.storage,
+            now: NOW,
+            limits: self.limits,
+        };
         for r in &self.requests {
-            let p = self
-                .session
-                .process(&self.storage, NOW, &self.limits, r, &mut self.out);
+            let p = self.session.process(&cx, r, &mut self.out);
             black_box(p);
             self.out.consume(usize::MAX);
         }
