@@ -50,7 +50,8 @@ pub enum ProtocolStatus {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Progress {
     pub status: ProtocolStatus,
-    /// Leading input bytes finished with.
+    /// Leading input bytes finished with (protocol.h promises no more than
+    /// the input's length; checking it is the host's job).
     pub consumed: usize,
     /// Bytes a pending data block still lacks (More only).
     pub need: usize,
@@ -524,8 +525,9 @@ impl Session<'_> {
                 sys::molt_protocol_status::MOLT_PROTOCOL_PAUSED => ProtocolStatus::Paused,
                 _ => ProtocolStatus::Close,
             },
-            // Never more than was passed, whatever an implementation says.
-            consumed: p.consumed.min(input.len()),
+            // As reported: more than the input is a broken promise the
+            // caller should see, not one to hide.
+            consumed: p.consumed,
             need: p.need,
         }
     }

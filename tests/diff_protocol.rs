@@ -443,6 +443,11 @@ fn run_side(proto: &mut dyn Proto, engine: &str, case: &Case) -> Outcome {
                 limits,
             };
             let p = proto.process(&cx, &input, &mut out);
+            if p.consumed > input.len() {
+                replies.extend_from_slice(b"<consumed past the input>");
+                closed = true;
+                break;
+            }
             input.drain(..p.consumed);
             at += p.consumed;
             calls.push(Call {
