@@ -242,7 +242,8 @@ fn extra(r: &mut Rng) -> Vec<u8> {
         4 => format!("flush_all {}{noreply}", r.pick(&["1", "2", "3", "0", "-1"])),
         5 => format!("me {key}"),
         6 => {
-            let ttl = r.pick(&["1", "2", "3", "-1"]);
+            // relative, expired, and absolute (the clock starts at T0)
+            let ttl = r.pick(&["1", "2", "3", "-1", "1800000002", "1799999999"]);
             let cmd = r.pick(&["set", "add", "touch", "gat", "gats"]);
             match cmd {
                 "touch" => format!("touch {key} {ttl}{noreply}"),
