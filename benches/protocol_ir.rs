@@ -1,8 +1,9 @@
 //! Instructions per request through protocol.h (gungraun, i.e. callgrind):
 //! parse + execute + compose for `get` hit, `set` 100 B, `mg <key> v f t c`
 //! and a 100-key `get`, over slab, for every protocol this binary
-//! registers (molt_protocol_names: "c"; "rust" appears beside it when the
-//! mixed binary registers it, benchmark ids in that order). Each benchmark
+//! registers: gungraun numbers the cases in molt_protocol_names() order,
+//! so `slab_0` is "c" and `slab_1` is "rust" once the mixed binary
+//! registers it (the registry lists "c" first). Each benchmark
 //! is 1,000 requests, one per process call, on a preloaded engine (setup,
 //! not counted): instructions / 1,000 are per request.
 //!
