@@ -37,7 +37,7 @@
 //! A divergence is shrunk (requests dropped, then pieces merged and host
 //! variations removed, then bytes cut) and printed as a reproducer with
 //! escaped bytes and the seed; its stream is saved to
-//! $TMPDIR/molt-diff-protocol-<engine>-<n>.bin.
+//! $TMPDIR/molt-diff-protocol-<engine>-<seed>-<stream>.bin.
 
 use molt::storage::{Stats, Storage};
 use molt::{
@@ -652,27 +652,43 @@ impl Fuzz<'_, '_> {
                 .collect::<Vec<_>>()
                 .join(" ")
         };
-        format!(
-            "{na} vs {nb} over {}: {what}\n  \
-             seed {seed}, stream {index} (DIFF_SEED={seed} DIFF_FIRST={index} replays it)\n  \
-             send:    {}\n  \
-             pieces:  {:?} (at, clock tick)\n  \
-             host:    slow reader {}, out_high {}, item_size_max {}\n  \
-             {na}:       ...{}\n  \
-             {nb}:       ...{}\n  \
-             {na} calls: {}\n  \
-             {nb} calls: {}",
-            self.engine,
-            escape_bytes(&case.stream),
-            case.cuts.iter().map(|c| (c.at, c.tick)).collect::<Vec<_>>(),
-            case.slow_reader,
-            case.limits().out_high,
-            case.limits().item_size_max,
-            escape_bytes(&a.replies[from.min(a.replies.len())..]),
-            escape_bytes(&b.replies[from.min(b.replies.len())..]),
-            calls(&a),
-            calls(&b),
-        )
+        let replies = |o: &Outcome| {
+            let from = from.min(o.replies.len());
+            let dots = if from > 0 { "..." } else { "" };
+            format!("{dots}{}", escape_bytes(&o.replies[from..]))
+        };
+        let rows = [
+            ("send".to_string(), escape_bytes(&case.stream)),
+            (
+                "pieces (at, tick)".into(),
+                format!(
+                    "{:?}",
+                    case.cuts.iter().map(|c| (c.at, c.tick)).collect::<Vec<_>>()
+                ),
+            ),
+            (
+                "host".into(),
+                format!(
+                    "slow reader {}, out_high {}, item_size_max {}",
+                    case.slow_reader,
+                    case.limits().out_high,
+                    case.limits().item_size_max
+                ),
+            ),
+            (format!("{na} replied"), replies(&a)),
+            (format!("{nb} replied"), replies(&b)),
+            (format!("{na} calls (status@consumed+need)"), calls(&a)),
+            (format!("{nb} calls (status@consumed+need)"), calls(&b)),
+        ];
+        let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0) + 1;
+        let mut out = format!(
+            "{na} vs {nb} over {}: {what}\n  seed {seed}, stream {index} (DIFF_SEED={seed} DIFF_FIRST={index} replays it unshrunk)",
+            self.engine
+        );
+        for (label, text) in rows {
+            out.push_str(&format!("\n  {:<width$} {text}", format!("{label}:")));
+        }
+        out
     }
 
     fn run(&self, budget: &Budget, seeds: &[Vec<u8>]) -> Summary {
@@ -700,9 +716,8 @@ impl Fuzz<'_, '_> {
                     .unwrap_or_else(|| "(gone after shrinking)".into());
                 let report = self.report(budget.seed, index, &small, &what);
                 let saved = std::env::temp_dir().join(format!(
-                    "molt-diff-protocol-{}-{}.bin",
-                    self.engine,
-                    s.divergences.len()
+                    "molt-diff-protocol-{}-{}-{index}.bin",
+                    self.engine, budget.seed
                 ));
                 let _ = std::fs::write(&saved, &small.stream);
                 s.divergences.push(Divergence {
@@ -896,7 +911,10 @@ fn catch<'p>(wrong: &Opener<'_, 'p>, c: &'p CProtocol) -> Divergence {
     };
     let mut s = fuzz.run(&budget, &load_dir(&corpus_dir()));
     assert_eq!(s.divergences.len(), 1, "the wrong protocol was not caught");
-    s.divergences.remove(0)
+    let d = s.divergences.remove(0);
+    // what a reproducer looks like (--nocapture)
+    eprintln!("caught after {} streams:\n{}", s.streams, d.report);
+    d
 }
 
 #[test]
