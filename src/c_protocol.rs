@@ -16,6 +16,7 @@ use std::ffi::{CStr, CString};
 use std::io::Write;
 use std::marker::PhantomData;
 use std::os::raw::{c_char, c_int, c_void};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
 use storage::Error;
 
@@ -398,10 +399,9 @@ extern "C" fn host_stats(
     out: *mut sys::molt_buf,
     limit: usize,
 ) -> c_int {
-    match host_ref(this) {
-        Some(h) => append(out, &h.stats_report(now), limit),
-        None => -1,
-    }
+    let Some(h) = host_ref(this) else { return -1 };
+    // A panic must not unwind into the C protocol: it becomes a refusal.
+    catch_unwind(AssertUnwindSafe(|| h.stats_report(now))).map_or(-1, |r| append(out, &r, limit))
 }
 
 extern "C" fn host_stats_group(
@@ -419,9 +419,10 @@ extern "C" fn host_stats_group(
         // SAFETY: protocol.h: group_len bytes at group, valid for the call.
         unsafe { std::slice::from_raw_parts(group.cast::<u8>(), group_len) }
     };
-    match h.group_report(name, now) {
-        Some(r) => append(out, &r, limit),
-        None => -2,
+    match catch_unwind(AssertUnwindSafe(|| h.group_report(name, now))) {
+        Ok(Some(r)) => append(out, &r, limit),
+        Ok(None) => -2,
+        Err(_) => -1,
     }
 }
 
