@@ -226,9 +226,12 @@ impl CProtocol {
         // SAFETY: the handle is live; out is a valid place for the session.
         check(unsafe { sys::molt_protocol_session_new(self.raw.as_ptr(), &mut out) })?;
         let raw = NonNull::new(out).ok_or(Error::Internal)?;
-        let host = Box::new(Host::new());
+        // Owned through a raw pointer, not a Box: C keeps the table's copy
+        // of it, which moving a Box would invalidate under Rust's aliasing
+        // rules. Freed in Session's drop.
+        let host = NonNull::from(Box::leak(Box::new(Host::new())));
         let table = Box::new(sys::molt_protocol_host {
-            self_: (&*host as *const Host).cast_mut().cast(),
+            self_: host.as_ptr().cast(),
             stats: Some(host_stats),
             stats_group: Some(host_stats_group),
             stats_reset: Some(host_stats_reset),
@@ -473,24 +476,31 @@ extern "C" fn host_refresh_certs(
 /// session is used by one thread (protocol.h).
 pub struct Session<'p> {
     raw: NonNull<sys::molt_protocol_session>,
-    host: Box<Host>,
+    host: NonNull<Host>,
     table: Box<sys::molt_protocol_host>,
     _protocol: PhantomData<&'p CProtocol>,
 }
 
 impl Session<'_> {
+    fn host(&self) -> &Host {
+        // SAFETY: host came from Box::leak in CProtocol::session and is
+        // freed only in drop; only shared references are made (its state
+        // is in Cells).
+        unsafe { self.host.as_ref() }
+    }
+
     /// One process call (protocol.h `molt_protocol_process`): consumes
     /// complete requests from `input`, executing them on the context's
     /// engine at its time, and appends the replies to `out`.
     pub fn process(&mut self, cx: &Context<'_>, input: &[u8], out: &mut OutBuf) -> Progress {
         let (limits, now) = (&cx.limits, cx.now);
         let st = cx.storage.raw();
-        self.host.storage.set(Some(st));
-        self.host.limits.set(Some(*limits));
+        self.host().storage.set(Some(st));
+        self.host().limits.set(Some(*limits));
         let ctx = sys::molt_protocol_ctx {
             storage: st.as_ptr(),
             now,
-            counters: self.host.counters_ptr(),
+            counters: self.host().counters_ptr(),
             limits: sys::molt_protocol_limits {
                 item_size_max: limits.item_size_max,
                 growth_factor: limits.growth_factor,
@@ -519,7 +529,7 @@ impl Session<'_> {
                 &mut p,
             )
         };
-        self.host.storage.set(None);
+        self.host().storage.set(None);
         Progress {
             status: match status {
                 sys::molt_protocol_status::MOLT_PROTOCOL_MORE => ProtocolStatus::More,
@@ -536,24 +546,29 @@ impl Session<'_> {
     /// The session's counters (protocol.h order, see [`counter_name`]),
     /// since it started.
     pub fn counters(&self) -> [u64; COUNTERS] {
-        self.host.counters()
+        self.host().counters()
     }
 
     /// The last `verbosity` level the protocol passed to the host.
     pub fn verbosity(&self) -> Option<u32> {
-        self.host.verbosity.get()
+        self.host().verbosity.get()
     }
 
     /// How many `stats reset`s the protocol passed to the host.
     pub fn stats_resets(&self) -> u64 {
-        self.host.resets.get()
+        self.host().resets.get()
     }
 }
 
 impl Drop for Session<'_> {
     fn drop(&mut self) {
         // SAFETY: the session came from molt_protocol_session_new and is
-        // freed once, before its protocol (it borrows it).
-        unsafe { sys::molt_protocol_session_free(self.raw.as_ptr()) }
+        // freed once, before its protocol (it borrows it); then the host it
+        // called back into, leaked from a Box in CProtocol::session, is
+        // freed once, no reference to it left.
+        unsafe {
+            sys::molt_protocol_session_free(self.raw.as_ptr());
+            drop(Box::from_raw(self.host.as_ptr()));
+        }
     }
 }
