@@ -1,5 +1,5 @@
 # make diff-protocol: the long run of the protocol differential fuzzer
-# (tests/diff_protocol.rs): the same random and mutated streams into two
+# (tests/diff_protocol/): the same random and mutated streams into two
 # protocol.h implementations over slab and over seg, in process. "c" vs
 # "rust" once the mixed binary registers "rust", else "c" vs "c";
 # DIFF_PROTOCOLS=a,b to choose. DIFF_REQUESTS (total over both engines,
