@@ -1,6 +1,7 @@
 //! Instructions per request through protocol.h (gungraun, i.e. callgrind):
 //! parse + execute + compose for `get` hit, `set` 100 B, `mg <key> v f t c`
-//! and a 100-key `get`, over slab, for every protocol this binary
+//! and a 100-key `get` (and `mn`, the floor under them: framing, dispatch,
+//! the seam), over slab, for every protocol this binary
 //! registers: gungraun numbers the cases in molt_protocol_names() order,
 //! so `slab_0` is "c" and `slab_1` is "rust" once the mixed binary
 //! registers it (the registry lists "c" first). Each benchmark
@@ -30,6 +31,10 @@ fn mg_flags(protocol: String) -> Fixture {
 
 fn multi_get_100(protocol: String) -> Fixture {
     Fixture::new(&protocol, Op::MultiGet100)
+}
+
+fn meta_noop(protocol: String) -> Fixture {
+    Fixture::new(&protocol, Op::MetaNoop)
 }
 
 /// Not counted: the fixture is dropped after the measurement.
@@ -65,9 +70,16 @@ fn proto_get_100_keys(mut f: Fixture) -> Fixture {
     f
 }
 
+#[library_benchmark(teardown = done)]
+#[benches::slab(iter = molt::protocols(), setup = meta_noop)]
+fn proto_mn(mut f: Fixture) -> Fixture {
+    f.run();
+    f
+}
+
 library_benchmark_group!(
     name = protocol;
-    benchmarks = proto_get_hit, proto_set_100b, proto_mg_v_f_t_c, proto_get_100_keys
+    benchmarks = proto_get_hit, proto_set_100b, proto_mg_v_f_t_c, proto_get_100_keys, proto_mn
 );
 
 main!(library_benchmark_groups = protocol);

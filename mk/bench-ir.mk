@@ -2,7 +2,7 @@
 # the storage.h seam (benches/storage_ir.rs, gungraun = callgrind): get hit,
 # get miss, set 64 B, set 1 KiB, delete, incr, 90/10 mix over 1M keys; and
 # per request through the protocol.h seam (benches/protocol_ir.rs): get hit,
-# set 100 B, mg with flags, a 100-key get, for every registered protocol
+# set 100 B, mg with flags, a 100-key get, mn (the floor), for every registered protocol
 # ("c", and "rust" beside it once registered) over slab.
 # make bench-protocol-ir runs the protocol half alone.
 # Deterministic, unlike criterion's wall times (cargo bench --bench storage,

@@ -34,11 +34,20 @@ pub enum Op {
     MgFlags,
     /// `get` of 100 keys, all hits.
     MultiGet100,
+    /// `mn`: no storage, one fixed reply; the floor under the others
+    /// (framing, dispatch, the seam and this host's loop).
+    MetaNoop,
 }
 
 /// Every operation (benches/protocol.rs loops over them).
 #[allow(dead_code)] // protocol_ir names each benchmark instead
-pub const OPS_ALL: [Op; 4] = [Op::GetHit, Op::Set100, Op::MgFlags, Op::MultiGet100];
+pub const OPS_ALL: [Op; 5] = [
+    Op::GetHit,
+    Op::Set100,
+    Op::MgFlags,
+    Op::MultiGet100,
+    Op::MetaNoop,
+];
 
 impl Op {
     pub fn name(self) -> &'static str {
@@ -47,6 +56,7 @@ impl Op {
             Op::Set100 => "set_100b",
             Op::MgFlags => "mg_v_f_t_c",
             Op::MultiGet100 => "get_100_keys",
+            Op::MetaNoop => "mn",
         }
     }
 
@@ -66,6 +76,7 @@ impl Op {
                 let keys: Vec<String> = (0..100).map(k).collect();
                 format!("get {}\r\n", keys.join(" ")).into_bytes()
             }
+            Op::MetaNoop => b"mn\r\n".to_vec(),
         }
     }
 
@@ -77,6 +88,7 @@ impl Op {
             Op::Set100 => text == "STORED\r\n",
             Op::MgFlags => text.starts_with("VA 100 f0 t-1 c"),
             Op::MultiGet100 => text.matches("VALUE ").count() == 100 && text.ends_with("END\r\n"),
+            Op::MetaNoop => text == "MN\r\n",
         }
     }
 }
