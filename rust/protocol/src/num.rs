@@ -1,0 +1,153 @@
+//! Protocol numbers as memcached reads them (its safe_strto* helpers over a
+//! token, on a 64-bit long), and decimal formatting without the fmt
+//! machinery (c-core/src/util/numparse.c).
+
+/// memcached's isspace: space and \t \n \v \f \r.
+fn mc_space(c: u8) -> bool {
+    c == b' ' || (b'\t'..=b'\r').contains(&c)
+}
+
+/// strtoul's scan in base 10: (negative, magnitude), or None on a
+/// malformed token or a value over u64 (ERANGE). Leading white space, an
+/// optional sign, at least one digit, then the end, white space or a NUL.
+fn mc_scan(s: &[u8]) -> Option<(bool, u64)> {
+    let mut i = 0;
+    while i < s.len() && mc_space(s[i]) {
+        i += 1;
+    }
+    let mut neg = false;
+    if i < s.len() && (s[i] == b'-' || s[i] == b'+') {
+        neg = s[i] == b'-';
+        i += 1;
+    }
+    let first = i;
+    let mut v: u64 = 0;
+    while i < s.len() {
+        let d = s[i].wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(d))?;
+        i += 1;
+    }
+    if i == first || (i < s.len() && s[i] != 0 && !mc_space(s[i])) {
+        return None;
+    }
+    Some((neg, v))
+}
+
+/// The common case, 1..9 plain digits: no sign, no overflow possible.
+fn mc_short(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 9 {
+        return None;
+    }
+    let mut v: u32 = 0;
+    for &c in s {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + u32::from(d);
+    }
+    Some(u64::from(v))
+}
+
+fn mc_number(s: &[u8]) -> Option<(bool, u64)> {
+    match mc_short(s) {
+        Some(v) => Some((false, v)),
+        None => mc_scan(s),
+    }
+}
+
+/// safe_strtoull: a negative value wraps, but a '-' whose result looks
+/// negative as an i64 is refused ("-0" is 0, "-1" an error).
+pub fn mc_u64(s: &[u8]) -> Option<u64> {
+    let (neg, v) = mc_number(s)?;
+    if !neg {
+        return Some(v);
+    }
+    let w = 0u64.wrapping_sub(v);
+    (w <= i64::MAX as u64).then_some(w)
+}
+
+/// safe_strtoul, truncated to 32 bits ("4294967297" is 1).
+pub fn mc_u32(s: &[u8]) -> Option<u32> {
+    mc_u64(s).map(|v| v as u32)
+}
+
+/// safe_strtol: a decimal that fits an i64, truncated to 32 bits.
+pub fn mc_i32(s: &[u8]) -> Option<i32> {
+    let (neg, v) = mc_number(s)?;
+    if v > i64::MAX as u64 + u64::from(neg) {
+        return None;
+    }
+    let bits = if neg { 0u64.wrapping_sub(v) } else { v };
+    Some(bits as u32 as i32)
+}
+
+/// Plain digits that fit u32 (no sign, no white space).
+pub fn plain_u32(s: &[u8]) -> Option<u32> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in s {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(d))?;
+    }
+    u32::try_from(v).ok()
+}
+
+/// v in decimal into `out` (at least 20 bytes); returns the length.
+pub fn format_u64(out: &mut [u8], mut v: u64) -> usize {
+    if v < 10 {
+        out[0] = b'0' + v as u8;
+        return 1;
+    }
+    let mut tmp = [0u8; 20];
+    let mut n = 0;
+    while v != 0 {
+        tmp[19 - n] = b'0' + (v % 10) as u8;
+        v /= 10;
+        n += 1;
+    }
+    out[..n].copy_from_slice(&tmp[20 - n..]);
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_numbers_as_memcached() {
+        assert_eq!(mc_u64(b"-0"), Some(0));
+        assert_eq!(mc_u64(b"-1"), None);
+        assert_eq!(mc_u64(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(mc_u64(b"18446744073709551616"), None);
+        assert_eq!(mc_u64(b" 12"), Some(12));
+        assert_eq!(mc_u64(b"12x"), None);
+        assert_eq!(mc_u64(b"12\0x"), Some(12));
+        assert_eq!(mc_u64(b""), None);
+        assert_eq!(mc_u64(b"+"), None);
+        assert_eq!(mc_u32(b"4294967297"), Some(1));
+        assert_eq!(mc_i32(b"-1"), Some(-1));
+        assert_eq!(mc_i32(b"4294967295"), Some(-1));
+        assert_eq!(mc_i32(b"9223372036854775808"), None);
+        assert_eq!(mc_i32(b"-9223372036854775808"), Some(0));
+        assert_eq!(plain_u32(b"+1"), None);
+        assert_eq!(plain_u32(b"4294967296"), None);
+    }
+
+    #[test]
+    fn formats_decimals() {
+        let mut b = [0u8; 20];
+        for v in [0u64, 9, 10, 99, 12345, u64::MAX] {
+            let n = format_u64(&mut b, v);
+            assert_eq!(&b[..n], v.to_string().as_bytes());
+        }
+    }
+}
