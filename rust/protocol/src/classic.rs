@@ -40,7 +40,11 @@ fn run_get<S: Storage, H: Host>(
     } else {
         0
     };
-    let mut pos = if st.get_resume != 0 { st.get_resume } else { keys };
+    let mut pos = if st.get_resume != 0 {
+        st.get_resume
+    } else {
+        keys
+    };
     let mark = x.out.queued();
     let mut served = 0usize;
     st.get_resume = 0;
@@ -61,7 +65,9 @@ fn run_get<S: Storage, H: Host>(
             // "VALUE <key> <flags> <bytes>[ <cas>]", the value, CRLF,
             // straight into the output while the engine holds its lock.
             let head = scratch.clear().push(b"VALUE ").push(key).byte(b' ');
-            head.u64(u64::from(info.flags)).byte(b' ').u64(value.len() as u64);
+            head.u64(u64::from(info.flags))
+                .byte(b' ')
+                .u64(value.len() as u64);
             if with_cas {
                 head.byte(b' ').u64(info.cas);
             }

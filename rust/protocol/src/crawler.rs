@@ -44,7 +44,11 @@ fn dump_line(line: &mut Line, it: &WalkItem<'_>) {
     }
     line.push(b" la=").i64(it.last_access);
     line.push(b" cas=").u64(it.cas);
-    line.push(if it.fetched { b" fetch=yes" } else { b" fetch=no" });
+    line.push(if it.fetched {
+        b" fetch=yes"
+    } else {
+        b" fetch=no"
+    });
     line.push(b" cls=").u64(u64::from(it.class_id));
     line.push(b" size=").u64(it.size).byte(b'\n');
 }
@@ -69,8 +73,7 @@ pub fn metadump_run<S: Storage, H: Host>(
             if failed {
                 return;
             }
-            if classes != 0
-                && (it.class_id >= DUMP_CLASSES || classes & (1u64 << it.class_id) == 0)
+            if classes != 0 && (it.class_id >= DUMP_CLASSES || classes & (1u64 << it.class_id) == 0)
             {
                 return;
             }

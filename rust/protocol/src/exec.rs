@@ -76,7 +76,9 @@ fn word_of(r: Result<(), Error>, op: Op) -> Result<Word, &'static str> {
         Err(Error::TooLarge) if op == Op::Append => Ok(Word::NotStored),
         Err(Error::TooLarge) if op == Op::Store => Err("SERVER_ERROR object too large for cache"),
         Err(Error::NoMemory) if op == Op::Arith => Err("SERVER_ERROR out of memory"),
-        Err(Error::NoMemory) if op != Op::Delete => Err("SERVER_ERROR out of memory storing object"),
+        Err(Error::NoMemory) if op != Op::Delete => {
+            Err("SERVER_ERROR out of memory storing object")
+        }
         Err(Error::NonNumeric) if op == Op::Arith => {
             Err("CLIENT_ERROR cannot increment or decrement non-numeric value")
         }
@@ -154,7 +156,12 @@ impl<S: Storage, H: Host> Exec<'_, S, H> {
 
     /// A meta status word (HD NS EX NF) with the echo composed by `echo`
     /// after it, or the error line it stands for.
-    pub fn reply_meta_status(&mut self, r: Result<(), Error>, op: Op, echo: impl FnOnce(&mut Line)) {
+    pub fn reply_meta_status(
+        &mut self,
+        r: Result<(), Error>,
+        op: Op,
+        echo: impl FnOnce(&mut Line),
+    ) {
         match word_of(r, op) {
             Ok(w) => {
                 self.line.clear().push(w.meta());

@@ -253,7 +253,9 @@ fn meta_delete<S: Storage, H: Host>(x: &mut Exec<'_, S, H>, m: &MetaRequest<'_>)
         return;
     }
     let echo = Echo::of(m);
-    x.reply_meta_status(r, Op::Delete, |line| put_echo(line, &echo, &Values::default()));
+    x.reply_meta_status(r, Op::Delete, |line| {
+        put_echo(line, &echo, &Values::default())
+    });
 }
 
 fn meta_arith<S: Storage, H: Host>(x: &mut Exec<'_, S, H>, m: &MetaRequest<'_>) {
@@ -317,7 +319,8 @@ fn me_class(size: usize, factor: f64) -> u32 {
 fn chunk_size_next(size: usize, limit: usize, factor: f64) -> usize {
     let factor = if factor >= 1.01 { factor } else { 1.25 };
     let next = size as f64 * factor;
-    if !(next <= limit as f64) {
+    // also NaN and infinity
+    if next.partial_cmp(&(limit as f64)) != Some(std::cmp::Ordering::Less) && next != limit as f64 {
         return 0;
     }
     let aligned = ((next as usize) + 7) & !7;
@@ -348,12 +351,21 @@ fn meta_debug<S: Storage, H: Host>(x: &mut Exec<'_, S, H>, m: &MetaRequest<'_>) 
     let size = item_size(m.key.len(), info.flags, value_len);
     // exp as memcached prints it: now - exptime (negative while live), -1
     // for an item without expiry
-    let exp = if info.exptime == 0 { -1 } else { now - info.exptime };
+    let exp = if info.exptime == 0 {
+        -1
+    } else {
+        now - info.exptime
+    };
     line.push(b" exp=").i64(exp);
     line.push(b" la=").i64((now - info.last_access).max(0));
     line.push(b" cas=").u64(info.cas);
-    line.push(if info.fetched { b" fetch=yes" } else { b" fetch=no" });
-    line.push(b" cls=").u64(u64::from(me_class(size, x.limits.growth_factor)));
+    line.push(if info.fetched {
+        b" fetch=yes"
+    } else {
+        b" fetch=no"
+    });
+    line.push(b" cls=")
+        .u64(u64::from(me_class(size, x.limits.growth_factor)));
     line.push(b" size=").u64(size as u64).crlf();
     x.reply_scratch();
 }

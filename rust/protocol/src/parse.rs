@@ -195,7 +195,7 @@ fn parse_store<'a>(t: &[&'a [u8]], n: usize, cmd: StoreCommand, noreply: &mut bo
         return bad;
     };
     // memcached's bounds: the length plus its CRLF must fit an int
-    if value_len < 0 || value_len > i32::MAX - 2 {
+    if !(0..=i32::MAX - 2).contains(&value_len) {
         return bad;
     }
     let cmd = if cas {

@@ -170,7 +170,14 @@ impl Session {
                 line = head;
             }
             let parsed = parse_line(line);
-            if !classic_run(&mut x, st, parsed.req, parsed.noreply, line, &mut self.keybuf) {
+            if !classic_run(
+                &mut x,
+                st,
+                parsed.req,
+                parsed.noreply,
+                line,
+                &mut self.keybuf,
+            ) {
                 st.scanned = line_end; // the line stays: run it again
                 status = Status::Paused;
                 break;
@@ -188,4 +195,3 @@ impl Session {
         (status, progress)
     }
 }
-

@@ -105,7 +105,11 @@ pub fn run_store<S: Storage, H: Host>(
 }
 
 /// As memcached counts a store's outcome; cas_mode: a compare-and-swap.
-fn count_store<S: Storage, H: Host>(x: &mut Exec<'_, S, H>, r: &Result<u64, Error>, cas_mode: bool) {
+fn count_store<S: Storage, H: Host>(
+    x: &mut Exec<'_, S, H>,
+    r: &Result<u64, Error>,
+    cas_mode: bool,
+) {
     let which = match r {
         Ok(_) if cas_mode => Counter::CasHits,
         Err(Error::Exists) if cas_mode => Counter::CasBadval,
@@ -139,7 +143,9 @@ pub fn store_complete<S: Storage, H: Host>(x: &mut Exec<'_, S, H>, st: &State, d
     let key = &p.key[..p.key_len];
     let value = &data[..value_len];
     let Some(m) = &p.meta else {
-        let r = x.storage.store(p.cmd, key, value, p.flags, p.exptime, x.now);
+        let r = x
+            .storage
+            .store(p.cmd, key, value, p.flags, p.exptime, x.now);
         count_store(x, &r, matches!(p.cmd, StoreCommand::Cas(_)));
         x.reply_status(r.map(|_| ()), op_of(p.cmd));
         return;
@@ -149,7 +155,8 @@ pub fn store_complete<S: Storage, H: Host>(x: &mut Exec<'_, S, H>, st: &State, d
         .storage
         .meta_store(mode, key, value, p.flags, p.exptime, x.now, &m.opts);
     // C turns set/replace into a cas, counted as one
-    let cas_mode = m.opts.compare_cas.is_some() && matches!(mode, StoreMode::Set | StoreMode::Replace);
+    let cas_mode =
+        m.opts.compare_cas.is_some() && matches!(mode, StoreMode::Set | StoreMode::Replace);
     count_store(x, &r, cas_mode);
     if r.is_ok() && m.quiet {
         return;
