@@ -10,5 +10,8 @@ pub mod c_core;
 // crate keeps it (and its #[no_mangle] functions) in the link.
 extern crate molt_ffi;
 
-pub use c_core::{engines, run_c_main, CStorage, StorageConfig};
+pub use c_core::{
+    engines, protocols, run_c_main, CProtocol, CProtocolSession, CStorage, ProtocolResult,
+    StorageConfig,
+};
 pub use storage;

@@ -193,6 +193,12 @@ impl CStorage {
         ManuallyDrop::new(CStorage { raw })
     }
 
+    /// The handle, for passing to other C seams (a protocol.h context);
+    /// it stays owned by this value.
+    pub fn as_raw(&self) -> NonNull<sys::molt_storage> {
+        self.raw
+    }
+
     /// The engine's name.
     pub fn name(&self) -> String {
         // SAFETY: the handle is live; the name is a static C string.
