@@ -5,9 +5,9 @@
 //! wrapper of storage.h (the Rust protocol uses it too). Everything else in
 //! the workspace (tests, benches, main) uses this safe API.
 
-use molt_ffi::convert::check;
+use molt_ffi::convert::{c_names, check};
 use molt_ffi::sys;
-use std::ffi::{CStr, CString, OsString};
+use std::ffi::{CString, OsString};
 use std::os::raw::{c_char, c_int, c_void};
 use std::ptr::NonNull;
 use storage::Error;
@@ -50,17 +50,9 @@ pub struct CProtocol {
 
 /// The names `molt_protocol_open` knows in this binary.
 pub fn protocols() -> Vec<String> {
-    let mut names = Vec::new();
-    // SAFETY: a static, NULL-terminated array of static C strings; read up
-    // to the NULL.
-    unsafe {
-        let mut p = sys::molt_protocol_names();
-        while !(*p).is_null() {
-            names.push(CStr::from_ptr(*p).to_string_lossy().into_owned());
-            p = p.add(1);
-        }
-    }
-    names
+    // SAFETY: molt_protocol_names returns a static, NULL-terminated array of
+    // static NUL-terminated strings.
+    unsafe { c_names(sys::molt_protocol_names()) }
 }
 
 impl CProtocol {

@@ -4,7 +4,7 @@
 //! it (owning the handle), and the Rust protocol (protocol.rs) borrows the
 //! handle a host passes in its context.
 
-use crate::convert::{c_arith_opts, c_opt, check};
+use crate::convert::{c_arith_opts, c_names, c_opt, check};
 use crate::sys;
 use std::any::Any;
 use std::ffi::{CStr, CString};
@@ -38,17 +38,9 @@ impl Default for StorageConfig {
 
 /// Names of the storage engines compiled into this binary.
 pub fn engines() -> Vec<String> {
-    let mut names = Vec::new();
     // SAFETY: molt_storage_engines returns a static, NULL-terminated array
-    // of static NUL-terminated strings; we only read up to the NULL.
-    unsafe {
-        let mut p = sys::molt_storage_engines();
-        while !(*p).is_null() {
-            names.push(CStr::from_ptr(*p).to_string_lossy().into_owned());
-            p = p.add(1);
-        }
-    }
-    names
+    // of static NUL-terminated strings.
+    unsafe { c_names(sys::molt_storage_engines()) }
 }
 
 /// A storage engine opened through storage.h (the C slab engine, or seg

@@ -180,6 +180,20 @@ fn parse_flags<'a>(
     bad.then_some(err)
 }
 
+/// What every command but me checks first, in memcached's order: a key at
+/// all, its length, then the token count.
+fn check_tokens(t: &[&[u8]], ntok: usize, too_many: &'static str) -> Option<&'static str> {
+    if ntok < 3 {
+        Some(MSG_ERROR)
+    } else if t[1].len() > KEY_MAX {
+        Some(MSG_BAD_FORMAT)
+    } else if ntok > MC_MAX_META_TOKENS {
+        Some(too_many)
+    } else {
+        None
+    }
+}
+
 fn opaque_err(m: &MetaRequest<'_>) -> Option<&'static str> {
     (m.opaque.len() > OPAQUE_MAX).then_some(ERR_OPAQUE)
 }
@@ -190,14 +204,8 @@ fn parse_mg<'a>(
     ntok: usize,
     keybuf: &'a mut [u8; KEY_MAX],
 ) -> Option<&'static str> {
-    if ntok < 3 {
-        return Some(MSG_ERROR);
-    }
-    if t[1].len() > KEY_MAX {
-        return Some(MSG_BAD_FORMAT);
-    }
-    if ntok > MC_MAX_META_TOKENS {
-        return Some("CLIENT_ERROR options flags are too long");
+    if let Some(e) = check_tokens(t, ntok, "CLIENT_ERROR options flags are too long") {
+        return Some(e);
     }
     parse_flags(m, t[1], keybuf, &t[2..ntok - 1], b'g').or_else(|| opaque_err(m))
 }
@@ -210,14 +218,12 @@ fn parse_ms<'a>(
     ntok: usize,
     keybuf: &'a mut [u8; KEY_MAX],
 ) -> Option<&'static str> {
-    if ntok < 3 {
-        return Some(MSG_ERROR);
+    if let Some(e) = check_tokens(t, ntok, ERR_FLAGS_TOO_LONG) {
+        return Some(e);
     }
-    if t[1].len() > KEY_MAX || ntok == 3 {
+    // no length: as a key that is too long
+    if ntok == 3 {
         return Some(MSG_BAD_FORMAT);
-    }
-    if ntok > MC_MAX_META_TOKENS {
-        return Some(ERR_FLAGS_TOO_LONG);
     }
     match mc_i32(t[2]) {
         Some(n) if (0..=i32::MAX - 2).contains(&n) => m.data_len = n as usize + 2,
@@ -250,14 +256,8 @@ fn parse_md_ma<'a>(
     keybuf: &'a mut [u8; KEY_MAX],
     cmd: u8,
 ) -> Option<&'static str> {
-    if ntok < 3 {
-        return Some(MSG_ERROR);
-    }
-    if t[1].len() > KEY_MAX {
-        return Some(MSG_BAD_FORMAT);
-    }
-    if ntok > MC_MAX_META_TOKENS {
-        return Some(ERR_FLAGS_TOO_LONG);
+    if let Some(e) = check_tokens(t, ntok, ERR_FLAGS_TOO_LONG) {
+        return Some(e);
     }
     // md/ma answer one message for every flag problem
     parse_flags(m, t[1], keybuf, &t[2..ntok - 1], cmd)

@@ -36,20 +36,27 @@ fn mc_scan(s: &[u8]) -> Option<(bool, u64)> {
     Some((neg, v))
 }
 
-/// The common case, 1..9 plain digits: no sign, no overflow possible.
-fn mc_short(s: &[u8]) -> Option<u64> {
-    if s.is_empty() || s.len() > 9 {
+/// Plain decimal digits (no sign, no white space), None on anything else
+/// or past u64.
+fn digits(s: &[u8]) -> Option<u64> {
+    if s.is_empty() {
         return None;
     }
-    let mut v: u32 = 0;
-    for &c in s {
+    s.iter().try_fold(0u64, |v, &c| {
         let d = c.wrapping_sub(b'0');
         if d > 9 {
             return None;
         }
-        v = v * 10 + u32::from(d);
+        v.checked_mul(10)?.checked_add(u64::from(d))
+    })
+}
+
+/// The common case, 1..9 plain digits: no sign, no overflow possible.
+fn mc_short(s: &[u8]) -> Option<u64> {
+    if s.len() > 9 {
+        return None;
     }
-    Some(u64::from(v))
+    digits(s)
 }
 
 fn mc_number(s: &[u8]) -> Option<(bool, u64)> {
@@ -87,18 +94,7 @@ pub fn mc_i32(s: &[u8]) -> Option<i32> {
 
 /// Plain digits that fit u32 (no sign, no white space).
 pub fn plain_u32(s: &[u8]) -> Option<u32> {
-    if s.is_empty() || s.len() > 20 {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &c in s {
-        let d = c.wrapping_sub(b'0');
-        if d > 9 {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(d))?;
-    }
-    u32::try_from(v).ok()
+    digits(s).and_then(|v| u32::try_from(v).ok())
 }
 
 /// v in decimal into `out` (at least 20 bytes); returns the length.
