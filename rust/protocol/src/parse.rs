@@ -64,10 +64,7 @@ pub fn next_key(line: &[u8], pos: usize) -> Option<(usize, usize)> {
     let rest = line.get(pos..)?;
     let skip = rest.iter().position(|&c| c != b' ')?;
     let start = pos + skip;
-    let len = line[start..]
-        .iter()
-        .position(|&c| c == b' ')
-        .unwrap_or(line.len() - start);
+    let len = memchr::memchr(b' ', &line[start..]).unwrap_or(line.len() - start);
     Some((start, len))
 }
 
@@ -367,9 +364,7 @@ pub fn parse_line(line: &[u8]) -> Parsed<'_> {
         i += 1;
     }
     let begin = i;
-    while i < line.len() && line[i] != b' ' {
-        i += 1;
-    }
+    i = memchr::memchr(b' ', &line[begin..]).map_or(line.len(), |n| begin + n);
     let word = &line[begin..i];
     let mut noreply = false;
     // The get family first: it is most of the traffic.

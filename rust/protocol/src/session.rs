@@ -147,10 +147,7 @@ impl Session {
             }
             let rest = &input[pos..];
             let nl = if have > st.scanned {
-                rest[st.scanned..]
-                    .iter()
-                    .position(|&c| c == b'\n')
-                    .map(|i| st.scanned + i)
+                memchr::memchr(b'\n', &rest[st.scanned..]).map(|i| st.scanned + i)
             } else {
                 None
             };
