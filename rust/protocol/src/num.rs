@@ -97,21 +97,40 @@ pub fn plain_u32(s: &[u8]) -> Option<u32> {
     digits(s).and_then(|v| u32::try_from(v).ok())
 }
 
+/// "00" "01" ... "99": two digits per division.
+const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// v in decimal at the end of `buf`; returns where its first digit is.
+#[inline]
+pub fn format_u64_tail(buf: &mut [u8; 20], mut v: u64) -> usize {
+    let mut at = 20;
+    while v >= 100 {
+        let pair = (v % 100) as usize * 2;
+        v /= 100;
+        at -= 2;
+        buf[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if v >= 10 {
+        let pair = v as usize * 2;
+        at -= 2;
+        buf[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else {
+        at -= 1;
+        buf[at] = b'0' + v as u8;
+    }
+    at
+}
+
 /// v in decimal into `out` (at least 20 bytes); returns the length.
-pub fn format_u64(out: &mut [u8], mut v: u64) -> usize {
-    if v < 10 {
-        out[0] = b'0' + v as u8;
-        return 1;
-    }
+pub fn format_u64(out: &mut [u8], v: u64) -> usize {
     let mut tmp = [0u8; 20];
-    let mut n = 0;
-    while v != 0 {
-        tmp[19 - n] = b'0' + (v % 10) as u8;
-        v /= 10;
-        n += 1;
-    }
-    out[..n].copy_from_slice(&tmp[20 - n..]);
-    n
+    let at = format_u64_tail(&mut tmp, v);
+    out[..20 - at].copy_from_slice(&tmp[at..]);
+    20 - at
 }
 
 #[cfg(test)]
@@ -141,7 +160,7 @@ mod tests {
     #[test]
     fn formats_decimals() {
         let mut b = [0u8; 20];
-        for v in [0u64, 9, 10, 99, 12345, u64::MAX] {
+        for v in [0u64, 9, 10, 99, 100, 101, 999, 1000, 12345, 123456, u64::MAX] {
             let n = format_u64(&mut b, v);
             assert_eq!(&b[..n], v.to_string().as_bytes());
         }
