@@ -21,6 +21,7 @@ mod base64;
 mod classic;
 mod crawler;
 mod exec;
+mod find;
 mod line;
 mod meta;
 mod meta_parse;

@@ -53,10 +53,18 @@ fn digits(s: &[u8]) -> Option<u64> {
 
 /// The common case, 1..9 plain digits: no sign, no overflow possible.
 fn mc_short(s: &[u8]) -> Option<u64> {
-    if s.len() > 9 {
+    if s.is_empty() || s.len() > 9 {
         return None;
     }
-    digits(s)
+    let mut v: u32 = 0;
+    for &c in s {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + u32::from(d);
+    }
+    Some(u64::from(v))
 }
 
 fn mc_number(s: &[u8]) -> Option<(bool, u64)> {
@@ -160,7 +168,19 @@ mod tests {
     #[test]
     fn formats_decimals() {
         let mut b = [0u8; 20];
-        for v in [0u64, 9, 10, 99, 100, 101, 999, 1000, 12345, 123456, u64::MAX] {
+        for v in [
+            0u64,
+            9,
+            10,
+            99,
+            100,
+            101,
+            999,
+            1000,
+            12345,
+            123456,
+            u64::MAX,
+        ] {
             let n = format_u64(&mut b, v);
             assert_eq!(&b[..n], v.to_string().as_bytes());
         }

@@ -147,7 +147,7 @@ impl Session {
             }
             let rest = &input[pos..];
             let nl = if have > st.scanned {
-                memchr::memchr(b'\n', &rest[st.scanned..]).map(|i| st.scanned + i)
+                crate::find::find(&rest[st.scanned..], b'\n').map(|i| st.scanned + i)
             } else {
                 None
             };
