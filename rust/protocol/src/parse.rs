@@ -45,9 +45,7 @@ pub fn tokenize<'a>(s: &'a [u8], t: &mut [&'a [u8]]) -> usize {
             break;
         }
         let b = i;
-        while i < s.len() && s[i] != b' ' {
-            i += 1;
-        }
+        i = crate::find::find(&s[b..], b' ').map_or(s.len(), |e| b + e);
         if n == t.len() {
             return n + 1;
         }
@@ -144,6 +142,7 @@ fn take_noreply(t: &[&[u8]], n: usize) -> bool {
     n > 1 && t[n - 1] == b"noreply"
 }
 
+#[inline]
 fn parse_get(line: &[u8], args: usize, with_cas: bool, touch: bool) -> Request<'_> {
     let mut pos = args;
     let mut exptime = 0;
@@ -357,7 +356,9 @@ pub fn http_request_line(line: &[u8]) -> bool {
     t[n - 1].starts_with(b"HTTP/")
 }
 
-/// Parse one command line (without its line ending).
+/// Parse one command line (without its line ending). Inline: once per
+/// request, and its result then needs no copying out.
+#[inline]
 pub fn parse_line(line: &[u8]) -> Parsed<'_> {
     let mut i = 0;
     while i < line.len() && line[i] == b' ' {
@@ -383,50 +384,55 @@ pub fn parse_line(line: &[u8]) -> Parsed<'_> {
     Parsed { req, noreply }
 }
 
+/// The commands that take a fixed set of tokens.
+enum Kind {
+    Store(StoreCommand),
+    Arith(bool),
+    Delete,
+    Touch,
+    Flush,
+    Version,
+    Verbosity,
+    Quit,
+    Stats,
+    RefreshCerts,
+    LruCrawler,
+}
+
 fn parse_tokens<'a>(line: &'a [u8], word: &[u8], noreply: &mut bool) -> Request<'a> {
     let kind = match word {
-        b"set" => Some(StoreCommand::Set),
-        b"add" => Some(StoreCommand::Add),
-        b"replace" => Some(StoreCommand::Replace),
-        b"append" => Some(StoreCommand::Append),
-        b"prepend" => Some(StoreCommand::Prepend),
-        b"cas" => Some(StoreCommand::Cas(0)),
-        _ => None,
+        b"set" => Kind::Store(StoreCommand::Set),
+        b"add" => Kind::Store(StoreCommand::Add),
+        b"replace" => Kind::Store(StoreCommand::Replace),
+        b"append" => Kind::Store(StoreCommand::Append),
+        b"prepend" => Kind::Store(StoreCommand::Prepend),
+        b"cas" => Kind::Store(StoreCommand::Cas(0)),
+        b"incr" => Kind::Arith(true),
+        b"decr" => Kind::Arith(false),
+        b"delete" => Kind::Delete,
+        b"touch" => Kind::Touch,
+        b"flush_all" => Kind::Flush,
+        b"version" => Kind::Version,
+        b"verbosity" => Kind::Verbosity,
+        b"quit" => Kind::Quit,
+        b"stats" => Kind::Stats,
+        b"refresh_certs" => Kind::RefreshCerts,
+        b"lru_crawler" => Kind::LruCrawler,
+        _ => return Request::Unknown,
     };
-    let known = kind.is_some()
-        || matches!(
-            word,
-            b"incr"
-                | b"decr"
-                | b"delete"
-                | b"touch"
-                | b"flush_all"
-                | b"version"
-                | b"verbosity"
-                | b"quit"
-                | b"stats"
-                | b"refresh_certs"
-                | b"lru_crawler"
-        );
-    if !known {
-        return Request::Unknown;
-    }
     let mut t: [&[u8]; MAX_TOKENS] = [b""; MAX_TOKENS];
     let n = tokenize(line, &mut t);
-    if let Some(cmd) = kind {
-        return parse_store(&t, n, cmd, noreply);
-    }
-    match word {
-        b"incr" => parse_arith(&t, n, true, noreply),
-        b"decr" => parse_arith(&t, n, false, noreply),
-        b"delete" => parse_delete(&t, n, noreply),
-        b"touch" => parse_touch(&t, n, noreply),
-        b"flush_all" => parse_flush(&t, n, noreply),
-        b"verbosity" => parse_verbosity(&t, n, noreply),
-        b"stats" => parse_stats(&t, n),
-        b"refresh_certs" => parse_refresh_certs(&t, n, noreply),
-        b"lru_crawler" => parse_lru_crawler(&t, n),
-        b"version" => Request::Version,
-        _ => Request::Quit,
+    match kind {
+        Kind::Store(cmd) => parse_store(&t, n, cmd, noreply),
+        Kind::Arith(incr) => parse_arith(&t, n, incr, noreply),
+        Kind::Delete => parse_delete(&t, n, noreply),
+        Kind::Touch => parse_touch(&t, n, noreply),
+        Kind::Flush => parse_flush(&t, n, noreply),
+        Kind::Verbosity => parse_verbosity(&t, n, noreply),
+        Kind::Stats => parse_stats(&t, n),
+        Kind::RefreshCerts => parse_refresh_certs(&t, n, noreply),
+        Kind::LruCrawler => parse_lru_crawler(&t, n),
+        Kind::Version => Request::Version,
+        Kind::Quit => Request::Quit,
     }
 }
