@@ -43,10 +43,12 @@ struct BufOutput<'a> {
 }
 
 impl Output for BufOutput<'_> {
+    #[inline]
     fn queued(&self) -> usize {
         self.buf.end - self.buf.start
     }
 
+    #[inline]
     fn append(&mut self, parts: &[&[u8]]) -> bool {
         let n: usize = parts.iter().map(|p| p.len()).sum();
         // SAFETY: buf is the host's molt_buf, valid and ours for the call;
@@ -132,6 +134,7 @@ impl<'a> Host for CHost<'a> {
         }
     }
 
+    #[inline]
     fn count(&mut self, which: Counter, n: u64) {
         let index = molt_counter(which as u32).0 as usize;
         // SAFETY: counters is the worker's molt_counters, valid for the
