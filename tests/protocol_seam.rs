@@ -119,3 +119,139 @@ fn c_and_rust_agree_when_cut_anywhere_or_paused() {
         run("c", "slab", &input, &[], 16)
     );
 }
+
+/// A random request: classic or meta, good or malformed, sometimes with a
+/// data block, sometimes a long or binary line.
+fn random_request(r: &mut molt_test_support::Rng) -> Vec<u8> {
+    const KEYS: &[&str] = &["a", "b", "n", "k:1", "a2V5", "YQ==", "x y", ""];
+    const WORDS: &[&str] = &[
+        "get",
+        "gets",
+        "gat",
+        "gats",
+        "set",
+        "add",
+        "replace",
+        "append",
+        "prepend",
+        "cas",
+        "incr",
+        "decr",
+        "delete",
+        "touch",
+        "flush_all",
+        "version",
+        "verbosity",
+        "stats",
+        "mg",
+        "ms",
+        "md",
+        "ma",
+        "me",
+        "mn",
+        "mz",
+        "lru_crawler",
+        "bogus",
+        "GET",
+    ];
+    const ARGS: &[&str] = &[
+        "0",
+        "1",
+        "5",
+        "-1",
+        "100",
+        "2592001",
+        "4294967297",
+        "18446744073709551615",
+        "x",
+        "noreply",
+        "metadump",
+        "all",
+        "1,2",
+        "HTTP/1.1",
+        "reset",
+        "settings",
+    ];
+    const FLAGS: &[&str] = &[
+        "v", "k", "s", "t", "c", "f", "l", "h", "q", "u", "b", "I", "x", "O123", "T30", "T-1",
+        "N10", "R5", "C1", "C999", "E77", "F5", "MS", "ME", "MA", "MP", "MR", "MI", "MD", "MX",
+        "D3", "J9", "Tx", "P", "L", "zz",
+    ];
+    let word = r.pick(WORDS);
+    let mut toks = vec![word.to_string()];
+    let meta = word.len() == 2 && word.starts_with('m');
+    let mut block = None;
+    if word != "mn" && !r.chance(5) {
+        toks.push(r.pick(KEYS).to_string());
+    }
+    let stores = ["set", "add", "replace", "append", "prepend", "cas", "ms"];
+    if stores.contains(&word) {
+        let n = if r.chance(5) { 3000 } else { r.below(6) };
+        if word != "ms" {
+            toks.push(r.pick(&["0", "7", "x"]).to_string());
+            toks.push(r.pick(&["0", "100", "-1"]).to_string());
+        }
+        toks.push(if r.chance(90) {
+            n.to_string()
+        } else {
+            r.pick(ARGS).to_string()
+        });
+        if word == "cas" {
+            toks.push(r.pick(&["1", "2", "99"]).to_string());
+        }
+        block = Some(n);
+    }
+    for _ in 0..r.below(4) {
+        toks.push(if meta { r.pick(FLAGS) } else { r.pick(ARGS) }.to_string());
+    }
+    let mut line = toks
+        .join(if r.chance(10) { "  " } else { " " })
+        .into_bytes();
+    if r.chance(2) {
+        line.extend(std::iter::repeat_n(b'k', 300 + r.below(20000)));
+    }
+    if r.chance(3) && !line.is_empty() {
+        let i = r.below(line.len());
+        line[i] = [b'\r', b'\0', b'\t', b' ', 0xff][r.below(5)];
+    }
+    line.extend_from_slice(if r.chance(90) { b"\r\n" } else { b"\n" });
+    if let Some(n) = block {
+        line.extend((0..n).map(|i| b'0' + (i % 10) as u8));
+        line.extend_from_slice(if r.chance(92) { b"\r\n" } else { b"xx" });
+    }
+    line
+}
+
+/// Random streams, cut at random points, some with a tiny high-water mark:
+/// "c" and "rust" must answer byte for byte alike on both engines.
+#[test]
+fn c_and_rust_agree_on_random_streams() {
+    let streams: usize = std::env::var("PROTOCOL_SEAM_STREAMS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
+    let mut r = molt_test_support::Rng(0x70_726f_746f);
+    for case in 0..streams {
+        let mut input = Vec::new();
+        for _ in 0..1 + r.below(40) {
+            input.extend(random_request(&mut r));
+        }
+        let mut cuts: Vec<usize> = (0..r.below(6)).map(|_| r.below(input.len() + 1)).collect();
+        cuts.sort_unstable();
+        let out_high = if r.chance(20) {
+            1 + r.below(64)
+        } else {
+            1 << 30
+        };
+        let engine = if case % 2 == 0 { "slab" } else { "seg" };
+        let c = run("c", engine, &input, &cuts, out_high);
+        let rust = run("rust", engine, &input, &cuts, out_high);
+        assert!(
+            c == rust,
+            "case {case} ({engine}, cuts {cuts:?}, out_high {out_high}): input\n{}\nc:\n{}\nrust:\n{}",
+            String::from_utf8_lossy(&input),
+            String::from_utf8_lossy(&c.0),
+            String::from_utf8_lossy(&rust.0)
+        );
+    }
+}
