@@ -25,6 +25,7 @@ fn refuse_keys<S: Storage, H: Host>(x: &mut Exec<'_, S, H>, mark: usize) -> bool
 /// the line is validated before pausing, since what was produced may then
 /// be sent), true when done.
 #[allow(clippy::too_many_arguments)]
+#[inline]
 fn run_get<S: Storage, H: Host>(
     x: &mut Exec<'_, S, H>,
     st: &mut State,
@@ -149,7 +150,9 @@ fn run_refresh_certs<S: Storage, H: Host>(x: &mut Exec<'_, S, H>) {
 }
 
 /// Run a parsed classic line. False when it paused for output and must run
-/// again on the same line later.
+/// again on the same line later. Inline: its one caller hands it the parsed
+/// request straight from the parser.
+#[inline]
 pub fn classic_run<S: Storage, H: Host>(
     x: &mut Exec<'_, S, H>,
     st: &mut State,
