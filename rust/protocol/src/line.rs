@@ -9,14 +9,14 @@ use crate::num::format_u64_tail;
 pub const LINE_MAX: usize = 1024;
 
 pub struct Line {
-    buf: Box<[u8; LINE_MAX]>,
+    buf: [u8; LINE_MAX],
     len: usize,
 }
 
 impl Line {
     pub fn new() -> Line {
         Line {
-            buf: Box::new([0; LINE_MAX]),
+            buf: [0; LINE_MAX],
             len: 0,
         }
     }
