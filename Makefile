@@ -55,6 +55,8 @@ memccapable: build
 	@sh scripts/memccapable.sh $(C_ONLY)
 	@sh scripts/memccapable.sh $(MOLT) --storage slab
 	@sh scripts/memccapable.sh $(MOLT) --storage seg
+	@sh scripts/memccapable.sh $(MOLT) --protocol rust --storage slab
+	@sh scripts/memccapable.sh $(MOLT) --protocol rust --storage seg
 
 # molt-bench against a live server: JSON shape and zero wrong replies.
 bench-smoke: build

@@ -51,6 +51,7 @@ fn main() {
         .include(root.join("ffi/include"))
         .define("MOLT_WITH_SEG", None)
         .define("MOLT_WITH_TLS", None)
+        .define("MOLT_WITH_RUST_PROTOCOL", None)
         .compile("moltcore");
     println!("cargo:rustc-link-lib=pthread");
 }

@@ -9,7 +9,7 @@
 //! Used by the protocol differential fuzzer and the protocol benchmarks.
 
 use crate::c_core::CStorage;
-use molt_ffi::convert::check;
+use molt_ffi::convert::{c_names, check};
 use molt_ffi::sys;
 use std::cell::{Cell, UnsafeCell};
 use std::ffi::{CStr, CString};
@@ -22,17 +22,9 @@ use storage::Error;
 
 /// Names of the protocol implementations compiled into this binary.
 pub fn protocols() -> Vec<String> {
-    let mut names = Vec::new();
     // SAFETY: molt_protocol_names returns a static, NULL-terminated array of
-    // static NUL-terminated strings; we only read up to the NULL.
-    unsafe {
-        let mut p = sys::molt_protocol_names();
-        while !p.is_null() && !(*p).is_null() {
-            names.push(CStr::from_ptr(*p).to_string_lossy().into_owned());
-            p = p.add(1);
-        }
-    }
-    names
+    // static NUL-terminated strings.
+    unsafe { c_names(sys::molt_protocol_names()) }
 }
 
 /// What the host does after a process call (protocol.h
@@ -494,7 +486,7 @@ impl Session<'_> {
     /// engine at its time, and appends the replies to `out`.
     pub fn process(&mut self, cx: &Context<'_>, input: &[u8], out: &mut OutBuf) -> Progress {
         let (limits, now) = (&cx.limits, cx.now);
-        let st = cx.storage.raw();
+        let st = cx.storage.as_raw();
         self.host().storage.set(Some(st));
         self.host().limits.set(Some(*limits));
         let ctx = sys::molt_protocol_ctx {

@@ -382,6 +382,9 @@ fn stats_settings_items_and_slabs() {
             s.iter().any(|l| l.starts_with("STAT storage_engine ")),
             "{t}: {s:?}"
         );
+        // molt's own line: which protocol.h implementation answers
+        let protocol = if t.contains("-rs") { "rust" } else { "c" };
+        assert!(has(&format!("STAT protocol {protocol}")), "{t}: {s:?}");
         assert_eq!(s.last().unwrap(), "END");
         // Nothing stored yet: no class has items or pages.
         assert_eq!(stats_block(&mut c, "stats items"), vec!["END"], "{t}");

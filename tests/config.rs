@@ -318,3 +318,53 @@ fn tls_without_tls_support_is_a_clear_start_up_error() {
     assert!(err.contains("TLS") && err.contains("without Rust"), "{err}");
     std::fs::remove_file(file).unwrap();
 }
+
+/// `protocol = "rust"` picks the Rust protocol in the mixed binary (`stats
+/// settings` names it); molt-c reads the key but cannot open it.
+#[test]
+fn the_protocol_key_picks_the_implementation() {
+    let file = temp_config("protocol = \"rust\"\n");
+    let f = file.to_str().unwrap();
+    for target in targets!().into_iter().filter(|t| !t.is_tls()) {
+        let t = target.name;
+        assert_eq!(
+            value_of(&print_config(&target, &["--config", f]), "protocol"),
+            "\"rust\"",
+            "{t}"
+        );
+        if t == "molt-c" {
+            let out = run(&target, &["--config", f, "-l", "127.0.0.1", "-p", "1"]);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_ne!(out.status.code(), Some(0), "{t}");
+            assert!(
+                err.contains(
+                    "protocol 'rust' is written in Rust and this binary was built without \
+                     Rust (use the mixed binary, molt)"
+                ),
+                "{t}: {err}"
+            );
+            continue;
+        }
+        // a flag still beats the file
+        for (args, want) in [
+            (&["--config", f][..], "rust"),
+            (&["--config", f, "--protocol", "c"][..], "c"),
+        ] {
+            let server = Server::start(&target, args);
+            let mut c = server.client();
+            c.send_line("stats settings").unwrap();
+            let mut found = None;
+            loop {
+                let l = c.read_line().unwrap();
+                if l == "END" {
+                    break;
+                }
+                if let Some(p) = l.strip_prefix("STAT protocol ") {
+                    found = Some(p.to_string());
+                }
+            }
+            assert_eq!(found.as_deref(), Some(want), "{t}: {args:?}");
+        }
+    }
+    std::fs::remove_file(file).unwrap();
+}

@@ -1,8 +1,9 @@
 //! Differential fuzzer against memcached 1.6.18: the same random command
 //! streams (classic and meta, well-formed and malformed, cut into random
 //! pieces) go to memcached and to each plain molt target (molt-c, molt-slab,
-//! molt-seg; the TLS targets run the same protocol code), and the replies
-//! must be equal byte for byte after a few normalisations.
+//! molt-seg, and with the Rust protocol molt-slab-rs and molt-seg-rs; the
+//! TLS targets run the same protocol code), and the replies must be equal
+//! byte for byte after a few normalisations.
 //!
 //! One server per target for the whole run, all started with the same
 //! settings. Each case opens a fresh connection to every server, sends

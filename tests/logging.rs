@@ -88,9 +88,10 @@ fn default_is_silent_and_v_logs_start_up_and_shutdown() {
             "slab"
         };
         let transport = if target.is_tls() { "tls" } else { "tcp" };
+        let protocol = if t.contains("-rs") { "rust" } else { "c" };
         let start = format!(
             "molt 0.1.0 starting: listening on 127.0.0.1:{}, engine {engine}, transport {transport}, \
-             memory limit 32 MiB, 3 threads, admin off",
+             protocol {protocol}, memory limit 32 MiB, 3 threads, admin off",
             server.port()
         );
         assert_eq!(lines.first(), Some(&("info".to_string(), start)), "{t}");

@@ -126,6 +126,16 @@ fn check(target: &Target) {
                 == ["maxbytes", &(64u64 << 20).to_string()]),
         "{t}: {settings}"
     );
+    // molt's own settings line reads like memcached's to the tool
+    if target.name != molt_test_support::targets::MEMCACHED {
+        let protocol = if t.contains("-rs") { "rust" } else { "c" };
+        assert!(
+            settings
+                .lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["protocol", protocol]),
+            "{t}: {settings}"
+        );
+    }
 }
 
 #[test]

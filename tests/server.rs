@@ -262,6 +262,7 @@ fn bad_start_up_arguments_are_clear_errors() {
     for target in targets!() {
         let cases: &[(&[&str], &str)] = &[
             (&["--storage", "nosuch"], "unknown storage engine 'nosuch'"),
+            (&["--protocol", "nosuch"], "unknown protocol 'nosuch'"),
             (&["-p", "70000"], "invalid port '70000'"),
             (&["-m", "abc"], "invalid memory limit 'abc'"),
             (&["-t", "0"], "invalid thread count '0'"),

@@ -6,7 +6,8 @@
  * and appends the replies to an output buffer. It touches neither the socket
  * nor the server; all it may use arrives in a molt_protocol_ctx. As with
  * storage engines, implementations are chosen by name at run time
- * (molt_protocol_open: "c" in every binary) and must answer byte for byte
+ * (molt_protocol_open: "c" in every binary, "rust" in the mixed one) and
+ * must answer byte for byte
  * alike.
  *
  * The event loop's side of the contract, per connection:
@@ -200,7 +201,10 @@ typedef struct molt_protocol_session molt_protocol_session;
 
 /* Names of the implementations in this binary, NULL-terminated. */
 const char *const *molt_protocol_names(void);
-/* Open implementation `name` ("c"). MOLT_INVALID for an unknown name or a
+/* 1 when `name` is an implementation written in Rust that this binary
+ * lacks (molt-c: "rust"), so the caller can say it needs the mixed build. */
+int molt_protocol_needs_rust(const char *name);
+/* Open implementation `name` ("c"; "rust" in the mixed binary). MOLT_INVALID for an unknown name or a
  * NULL argument, MOLT_NO_MEMORY when allocation fails. */
 molt_status molt_protocol_open(const char *name, molt_protocol **out);
 /* Release; NULL is a no-op. Sessions must be freed first. */

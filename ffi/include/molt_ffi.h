@@ -14,10 +14,36 @@
 #include <stdint.h>
 #include "storage.h"
 #include "transport.h"
+#include "protocol.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/*
+ A fresh session (`session_new`); NULL on failure.
+ */
+void *molt_rust_protocol_session_new(void);
+
+/*
+ Releases a session (`session_free`); NULL is a no-op.
+
+ # Safety
+ `session` NULL or from `molt_rust_protocol_session_new`, not yet freed.
+ */
+void molt_rust_protocol_session_free(void *session);
+
+/*
+ Consumes complete requests from `input` and appends their replies to
+ `out` (`process`; see protocol.h). A NULL argument, a context without
+ storage, host or counters, or a panic answers MOLT_PROTOCOL_CLOSE.
+
+ # Safety
+ `session` a live session; `ctx` a valid context whose pointers are valid
+ for the call; `input` valid for `in_len` bytes; `out` the connection's
+ output buffer; `progress` writable.
+ */
+molt_protocol_status molt_rust_protocol_process(void *session, const molt_protocol_ctx *ctx, const char *input, size_t in_len, molt_buf *out, molt_protocol_progress *progress);
 
 /*
  Creates an engine from `cfg` (storage.h's engine constructor); on

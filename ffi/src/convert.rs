@@ -14,6 +14,23 @@ use storage::{
     StoreMode, StoreOptions, WalkCursor, WalkItem,
 };
 
+/// The strings of a static, NULL-terminated array of C strings (the
+/// registries' name lists).
+///
+/// # Safety
+/// `p` points at such an array, whose strings are NUL-terminated.
+pub unsafe fn c_names(mut p: *const *const std::os::raw::c_char) -> Vec<String> {
+    let mut names = Vec::new();
+    // SAFETY: the caller's promise; read up to the NULL.
+    unsafe {
+        while !(*p).is_null() {
+            names.push(std::ffi::CStr::from_ptr(*p).to_string_lossy().into_owned());
+            p = p.add(1);
+        }
+    }
+    names
+}
+
 /// storage.h's (switch, value) pair as an Option.
 fn opt<T>(on: c_int, v: T) -> Option<T> {
     (on != 0).then_some(v)

@@ -4,8 +4,9 @@
 //!   bindings.h); the root crate's safe wrapper of the C core uses it too.
 //! - `convert`: between those C types and the one safe model of the storage
 //!   seam (the `storage` crate).
-//! - `seg`, `tls`: the safe `rust/*` libraries as implementations of the
-//!   seams, with plain `extern "C"` functions that C sees through the
+//! - `c_storage`: the C engines (storage.h) as the safe storage trait.
+//! - `seg`, `tls`, `protocol`: the safe `rust/*` libraries as
+//!   implementations of the seams, with plain `extern "C"` functions that C sees through the
 //!   cbindgen header `include/molt_ffi.h`. Every export checks its pointers
 //!   and catches panics (guard.rs), answering in its seam's status domain;
 //!   handles are freed by the side that allocated them (`_new` / `_free`,
@@ -13,7 +14,9 @@
 
 mod guard;
 
+pub mod c_storage;
 pub mod convert;
+pub mod protocol;
 pub mod seg;
 pub mod tls;
 

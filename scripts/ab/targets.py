@@ -157,6 +157,9 @@ TARGETS: list[Target] = [
     Target("molt-c", _molt(MOLT_C), _exists(MOLT_C), engine="slab"),
     Target("molt slab", _molt(MOLT, "--storage", "slab"), _exists(MOLT), engine="slab"),
     Target("molt seg", _molt(MOLT, "--storage", "seg"), _exists(MOLT), engine="seg"),
+    # The same with the Rust protocol (--protocol rust), beside the C one.
+    Target("molt slab rs", _molt(MOLT, "--protocol", "rust", "--storage", "slab"), _exists(MOLT), engine="slab"),
+    Target("molt seg rs", _molt(MOLT, "--protocol", "rust", "--storage", "seg"), _exists(MOLT), engine="seg"),
     Target("memcached", _memcached(), _exists(MEMCACHED)),
     # TLS: both need a TLS-capable molt-bench (bench_args carry its TLS
     # options) and the test certificates (made on the availability check).

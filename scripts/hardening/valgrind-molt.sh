@@ -4,6 +4,7 @@
 # tests/server.rs, whose molt-slab/molt-seg targets cannot be redirected).
 #
 #   MOLT_VG_STORAGE  engine passed as --storage (default slab)
+#   MOLT_VG_PROTOCOL implementation passed as --protocol (default c)
 #   MOLT_VG_LOGDIR   where valgrind writes vg.<pid>.log (default /tmp/molt-vg)
 #   MOLT_BIN         the binary (default target/release/molt of this repo)
 #
@@ -20,4 +21,4 @@ exec valgrind --tool=memcheck -q \
     --leak-check=full --errors-for-leak-kinds=definite \
     --show-leak-kinds=definite \
     --log-file="$logdir/vg.%p.log" \
-    "$bin" --storage "${MOLT_VG_STORAGE:-slab}" "$@"
+    "$bin" --storage "${MOLT_VG_STORAGE:-slab}" --protocol "${MOLT_VG_PROTOCOL:-c}" "$@"

@@ -1,5 +1,6 @@
 #!/bin/sh
-# valgrind memcheck on the mixed binary (target/release/molt), both engines.
+# valgrind memcheck on the mixed binary (target/release/molt), both engines,
+# each with both protocols (MOLT_VG_PROTOCOLS, default "c rust").
 # Rust sanitizers need nightly (-Zsanitizer), so memcheck stands in for the
 # C-inside-Rust build. Per engine:
 #  1. the conformance transcripts on molt-c with valgrind-molt.sh as
@@ -36,6 +37,9 @@ check_logs() {
     [ $bad = 0 ] || { echo "valgrind: errors reported ($1)" >&2; exit 1; }
 }
 
+protocols=${MOLT_VG_PROTOCOLS:-c rust}
+for protocol in $protocols; do
+export MOLT_VG_PROTOCOL=$protocol
 for engine in $engines; do
     export MOLT_VG_STORAGE=$engine
     MOLT_VG_LOGDIR=$(mktemp -d /tmp/molt-vg.XXXXXX)
@@ -50,12 +54,13 @@ for engine in $engines; do
             { echo "valgrind: no molt-c trial of $f ran" >&2; exit 1; }
     done
     rm -f /tmp/molt-vg-conf.$$
-    check_logs "conformance, $engine"
-    echo "valgrind[$engine]: conformance transcripts clean ($(( $(date +%s) - start )) s)"
+    check_logs "conformance, $engine, $protocol"
+    echo "valgrind[$engine, $protocol]: conformance transcripts clean ($(( $(date +%s) - start )) s)"
     cargo test --release --locked -q --test server -- --skip small_memory_limit 2>&1 | tail -n 2
-    check_logs "server tests, $engine"
+    check_logs "server tests, $engine, $protocol"
     sh "$here/drive.sh" "$here/valgrind-molt.sh"
-    check_logs "drive, $engine"
-    echo "valgrind[$engine]: 0 errors, 0 definite leaks ($(( $(date +%s) - start )) s)"
+    check_logs "drive, $engine, $protocol"
+    echo "valgrind[$engine, $protocol]: 0 errors, 0 definite leaks ($(( $(date +%s) - start )) s)"
     rm -rf "$MOLT_VG_LOGDIR"
+done
 done

@@ -111,6 +111,9 @@ int stats_settings_report(molt_buf *out, size_t limit, const molt_options *o,
     rc |= stat_line(out, limit, "maxconns_fast", "yes");
     rc |= stat_line(out, limit, "flush_enabled", "yes");
     rc |= stat_line(out, limit, "storage_engine", engine);
+    /* molt's own (memcached has only binding_protocol): which protocol.h
+     * implementation answers, c or rust */
+    rc |= stat_str(out, limit, "protocol", o->protocol);
     rc |= stat_u64(out, limit, "admin_port", (uint64_t)o->admin_port);
     rc |= stat_str(out, limit, "admin_listen", o->admin_port ? o->admin_listen : "");
     rc |= stat_line(out, limit, "tls", o->tls_requested ? "yes" : "no");

@@ -8,4 +8,9 @@
 /* memcached's text and meta protocols in C (session.c). */
 extern const molt_protocol_ops molt_protocol_c_ops;
 
+#ifdef MOLT_WITH_RUST_PROTOCOL
+/* The same protocols in Rust (c-core/mixed/protocol_rust.c; mixed build). */
+extern const molt_protocol_ops molt_protocol_rust_ops;
+#endif
+
 #endif

@@ -16,11 +16,35 @@ struct molt_protocol_session {
     void *state;
 };
 
-static const molt_protocol_ops *const implementations[] = {&molt_protocol_c_ops};
+static const molt_protocol_ops *const implementations[] = {
+    &molt_protocol_c_ops,
+#ifdef MOLT_WITH_RUST_PROTOCOL
+    &molt_protocol_rust_ops,
+#endif
+};
 
-static const char *const implementation_names[] = {"c", NULL};
+static const char *const implementation_names[] = {
+    "c",
+#ifdef MOLT_WITH_RUST_PROTOCOL
+    "rust",
+#endif
+    NULL,
+};
+
+/* Implementations written in Rust: a C-only build knows their names, to
+ * say why it cannot open them. */
+static const char *const rust_implementation_names[] = {"rust", NULL};
 
 const char *const *molt_protocol_names(void) { return implementation_names; }
+
+int molt_protocol_needs_rust(const char *name) {
+    if (name == NULL) return 0;
+    for (const char *const *p = implementation_names; *p; p++)
+        if (strcmp(*p, name) == 0) return 0;
+    for (const char *const *p = rust_implementation_names; *p; p++)
+        if (strcmp(*p, name) == 0) return 1;
+    return 0;
+}
 
 molt_status molt_protocol_open(const char *name, molt_protocol **out) {
     if (name == NULL || out == NULL) return MOLT_INVALID;

@@ -172,9 +172,21 @@ static int run(molt_server *s) {
         molt_storage_free(s->storage);
         return 1;
     }
-    /* "c" is the one implementation every binary has. */
-    if (molt_protocol_open("c", &s->protocol) != MOLT_OK) {
-        fprintf(stderr, "molt: cannot start the protocol\n");
+    st = molt_protocol_open(o->protocol, &s->protocol);
+    if (st != MOLT_OK) {
+        if (st == MOLT_INVALID && molt_protocol_needs_rust(o->protocol)) {
+            fprintf(stderr,
+                    "molt: protocol '%s' is written in Rust and this binary was built "
+                    "without Rust (use the mixed binary, molt)\n",
+                    o->protocol);
+        } else if (st == MOLT_INVALID) {
+            fprintf(stderr, "molt: unknown protocol '%s' (this binary has:", o->protocol);
+            for (const char *const *p = molt_protocol_names(); *p; p++)
+                fprintf(stderr, " %s", *p);
+            fprintf(stderr, ")\n");
+        } else {
+            fprintf(stderr, "molt: cannot start the protocol '%s'\n", o->protocol);
+        }
         molt_transport_free(s->transport);
         molt_storage_free(s->storage);
         return 1;
@@ -215,10 +227,11 @@ static int run(molt_server *s) {
         char admin_at[96] = "off";
         if (admin) snprintf(admin_at, sizeof(admin_at), "%s:%d", o->admin_listen, o->admin_port);
         log_msg(MOLT_LOG_INFO,
-                "molt %s starting: listening on %s:%d, engine %s, transport %s, memory "
-                "limit %llu MiB, %d threads, admin %s",
+                "molt %s starting: listening on %s:%d, engine %s, transport %s, protocol "
+                "%s, memory limit %llu MiB, %d threads, admin %s",
                 MOLT_VERSION, o->listen, o->port, molt_storage_name(s->storage),
-                molt_transport_name(s->transport), (unsigned long long)o->memory_mb,
+                molt_transport_name(s->transport), molt_protocol_name(s->protocol),
+                (unsigned long long)o->memory_mb,
                 o->threads, admin_at);
         listen_loop(s, lfd, sfd);
         log_msg(MOLT_LOG_INFO, "shutting down: listener closed, draining %llu connection(s)",

@@ -22,6 +22,7 @@ typedef enum key_id {
     K_ITEM_SIZE,
     K_GROWTH,
     K_STORAGE,
+    K_PROTOCOL,
     K_ADMIN_PORT,
     K_ADMIN_LISTEN,
     K_VERBOSITY,
@@ -34,6 +35,7 @@ typedef enum key_id {
 /* long-only flags */
 enum {
     OPT_STORAGE = 1000,
+    OPT_PROTOCOL,
     OPT_CONFIG,
     OPT_PRINT_CONFIG,
     OPT_ADMIN_PORT,
@@ -65,6 +67,8 @@ static const struct key_def {
     [K_GROWTH] = {"", "slab_growth_factor", T_FLOAT, 0, 0, "growth factor",
                   "greater than 1.0, at most 100"},
     [K_STORAGE] = {"", "storage", T_STRING, 1, 31, "storage engine name", "a name"},
+    [K_PROTOCOL] = {"", "protocol", T_STRING, 1, 31, "protocol implementation name",
+                    "c or rust"},
     [K_ADMIN_PORT] = {"", "admin_port", T_INT, 0, 65535, "admin port",
                       "0-65535, 0 = off"},
     [K_ADMIN_LISTEN] = {"", "admin_listen", T_STRING, 1, 63, "admin listen address",
@@ -88,6 +92,8 @@ static const char usage_text[] =
     "                             (default: 1m, min: 1k, max: 1024m)\n"
     "  -f, --slab-growth-factor=F chunk size growth factor (default: 1.25)\n"
     "      --storage=ENGINE       storage engine (default: slab)\n"
+    "      --protocol=IMPL        memcache protocol implementation: c or rust\n"
+    "                             (rust: the mixed binary only; default: c)\n"
     "  -U, --udp-port=0           accepted for compatibility; UDP is off\n"
     "      --admin-port=PORT      HTTP admin endpoint (/metrics, /health);\n"
     "                             0 = off (default: 0)\n"
@@ -113,6 +119,7 @@ void options_defaults(molt_options *o) {
     o->item_size_max = 1024 * 1024;
     o->growth_factor = 1.25;
     snprintf(o->storage, sizeof(o->storage), "%s", "slab");
+    snprintf(o->protocol, sizeof(o->protocol), "%s", "c");
     snprintf(o->admin_listen, sizeof(o->admin_listen), "%s", "127.0.0.1");
 }
 
@@ -303,6 +310,8 @@ static int apply(molt_options *o, key_id k, const source *src, char *err, size_t
         return get_growth(src, &o->growth_factor, err, err_len);
     case K_STORAGE:
         return get_string(k, src, o->storage, sizeof(o->storage), err, err_len);
+    case K_PROTOCOL:
+        return get_string(k, src, o->protocol, sizeof(o->protocol), err, err_len);
     case K_ADMIN_PORT:
         if (get_int(k, src, &v, err, err_len) != 0) return -1;
         o->admin_port = (int)v;
@@ -361,6 +370,7 @@ static key_id flag_key(int c) {
     case 'I': return K_ITEM_SIZE;
     case 'f': return K_GROWTH;
     case OPT_STORAGE: return K_STORAGE;
+    case OPT_PROTOCOL: return K_PROTOCOL;
     case OPT_ADMIN_PORT: return K_ADMIN_PORT;
     case OPT_ADMIN_LISTEN: return K_ADMIN_LISTEN;
     case OPT_TLS_CERT: return K_TLS_CERT;
@@ -390,6 +400,7 @@ options_action options_parse(molt_options *o, int argc, char **argv,
         {"max-item-size", required_argument, NULL, 'I'},
         {"slab-growth-factor", required_argument, NULL, 'f'},
         {"storage", required_argument, NULL, OPT_STORAGE},
+        {"protocol", required_argument, NULL, OPT_PROTOCOL},
         {"udp-port", required_argument, NULL, 'U'},
         {"admin-port", required_argument, NULL, OPT_ADMIN_PORT},
         {"admin-listen", required_argument, NULL, OPT_ADMIN_LISTEN},
@@ -519,6 +530,7 @@ int options_to_toml(const molt_options *o, char *out, size_t len) {
     rc |= put(out, len, &pos, "max_item_size = %s\n", item);
     rc |= put(out, len, &pos, "slab_growth_factor = %s\n", growth);
     rc |= put_str(out, len, &pos, "storage", o->storage);
+    rc |= put_str(out, len, &pos, "protocol", o->protocol);
     rc |= put(out, len, &pos, "admin_port = %d\n", o->admin_port);
     rc |= put_str(out, len, &pos, "admin_listen", o->admin_listen);
     rc |= put(out, len, &pos, "verbosity = %d\n", o->verbose);

@@ -21,6 +21,7 @@ typedef struct molt_options {
     uint32_t item_size_max;
     double growth_factor;
     char storage[32];
+    char protocol[32];      /* protocol.h implementation: "c", "rust" */
     int verbose;            /* 0 warn, 1 info (-v), 2 debug (-vv) */
     int admin_port;         /* 0: no admin HTTP endpoint */
     char admin_listen[64];  /* admin address, loopback unless set */

@@ -5,9 +5,9 @@
 //! the fuzzers' deterministic PRNG, random command streams and input
 //! mutation.
 //!
-//! TLS targets ("molt-slab-tls", "molt-seg-tls") run the mixed binary with
-//! `--tls-cert/--tls-key` pointing at certificates generated once per test
-//! process (rcgen) into a temp dir; `Server::client()` and
+//! TLS targets ("molt-slab-tls", "molt-seg-tls", "molt-seg-rs-tls") run the
+//! mixed binary with `--tls-cert/--tls-key` pointing at certificates
+//! generated once per test process (rcgen) into a temp dir; `Server::client()` and
 //! `Client::connect(addr)` then speak TLS (rustls) to them, so every suite
 //! runs unchanged over TLS.
 #![forbid(unsafe_code)]

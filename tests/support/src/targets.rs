@@ -41,22 +41,20 @@ impl Target {
     }
 
     /// `molt` with `--storage <storage>` behind TLS, using the per-process
-    /// test certificates (tls_files()). The storage flag stays last so
-    /// `args.last()` still names the engine.
-    fn molt_tls(name: &'static str, molt: &Path, storage: &str) -> Target {
+    /// test certificates (tls_files()), and `extra` arguments before the
+    /// storage flag, which stays last so `args.last()` still names the
+    /// engine.
+    fn molt_tls(name: &'static str, molt: &Path, extra: &[&str], storage: &str) -> Target {
         let f = tls_files();
-        let mut t = Target::new(
-            name,
-            molt,
-            &[
-                "--tls-cert",
-                path_str(&f.server_cert),
-                "--tls-key",
-                path_str(&f.server_key),
-                "--storage",
-                storage,
-            ],
-        );
+        let mut args = vec![
+            "--tls-cert",
+            path_str(&f.server_cert),
+            "--tls-key",
+            path_str(&f.server_key),
+        ];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--storage", storage]);
+        let mut t = Target::new(name, molt, &args);
         t.tls = Some(TlsClient::new(tls_client_config(
             std::slice::from_ref(&f.ca_der),
             None,
@@ -71,14 +69,23 @@ impl Target {
 }
 
 /// Every target for the molt binary at `molt` (see `targets!()`).
-/// Adding a target is one line here.
+/// Adding a target is one line here. The `-rs` targets answer with the
+/// Rust protocol (`--protocol rust`), the others with the C one.
 pub fn all(molt: &Path) -> Vec<Target> {
+    const RUST: &[&str] = &["--protocol", "rust"];
     vec![
         Target::new("molt-c", molt_c_program(), &[]),
         Target::new("molt-slab", molt, &["--storage", "slab"]),
         Target::new("molt-seg", molt, &["--storage", "seg"]),
-        Target::molt_tls("molt-slab-tls", molt, "slab"),
-        Target::molt_tls("molt-seg-tls", molt, "seg"),
+        Target::molt_tls("molt-slab-tls", molt, &[], "slab"),
+        Target::molt_tls("molt-seg-tls", molt, &[], "seg"),
+        Target::new(
+            "molt-slab-rs",
+            molt,
+            &[RUST, &["--storage", "slab"]].concat(),
+        ),
+        Target::new("molt-seg-rs", molt, &[RUST, &["--storage", "seg"]].concat()),
+        Target::molt_tls("molt-seg-rs-tls", molt, RUST, "seg"),
     ]
 }
 

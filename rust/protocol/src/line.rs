@@ -1,0 +1,83 @@
+//! A reply line composed in place: the session's scratch buffer, reused by
+//! every request (no allocation, no zeroing per request).
+
+use crate::num::format_u64_tail;
+
+/// Room for the longest line composed here: a meta reply ("VA <u32>",
+/// every return flag with a 20-digit number, a 250-byte key base64-encoded,
+/// a 32-byte opaque) or a metadump line (a key percent-encoded).
+pub const LINE_MAX: usize = 1024;
+
+pub struct Line {
+    buf: [u8; LINE_MAX],
+    len: usize,
+}
+
+impl Line {
+    pub fn new() -> Line {
+        Line {
+            buf: [0; LINE_MAX],
+            len: 0,
+        }
+    }
+
+    #[inline]
+    pub fn clear(&mut self) -> &mut Line {
+        self.len = 0;
+        self
+    }
+
+    #[inline]
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    #[inline]
+    pub fn push(&mut self, s: &[u8]) -> &mut Line {
+        self.buf[self.len..self.len + s.len()].copy_from_slice(s);
+        self.len += s.len();
+        self
+    }
+
+    #[inline]
+    pub fn byte(&mut self, c: u8) -> &mut Line {
+        self.buf[self.len] = c;
+        self.len += 1;
+        self
+    }
+
+    #[inline]
+    pub fn u64(&mut self, v: u64) -> &mut Line {
+        if v < 10 {
+            return self.byte(b'0' + v as u8);
+        }
+        let mut digits = [0u8; 20];
+        let at = format_u64_tail(&mut digits, v);
+        self.push(&digits[at..])
+    }
+
+    #[inline]
+    pub fn i64(&mut self, v: i64) -> &mut Line {
+        if v < 0 {
+            self.byte(b'-');
+        }
+        self.u64(v.unsigned_abs())
+    }
+
+    /// The free room after the line, for encoders that write in place.
+    #[inline]
+    pub fn spare(&mut self) -> &mut [u8] {
+        &mut self.buf[self.len..]
+    }
+
+    /// Count n bytes written into [`Line::spare`].
+    #[inline]
+    pub fn advance(&mut self, n: usize) {
+        self.len += n;
+    }
+
+    #[inline]
+    pub fn crlf(&mut self) -> &mut Line {
+        self.push(b"\r\n")
+    }
+}
