@@ -92,7 +92,7 @@ impl Inner {
 
     /// Housekeeping at the start of every operation: due flushes and
     /// proactive expiry of whole segments. One or two compares when idle.
-    #[inline]
+    #[inline(always)]
     pub fn tick(&mut self, now: i64) {
         self.now = now;
         if self.time_base == i64::MIN {
@@ -112,7 +112,7 @@ impl Inner {
     // ---- lookups --------------------------------------------------------
 
     /// The indexed item for `key` (live or not).
-    #[inline]
+    #[inline(always)]
     pub fn find(&self, key: &[u8], hash: u64) -> Option<Found> {
         let tag = tag_of(hash);
         let mut b = self.table.home(hash);
@@ -145,15 +145,22 @@ impl Inner {
     }
 
     /// The live item for `key`; a dead one found is reclaimed (expired).
-    #[inline]
+    #[inline(always)]
     pub fn find_live(&mut self, key: &[u8], hash: u64, now: i64) -> Option<Found> {
         let f = self.find(key, hash)?;
         if f.hdr.live(now, self.flush_cas) {
             return Some(f);
         }
-        self.unlink(&f);
-        self.counters.expired += 1;
+        self.reclaim_expired(&f);
         None
+    }
+
+    /// Drop an item found expired or flushed (out of the lookup's hot path).
+    #[cold]
+    #[inline(never)]
+    fn reclaim_expired(&mut self, f: &Found) {
+        self.unlink(f);
+        self.counters.expired += 1;
     }
 
     /// Drop an indexed item: clear its slot, mark it dead, fix accounting.
@@ -200,6 +207,7 @@ impl Inner {
 
     /// Record a read or touch of `f` at `now` (recency, fetched, last
     /// access), also setting `extra` bits; with `bump` false only `extra`.
+    #[inline(always)]
     fn accessed(&mut self, f: &Found, now: i64, extra: u32, bump: bool) {
         let old = f.hdr.access;
         let mut acc = old | extra;
@@ -572,6 +580,7 @@ impl Inner {
     /// place when its segment outlives the new time; otherwise the item is
     /// copied (same cas) into the segment chain of its new TTL bucket.
     /// Returns the item's location afterwards.
+    #[inline(never)]
     fn retime(&mut self, key: &[u8], hash: u64, f: Found, exp: u32) -> Result<Found, Error> {
         let seg_exp = self.segs.meta[f.seg as usize].expire_at;
         if f.hdr.has_exp && exp != 0 && i64::from(exp) <= seg_exp {
@@ -647,6 +656,7 @@ impl Inner {
 
     /// A meta get's miss with N: create an empty item and hand it, won, to
     /// `f`. An exptime already past creates nothing but still answers.
+    #[inline(never)]
     fn vivify<R>(
         &mut self,
         key: &[u8],

@@ -339,7 +339,7 @@ impl Inner {
                 // Same base, same header: slide down within the segment.
                 debug_assert!(w <= off && new_size == size);
                 let d = &mut self.segs.data[dest as usize];
-                item::write_header(
+                item::write_header_exact(
                     &mut d[w..],
                     klen,
                     vlen,
@@ -355,7 +355,7 @@ impl Inner {
                 scratch
                     .extend_from_slice(&self.segs.data[it.seg as usize][off + hl..off + hl + kv]);
                 let d = &mut self.segs.data[dest as usize];
-                item::write_header(
+                item::write_header_exact(
                     &mut d[w..],
                     klen,
                     vlen,

@@ -179,12 +179,12 @@ impl HashTable {
 
     /// The home bucket: the low 32 hash bits scaled to the bucket count (the
     /// tag is the high bits).
-    #[inline]
+    #[inline(always)]
     pub fn home(&self, hash: u64) -> u32 {
         (((hash & 0xffff_ffff) * self.n) >> 32) as u32
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn bucket(&self, b: u32) -> &Bucket {
         if b & OVER_FLAG == 0 {
             &self.main[b as usize]
@@ -193,7 +193,7 @@ impl HashTable {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn bucket_mut(&mut self, b: u32) -> &mut Bucket {
         if b & OVER_FLAG == 0 {
             &mut self.main[b as usize]
@@ -203,7 +203,7 @@ impl HashTable {
     }
 
     /// The bucket chained after `b`, if any.
-    #[inline]
+    #[inline(always)]
     pub fn next(&self, b: u32) -> Option<u32> {
         let link = self.bucket(b).0[0] as u32; // the low 32 bits
         (link != 0).then(|| OVER_FLAG | (link - 1))
@@ -217,12 +217,12 @@ impl HashTable {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, loc: Loc) -> u64 {
         self.bucket(loc.bucket).0[loc.slot as usize]
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn set(&mut self, loc: Loc, v: u64) {
         self.bucket_mut(loc.bucket).0[loc.slot as usize] = v;
     }
@@ -288,7 +288,7 @@ impl HashTable {
     }
 
     /// Raise the frequency counter of a slot (saturating).
-    #[inline]
+    #[inline(always)]
     pub fn bump(&mut self, loc: Loc) {
         let v = self.get(loc);
         if slot_freq(v) < FREQ_MAX {
