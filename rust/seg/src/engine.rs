@@ -2,8 +2,8 @@
 //! Everything here runs with the `Seg` mutex held.
 
 use crate::hashtable::{
-    hash_key, pack, slot_freq, slot_off, slot_seg, slot_tag, tag_of, HashTable, Loc, MAX_BUCKETS,
-    SLOTS, TARGET_LOAD,
+    hash_key, key_eq, pack, slot_freq, slot_off, slot_seg, slot_tag, tag_of, HashTable, Loc,
+    MAX_BUCKETS, SLOTS, TARGET_LOAD,
 };
 use crate::item::{self, Header, A_FETCHED, A_STALE, A_TIME, A_WON};
 use crate::segment::Segments;
@@ -130,7 +130,7 @@ impl Inner {
                     continue;
                 }
                 let hl = item::header_len_from_ctrl(data[0]);
-                if &data[hl..hl + key.len()] == key {
+                if key_eq(&data[hl..hl + key.len()], key) {
                     let hdr = item::read_header(data, self.segs.meta[seg as usize].base_cas);
                     return Some(Found {
                         loc: HashTable::loc(b, s),

@@ -104,6 +104,30 @@ fn r32(b: &[u8], at: usize) -> u64 {
     ))
 }
 
+/// Whether two keys of the same length are equal: overlapping word loads,
+/// as the hash reads them, rather than a call to memcmp (keys are short).
+#[inline(always)]
+pub(crate) fn key_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n >= 8 {
+        let mut i = 0;
+        while i + 8 < n {
+            if r64(a, i) != r64(b, i) {
+                return false;
+            }
+            i += 8;
+        }
+        r64(a, n - 8) == r64(b, n - 8)
+    } else if n >= 4 {
+        r32(a, 0) == r32(b, 0) && r32(a, n - 4) == r32(b, n - 4)
+    } else {
+        a == b
+    }
+}
+
 /// Seeded, fast, non-cryptographic key hash (folded 64x64->128 multiplies,
 /// in the manner of wyhash/foldhash): no per-byte loop and no memcpy.
 #[inline]
@@ -412,6 +436,20 @@ mod tests {
         t.clear_in_place(l98);
         assert_eq!(t.find_exact(last, 99, 8), Some(l99));
         assert_eq!(t.values().count(), t.items);
+    }
+
+    #[test]
+    fn key_eq_compares_every_byte() {
+        for n in 1..=40usize {
+            let a: Vec<u8> = (0..n as u8).collect();
+            assert!(key_eq(&a, &a.clone()));
+            for i in 0..n {
+                let mut b = a.clone();
+                b[i] ^= 0x80;
+                assert!(!key_eq(&a, &b), "n {n} byte {i}");
+            }
+            assert!(!key_eq(&a, &a[..n - 1]));
+        }
     }
 
     #[test]

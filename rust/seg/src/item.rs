@@ -130,14 +130,25 @@ pub(crate) fn header_len(vlen: usize, flags: u32, exptime: u32, cas: u64, base: 
         + if exptime != 0 { 4 } else { 0 }
 }
 
+/// Where a header's fields lie, by the low 6 bits of its control byte:
+/// (cas offset, flags/exptime offset, header length).
+const LAYOUT: [(u8, u8, u8); 64] = {
+    let mut t = [(0u8, 0u8, 0u8); 64];
+    let mut c = 0;
+    while c < 64 {
+        let cas_at = 6 + ((c >> 2) & 3) + 1;
+        let tail_at = cas_at + cas_width(((c >> 4) & 3) as u8);
+        let hlen = tail_at + 4 * (c & 1) + 4 * ((c >> 1) & 1);
+        t[c] = (cas_at as u8, tail_at as u8, hlen as u8);
+        c += 1;
+    }
+    t
+};
+
 /// Header length from the first byte alone (for fast key comparison).
-#[inline]
+#[inline(always)]
 pub(crate) fn header_len_from_ctrl(ctrl: u8) -> usize {
-    6 + ((ctrl >> 2) & 3) as usize
-        + 1
-        + cas_width((ctrl >> 4) & 3)
-        + if ctrl & F_FLAGS != 0 { 4 } else { 0 }
-        + if ctrl & F_EXP != 0 { 4 } else { 0 }
+    LAYOUT[(ctrl & 0x3f) as usize].2 as usize
 }
 
 /// Store the low `width` (1, 2, 3, 4 or 8) bytes of `v`, little endian, with
@@ -283,15 +294,12 @@ pub(crate) fn read_header(buf: &[u8], base: u64) -> Header {
     let ctrl = w[0];
     let vc = ((ctrl >> 2) & 3) as usize;
     let cc = ((ctrl >> 4) & 3) as usize;
-    let word = load8(w, 0);
-    let access = (word >> 16) as u32;
-    let mut p = ACCESS_AT + 4;
-    let vlen = (load8(w, p) & VLEN_MASK[vc]) as u32;
-    p += vc + 1;
-    let raw = load8(w, p) & CAS_MASK[cc];
-    p += cas_width(cc as u8);
+    let (cas_at, tail_at, hlen) = LAYOUT[(ctrl & 0x3f) as usize];
+    let access = (load8(w, 0) >> 16) as u32;
+    let vlen = (load8(w, ACCESS_AT + 4) & VLEN_MASK[vc]) as u32;
+    let raw = load8(w, cas_at as usize) & CAS_MASK[cc];
     let cas = if cc == 3 { raw } else { base + raw };
-    let tail = load8(w, p);
+    let tail = load8(w, tail_at as usize);
     let has_flags = ctrl & F_FLAGS != 0;
     let has_exp = ctrl & F_EXP != 0;
     let flags = if has_flags { tail as u32 } else { 0 };
@@ -300,7 +308,7 @@ pub(crate) fn read_header(buf: &[u8], base: u64) -> Header {
         (true, true) => (tail >> 32) as u32,
         (true, false) => tail as u32,
     };
-    p += 4 * (usize::from(has_flags) + usize::from(has_exp));
+    let p = hlen as usize;
     Header {
         klen: w[1],
         access,
