@@ -130,7 +130,7 @@ pub(crate) fn key_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Seeded, fast, non-cryptographic key hash (folded 64x64->128 multiplies,
 /// in the manner of wyhash/foldhash): no per-byte loop and no memcpy.
-#[inline]
+#[inline(always)]
 pub(crate) fn hash_key(seed: u64, key: &[u8]) -> u64 {
     const K1: u64 = 0x9e37_79b9_7f4a_7c15;
     const K2: u64 = 0xd6e8_feb8_6659_fd93;

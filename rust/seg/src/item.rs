@@ -372,6 +372,7 @@ pub(crate) fn set_exptime(buf: &mut [u8], hdr: &Header, exptime: u32) {
 /// base cas is `base`) a new cas in place. Only when the new cas takes the
 /// same encoding as the old one (the header keeps its length); returns
 /// whether it was written.
+#[inline]
 pub(crate) fn set_cas(buf: &mut [u8], hdr: &Header, cas: u64, base: u64) -> bool {
     let ctrl = buf[0];
     let old_code = (ctrl >> 4) & 3;

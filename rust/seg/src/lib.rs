@@ -151,6 +151,7 @@ impl Seg {
 }
 
 impl Storage for Seg {
+    #[inline]
     fn meta_get<R>(
         &self,
         key: &[u8],
@@ -162,6 +163,7 @@ impl Storage for Seg {
         self.lock().get(key, now, opts, f)
     }
 
+    #[inline]
     fn meta_store(
         &self,
         mode: StoreMode,
@@ -180,11 +182,13 @@ impl Storage for Seg {
         inner.store(mode, key, value, flags, exptime, now, opts)
     }
 
+    #[inline]
     fn meta_delete(&self, key: &[u8], now: i64, opts: &DeleteOptions) -> Result<(), Error> {
         check_key(key)?;
         self.lock().delete(key, now, opts)
     }
 
+    #[inline]
     fn meta_arith(
         &self,
         key: &[u8],
