@@ -7,7 +7,7 @@ use crate::hashtable::{
 };
 use crate::item::{self, Header, A_FETCHED, A_STALE, A_TIME, A_WON};
 use crate::segment::Segments;
-use crate::stats::Counters;
+use crate::stats::{Counters, Gone};
 use crate::ttl::{self, TtlBuckets};
 use storage::{
     ArithOptions, ArithResult, DeleteOptions, Error, GetOptions, ItemInfo, Stats, StoreMode,
@@ -160,7 +160,8 @@ impl Inner {
     #[inline(never)]
     fn reclaim_expired(&mut self, f: &Found) {
         self.unlink(f);
-        self.counters.expired += 1;
+        let flushed = f.hdr.cas < self.flush_cas;
+        self.counters.reclaimed(Gone::Access, flushed);
     }
 
     /// Drop an indexed item: clear its slot, mark it dead, fix accounting.
@@ -527,7 +528,7 @@ impl Inner {
             None => {
                 // Touched into the past: the result is reported, then gone.
                 self.unlink(&o);
-                self.counters.expired += 1;
+                self.counters.reclaimed(Gone::Access, false);
             }
         }
         self.took_cas(opts.new_cas);
@@ -555,7 +556,7 @@ impl Inner {
                 Some(e) => e,
                 None => {
                     self.unlink(&f);
-                    self.counters.expired += 1;
+                    self.counters.reclaimed(Gone::Access, false);
                     return Ok(());
                 }
             },
@@ -649,7 +650,7 @@ impl Inner {
         let r = f(&info, self.value(&found));
         if drop_after {
             self.unlink(&found);
-            self.counters.expired += 1;
+            self.counters.reclaimed(Gone::Access, false);
         } else {
             let extra = if win { A_WON } else { 0 };
             self.accessed(&found, now, extra, !opts.no_bump);

@@ -195,6 +195,11 @@ impl HashTable {
         self.main.len()
     }
 
+    /// Overflow buckets chained (not on the free list).
+    pub fn overflow_in_use(&self) -> usize {
+        self.over.len() - self.over_free.len()
+    }
+
     /// Whether the load calls for doubling.
     #[inline]
     pub fn wants_growth(&self) -> bool {

@@ -29,6 +29,7 @@
 
 mod engine;
 mod eviction;
+mod figures;
 mod hashtable;
 mod item;
 mod num;
@@ -41,6 +42,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use engine::Inner;
+pub use stats::Figure;
 use storage::{
     ArithOptions, ArithResult, ClassFn, DeleteOptions, Error, GetOptions, ItemInfo, Stats, Storage,
     StoreMode, StoreOptions, WalkCursor, WalkFn, KEY_MAX,
@@ -142,6 +144,13 @@ impl Seg {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic under the lock cannot corrupt memory in safe Rust; keep serving.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The engine's own figures (segments used and free, merges, evictions
+    /// and expirations by cause, hash table load), in a fixed order, to `f`
+    /// while the engine holds its lock.
+    pub fn figures(&self, now: i64, f: &mut dyn FnMut(&Figure)) {
+        self.lock().figures(now, f);
     }
 
     /// The segment size in use (after clamping to the memory limit).
