@@ -9,7 +9,8 @@
 //!             bit 1    exptime present (4 bytes, omitted when 0 = never)
 //!             bits 2-3 value-length width - 1 (1..=4 bytes)
 //!             bits 4-5 cas encoding: 0/1/2 = 1/2/4-byte delta from the
-//!                      segment's base cas, 3 = 8-byte absolute cas
+//!                      segment's base cas (1 is the narrowest written),
+//!                      3 = 8-byte absolute cas
 //!             bit 6    dead (deleted, overwritten or moved)
 //! byte 1      key length (1..=250)
 //! bytes 2-5   access word (u32 LE, rewritten in place by reads):
@@ -100,11 +101,12 @@ fn vlen_width(vlen: usize) -> usize {
     }
 }
 
-/// (code, width) of the cas encoding relative to `base`.
+/// (code, width) of the cas encoding relative to `base`. At least 2 bytes:
+/// a 1-byte delta would save a byte on only the first 256 items of a
+/// segment, and an in-place incr must keep the width while the cas grows.
 #[inline]
 fn cas_code(cas: u64, base: u64) -> (u8, usize) {
     match cas.checked_sub(base) {
-        Some(d) if d < 1 << 8 => (0, 1),
         Some(d) if d < 1 << 16 => (1, 2),
         Some(d) if d < 1 << 32 => (2, 4),
         _ => (3, 8),
@@ -494,7 +496,7 @@ mod tests {
     #[test]
     fn typical_small_item_header_is_nine_bytes() {
         assert_eq!(header_len(100, 0, 0, 1000, 10), 9);
-        assert_eq!(header_len(100, 0, 0, 10, 10), 8);
+        assert_eq!(header_len(100, 0, 0, 10, 10), 9);
     }
 
     #[test]
