@@ -22,6 +22,9 @@ const MAX_GROWTH: usize = 8;
 /// ... and at least by 3/2.
 const MIN_GROWTH_NUM: usize = 3;
 
+/// Old-table home buckets moved per operation while the table grows.
+const DRAIN_STEP: usize = 2;
+
 /// Delayed flushes remembered at once (more are folded into the latest).
 const MAX_PENDING: usize = 8;
 
@@ -64,6 +67,8 @@ pub(crate) struct Inner {
     /// Reused buffers (no allocation per operation).
     pub scratch: Vec<u8>,
     pub merge_buf: Vec<crate::eviction::MergeItem>,
+    /// Slot values of the old table's bucket being moved (table growth).
+    pub drain_buf: Vec<u64>,
 }
 
 impl Inner {
@@ -87,6 +92,7 @@ impl Inner {
             counters: Counters::default(),
             scratch: Vec::new(),
             merge_buf: Vec::new(),
+            drain_buf: Vec::new(),
         }
     }
 
@@ -107,6 +113,9 @@ impl Inner {
         if now >= self.next_expire {
             self.expire_heads(now);
         }
+        if self.table.draining() {
+            self.drain_step();
+        }
     }
 
     // ---- lookups --------------------------------------------------------
@@ -119,7 +128,7 @@ impl Inner {
         loop {
             let bk = self.table.bucket(b);
             for s in 1..SLOTS {
-                let v = bk.0[s];
+                let v = bk[s];
                 if v == 0 || slot_tag(v) != tag {
                     continue;
                 }
@@ -730,12 +739,14 @@ impl Inner {
 
     // ---- table growth ---------------------------------------------------
 
-    /// Resize the hash table for the items the memory limit will hold at
-    /// the average item size seen so far (at [`TARGET_LOAD`] per bucket,
-    /// 1.5x to 8x the current size), rehashing keys read back from the
-    /// segments. With steady item sizes the table grows a few times while
-    /// the cache fills, the last time well before it is full, and then
-    /// fits: ~13 bytes per item rather than up to twice that with doubling.
+    /// Start resizing the hash table for the items the memory limit will
+    /// hold at the average item size seen so far (at [`TARGET_LOAD`] per
+    /// bucket, 1.5x to 8x the current size). The old table's items move
+    /// over a few home buckets per operation ([`Inner::drain_step`]), so no
+    /// operation pays for the whole table. With steady item sizes the table
+    /// grows a few times while the cache fills, the last time well before it
+    /// is full, and then fits: ~13 bytes per item rather than up to twice
+    /// that with doubling.
     fn grow(&mut self) {
         let items = self.table.items as u64;
         let fit = u128::from(items) * u128::from(self.memory_limit)
@@ -747,17 +758,30 @@ impl Inner {
             .unwrap_or(usize::MAX)
             .clamp(lo, cur * MAX_GROWTH)
             .min(MAX_BUCKETS);
-        let mut t = HashTable::new(n);
-        for v in self.table.values() {
-            let seg = slot_seg(v) as usize;
-            let off = slot_off(v);
-            let data = &self.segs.data[seg][off..];
-            let hl = item::header_len_from_ctrl(data[0]);
-            let key = &data[hl..hl + data[1] as usize];
-            t.insert(hash_key(self.seed, key), v);
-        }
-        self.table = t;
+        self.table.begin_growth(n);
         self.epoch += 1;
+    }
+
+    /// Move [`DRAIN_STEP`] home buckets of a growing table's old half into
+    /// the new one, rehashing their keys read back from the segments. A
+    /// growth by at least 1.5x is due again only after 3x the old bucket
+    /// count in inserts, so draining at this pace always finishes first.
+    #[cold]
+    #[inline(never)]
+    fn drain_step(&mut self) {
+        let mut moved = std::mem::take(&mut self.drain_buf);
+        for _ in 0..DRAIN_STEP {
+            if !self.table.drain_next(&mut moved) {
+                break;
+            }
+            for &v in &moved {
+                let data = &self.segs.data[slot_seg(v) as usize][slot_off(v)..];
+                let hl = item::header_len_from_ctrl(data[0]);
+                let key = &data[hl..hl + data[1] as usize];
+                self.table.insert_moved(hash_key(self.seed, key), v);
+            }
+        }
+        self.drain_buf = moved;
     }
 
     pub fn stats(&mut self, now: i64) -> Stats {

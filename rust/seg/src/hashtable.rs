@@ -29,7 +29,10 @@ pub(crate) const GROW_LOAD: usize = 6;
 /// Items per home bucket a table is sized for (5 of 7 slots: about one
 /// bucket in eight chains an overflow bucket).
 pub(crate) const TARGET_LOAD: usize = 5;
+/// A bucket reference to an overflow bucket.
 const OVER_FLAG: u32 = 1 << 31;
+/// A bucket reference into the old table of a growth in progress.
+const OLD_FLAG: u32 = 1 << 30;
 
 const OFF_MASK: u64 = (1 << 24) - 1;
 const SEG_SHIFT: u32 = 24;
@@ -42,10 +45,14 @@ const TAG_SHIFT: u32 = 52;
 pub(crate) const MAX_SEGMENTS: usize = (1 << 24) - 1;
 /// Largest item offset a slot can hold (so the largest segment).
 pub(crate) const MAX_OFFSET: usize = 1 << 24;
-/// Most home buckets (bucket references keep their top bit for overflow).
-pub(crate) const MAX_BUCKETS: usize = 1 << 31;
+/// Most home buckets (bucket references keep their top two bits for
+/// overflow and the old table).
+pub(crate) const MAX_BUCKETS: usize = 1 << 30;
 /// Largest frequency value.
 pub(crate) const FREQ_MAX: u8 = 15;
+
+/// A bucket's slots.
+pub(crate) type Slots = [u64; SLOTS];
 
 /// A 64-byte, cache-line-aligned bucket.
 #[derive(Clone, Copy, Default)]
@@ -166,76 +173,301 @@ pub(crate) fn hash_key(seed: u64, key: &[u8]) -> u64 {
     fold(h ^ K1, seed ^ K2)
 }
 
-/// The bucket array with its overflow buckets.
-pub(crate) struct HashTable {
-    main: Vec<Bucket>,
+/// One bucket array with its overflow buckets. Bucket references here are
+/// local: the home index, or `OVER_FLAG | overflow index`.
+struct Table {
+    /// The home buckets, `SLOTS` words each from `base` (a flat zeroed
+    /// vector: calloc, so a new table costs no writes and its pages are
+    /// committed only as buckets fill; `base` puts bucket 0 on a cache
+    /// line).
+    main: Vec<u64>,
+    base: usize,
     over: Vec<Bucket>,
     over_free: Vec<u32>,
     /// Number of home buckets.
     n: u64,
-    /// Occupied slots.
+}
+
+impl Table {
+    fn new(n: usize) -> Table {
+        debug_assert!((1..=MAX_BUCKETS).contains(&n));
+        let main = vec![0u64; (n + 1) * SLOTS];
+        let misalign = main.as_ptr() as usize % std::mem::align_of::<Bucket>();
+        let base = (std::mem::align_of::<Bucket>() - misalign) % std::mem::align_of::<Bucket>() / 8;
+        Table {
+            main,
+            base,
+            over: Vec::new(),
+            over_free: Vec::new(),
+            n: n as u64,
+        }
+    }
+
+    /// The home bucket: the low 32 hash bits scaled to the bucket count (the
+    /// tag is the high bits).
+    #[inline(always)]
+    fn home(&self, hash: u64) -> u32 {
+        (((hash & 0xffff_ffff) * self.n) >> 32) as u32
+    }
+
+    #[inline(always)]
+    fn bucket(&self, b: u32) -> &Slots {
+        if b & OVER_FLAG == 0 {
+            let at = self.base + b as usize * SLOTS;
+            self.main[at..at + SLOTS].try_into().expect("a bucket")
+        } else {
+            &self.over[(b & !OVER_FLAG) as usize].0
+        }
+    }
+
+    #[inline(always)]
+    fn bucket_mut(&mut self, b: u32) -> &mut Slots {
+        if b & OVER_FLAG == 0 {
+            let at = self.base + b as usize * SLOTS;
+            (&mut self.main[at..at + SLOTS])
+                .try_into()
+                .expect("a bucket")
+        } else {
+            &mut self.over[(b & !OVER_FLAG) as usize].0
+        }
+    }
+
+    /// Number of home buckets.
+    fn len(&self) -> usize {
+        self.n as usize
+    }
+
+    #[inline(always)]
+    fn next(&self, b: u32) -> Option<u32> {
+        let link = self.bucket(b)[0] as u32; // the low 32 bits
+        (link != 0).then(|| OVER_FLAG | (link - 1))
+    }
+
+    /// See [`HashTable::clear`].
+    #[inline]
+    fn clear(&mut self, b: u32, slot: usize) {
+        self.bucket_mut(b)[slot] = 0;
+        let Some(mut last) = self.next(b) else {
+            self.drop_if_empty(b);
+            return;
+        };
+        while let Some(n) = self.next(last) {
+            last = n;
+        }
+        let bk = &mut self.bucket_mut(last);
+        if let Some(s) = (1..SLOTS).rev().find(|&s| bk[s] != 0) {
+            let v = std::mem::take(&mut bk[s]);
+            self.bucket_mut(b)[slot] = v;
+        }
+        self.drop_if_empty(last);
+    }
+
+    /// Unlink `b` if it is an overflow bucket with no item left.
+    #[inline]
+    fn drop_if_empty(&mut self, b: u32) {
+        if b & OVER_FLAG != 0 && self.bucket(b)[1..].iter().all(|&v| v == 0) {
+            self.unlink_overflow(b);
+        }
+    }
+
+    /// Take the empty overflow bucket `b` out of its chain.
+    #[cold]
+    fn unlink_overflow(&mut self, b: u32) {
+        let info = self.bucket(b)[0];
+        let next = info & 0xffff_ffff;
+        let prev = (info >> 32) as u32;
+        let p = &mut self.bucket_mut(prev)[0];
+        *p = (*p & !0xffff_ffff) | next;
+        if next != 0 {
+            let n = &mut self.over[(next - 1) as usize].0[0];
+            *n = (*n & 0xffff_ffff) | (u64::from(prev) << 32);
+        }
+        self.bucket_mut(b)[0] = 0;
+        self.over_free.push(b & !OVER_FLAG);
+    }
+
+    /// Insert a slot value into the chain of home bucket `b`; returns the
+    /// bucket and slot it took.
+    fn insert(&mut self, mut b: u32, v: u64) -> (u32, usize) {
+        loop {
+            if let Some(s) = (1..SLOTS).find(|&s| self.bucket(b)[s] == 0) {
+                self.bucket_mut(b)[s] = v;
+                return (b, s);
+            }
+            match self.next(b) {
+                Some(n) => b = n,
+                None => {
+                    let idx = match self.over_free.pop() {
+                        Some(i) => i,
+                        None => {
+                            self.over.push(Bucket::default());
+                            (self.over.len() - 1) as u32
+                        }
+                    };
+                    let info = &mut self.bucket_mut(b)[0];
+                    *info = (*info & !0xffff_ffff) | u64::from(idx + 1);
+                    self.over[idx as usize].0[0] = u64::from(b) << 32;
+                    b = OVER_FLAG | idx;
+                }
+            }
+        }
+    }
+
+    /// Every occupied slot value.
+    #[cfg(test)]
+    fn values(&self) -> impl Iterator<Item = u64> + '_ {
+        let main = &self.main[self.base..self.base + self.len() * SLOTS];
+        main.chunks(SLOTS)
+            .chain(self.over.iter().map(|b| &b.0[..]))
+            .flat_map(|b| b[1..].iter().copied())
+            .filter(|&v| v != 0)
+    }
+
+    /// Overflow buckets chained (not on the free list).
+    fn overflow_in_use(&self) -> usize {
+        self.over.len() - self.over_free.len()
+    }
+}
+
+/// The previous table while its items move to the current one.
+struct Draining {
+    t: Table,
+    /// Home buckets below this have moved.
+    cursor: u32,
+}
+
+/// The key index. It grows without a pause: a growth starts a larger table
+/// and the old one is drained a few home buckets per operation
+/// ([`HashTable::drain_next`], driven by the engine, which reads the keys
+/// back to hash them); until then a key whose old home bucket has not moved
+/// yet is looked up, inserted and removed in the old table. Bucket
+/// references carry [`OLD_FLAG`] when they are in the old table.
+pub(crate) struct HashTable {
+    cur: Table,
+    old: Option<Box<Draining>>,
+    /// Occupied slots (both tables).
     pub items: usize,
 }
 
 impl HashTable {
     /// A table of `n` home buckets (1..=[`MAX_BUCKETS`]).
     pub fn new(n: usize) -> HashTable {
-        debug_assert!((1..=MAX_BUCKETS).contains(&n));
         HashTable {
-            main: vec![Bucket::default(); n],
-            over: Vec::new(),
-            over_free: Vec::new(),
-            n: n as u64,
+            cur: Table::new(n),
+            old: None,
             items: 0,
         }
     }
 
-    /// Number of home buckets.
+    /// Number of home buckets (of the current table).
     pub fn buckets(&self) -> usize {
-        self.main.len()
+        self.cur.len()
     }
 
-    /// Overflow buckets chained (not on the free list).
+    /// Overflow buckets chained (not on the free list), both tables.
     pub fn overflow_in_use(&self) -> usize {
-        self.over.len() - self.over_free.len()
+        self.cur.overflow_in_use() + self.old.as_ref().map_or(0, |o| o.t.overflow_in_use())
     }
 
-    /// Whether the load calls for doubling.
+    /// Whether the load calls for a larger table (never while draining).
     #[inline]
     pub fn wants_growth(&self) -> bool {
-        self.items > self.main.len() * GROW_LOAD && self.main.len() < MAX_BUCKETS
+        self.items > self.cur.len() * GROW_LOAD
+            && self.cur.len() < MAX_BUCKETS
+            && self.old.is_none()
     }
 
-    /// The home bucket: the low 32 hash bits scaled to the bucket count (the
-    /// tag is the high bits).
+    /// Whether an old table is still being drained.
+    #[inline(always)]
+    pub fn draining(&self) -> bool {
+        self.old.is_some()
+    }
+
+    /// Start a growth to `n` home buckets: the current table becomes the
+    /// old one, drained by [`HashTable::drain_next`]. Every `Loc` held is
+    /// stale afterwards.
+    pub fn begin_growth(&mut self, n: usize) {
+        debug_assert!(self.old.is_none());
+        let t = std::mem::replace(&mut self.cur, Table::new(n));
+        self.old = Some(Box::new(Draining { t, cursor: 0 }));
+    }
+
+    /// Move the old table's next home bucket (with its overflow chain) out:
+    /// its slot values go to `out` (cleared first), to be re-inserted with
+    /// [`HashTable::insert_moved`]. The old table is dropped after its last
+    /// bucket. False when nothing is being drained. Every `Loc` held into
+    /// the old table may be stale afterwards.
+    pub fn drain_next(&mut self, out: &mut Vec<u64>) -> bool {
+        out.clear();
+        let Some(o) = self.old.as_mut() else {
+            return false;
+        };
+        let mut b = Some(o.cursor);
+        while let Some(x) = b {
+            let next = o.t.next(x);
+            let bk = o.t.bucket_mut(x);
+            out.extend(bk[1..].iter().copied().filter(|&v| v != 0));
+            *bk = [0; SLOTS];
+            b = next;
+        }
+        o.cursor += 1;
+        if u64::from(o.cursor) >= o.t.n {
+            self.old = None;
+        }
+        true
+    }
+
+    /// Insert a value drained from the old table into the current one.
+    pub fn insert_moved(&mut self, hash: u64, v: u64) {
+        let h = self.cur.home(hash);
+        self.cur.insert(h, v);
+    }
+
+    /// The home bucket of `hash`: in the old table while its bucket there
+    /// has not moved yet.
     #[inline(always)]
     pub fn home(&self, hash: u64) -> u32 {
-        (((hash & 0xffff_ffff) * self.n) >> 32) as u32
+        if let Some(o) = &self.old {
+            let h = o.t.home(hash);
+            if h >= o.cursor {
+                return h | OLD_FLAG;
+            }
+        }
+        self.cur.home(hash)
     }
 
     #[inline(always)]
-    pub fn bucket(&self, b: u32) -> &Bucket {
-        if b & OVER_FLAG == 0 {
-            &self.main[b as usize]
-        } else {
-            &self.over[(b & !OVER_FLAG) as usize]
+    fn table(&self, b: u32) -> &Table {
+        match &self.old {
+            Some(o) if b & OLD_FLAG != 0 => &o.t,
+            _ => &self.cur,
         }
     }
 
     #[inline(always)]
-    fn bucket_mut(&mut self, b: u32) -> &mut Bucket {
-        if b & OVER_FLAG == 0 {
-            &mut self.main[b as usize]
-        } else {
-            &mut self.over[(b & !OVER_FLAG) as usize]
+    fn table_mut(&mut self, b: u32) -> &mut Table {
+        match &mut self.old {
+            Some(o) if b & OLD_FLAG != 0 => &mut o.t,
+            _ => &mut self.cur,
         }
+    }
+
+    #[inline(always)]
+    pub fn bucket(&self, b: u32) -> &Slots {
+        self.table(b).bucket(b & !OLD_FLAG)
+    }
+
+    #[inline(always)]
+    fn bucket_mut(&mut self, b: u32) -> &mut Slots {
+        self.table_mut(b).bucket_mut(b & !OLD_FLAG)
     }
 
     /// The bucket chained after `b`, if any.
     #[inline(always)]
     pub fn next(&self, b: u32) -> Option<u32> {
-        let link = self.bucket(b).0[0] as u32; // the low 32 bits
-        (link != 0).then(|| OVER_FLAG | (link - 1))
+        self.table(b)
+            .next(b & !OLD_FLAG)
+            .map(|n| n | (b & OLD_FLAG))
     }
 
     #[inline]
@@ -248,12 +480,12 @@ impl HashTable {
 
     #[inline(always)]
     pub fn get(&self, loc: Loc) -> u64 {
-        self.bucket(loc.bucket).0[loc.slot as usize]
+        self.bucket(loc.bucket)[loc.slot as usize]
     }
 
     #[inline(always)]
     pub fn set(&mut self, loc: Loc, v: u64) {
-        self.bucket_mut(loc.bucket).0[loc.slot as usize] = v;
+        self.bucket_mut(loc.bucket)[loc.slot as usize] = v;
     }
 
     /// Empty a slot, keeping the chain short: the last item of the chain's
@@ -265,21 +497,9 @@ impl HashTable {
     #[inline]
     pub fn clear(&mut self, loc: Loc) {
         debug_assert!(self.get(loc) != 0);
-        self.set(loc, 0);
         self.items -= 1;
-        let Some(mut last) = self.next(loc.bucket) else {
-            self.drop_if_empty(loc.bucket);
-            return;
-        };
-        while let Some(n) = self.next(last) {
-            last = n;
-        }
-        let bk = &mut self.bucket_mut(last).0;
-        if let Some(s) = (1..SLOTS).rev().find(|&s| bk[s] != 0) {
-            let v = std::mem::take(&mut bk[s]);
-            self.set(loc, v);
-        }
-        self.drop_if_empty(last);
+        let b = loc.bucket;
+        self.table_mut(b).clear(b & !OLD_FLAG, loc.slot as usize);
     }
 
     /// Empty a slot without moving any other (other `Loc`s stay valid; an
@@ -289,31 +509,8 @@ impl HashTable {
         debug_assert!(self.get(loc) != 0);
         self.set(loc, 0);
         self.items -= 1;
-        self.drop_if_empty(loc.bucket);
-    }
-
-    /// Unlink `b` if it is an overflow bucket with no item left.
-    #[inline]
-    fn drop_if_empty(&mut self, b: u32) {
-        if b & OVER_FLAG != 0 && self.bucket(b).0[1..].iter().all(|&v| v == 0) {
-            self.unlink_overflow(b);
-        }
-    }
-
-    /// Take the empty overflow bucket `b` out of its chain.
-    #[cold]
-    fn unlink_overflow(&mut self, b: u32) {
-        let info = self.bucket(b).0[0];
-        let next = info & 0xffff_ffff;
-        let prev = (info >> 32) as u32;
-        let p = &mut self.bucket_mut(prev).0[0];
-        *p = (*p & !0xffff_ffff) | next;
-        if next != 0 {
-            let n = &mut self.over[(next - 1) as usize].0[0];
-            *n = (*n & 0xffff_ffff) | (u64::from(prev) << 32);
-        }
-        self.bucket_mut(b).0[0] = 0;
-        self.over_free.push(b & !OVER_FLAG);
+        let b = loc.bucket;
+        self.table_mut(b).drop_if_empty(b & !OLD_FLAG);
     }
 
     /// Raise the frequency counter of a slot (saturating).
@@ -327,30 +524,10 @@ impl HashTable {
 
     /// Insert a slot value into the chain of `hash`'s home bucket.
     pub fn insert(&mut self, hash: u64, v: u64) -> Loc {
-        let mut b = self.home(hash);
-        loop {
-            if let Some(s) = (1..SLOTS).find(|&s| self.bucket(b).0[s] == 0) {
-                self.bucket_mut(b).0[s] = v;
-                self.items += 1;
-                return Self::loc(b, s);
-            }
-            match self.next(b) {
-                Some(n) => b = n,
-                None => {
-                    let idx = match self.over_free.pop() {
-                        Some(i) => i,
-                        None => {
-                            self.over.push(Bucket::default());
-                            (self.over.len() - 1) as u32
-                        }
-                    };
-                    let info = &mut self.bucket_mut(b).0[0];
-                    *info = (*info & !0xffff_ffff) | u64::from(idx + 1);
-                    self.over[idx as usize].0[0] = u64::from(b) << 32;
-                    b = OVER_FLAG | idx;
-                }
-            }
-        }
+        let h = self.home(hash);
+        let (b, s) = self.table_mut(h).insert(h & !OLD_FLAG, v);
+        self.items += 1;
+        Self::loc(b | (h & OLD_FLAG), s)
     }
 
     /// The slot holding exactly (seg, off) in `hash`'s chain.
@@ -360,7 +537,7 @@ impl HashTable {
         loop {
             let bk = self.bucket(b);
             for s in 1..SLOTS {
-                let v = bk.0[s];
+                let v = bk[s];
                 if v != 0 && slot_tag(v) == tag && slot_seg(v) == seg && slot_off(v) == off {
                     return Some(Self::loc(b, s));
                 }
@@ -369,13 +546,12 @@ impl HashTable {
         }
     }
 
-    /// Every occupied slot value (for rehashing).
+    /// Every occupied slot value (both tables).
+    #[cfg(test)]
     pub fn values(&self) -> impl Iterator<Item = u64> + '_ {
-        self.main
-            .iter()
-            .chain(self.over.iter())
-            .flat_map(|b| b.0[1..].iter().copied())
-            .filter(|&v| v != 0)
+        self.cur
+            .values()
+            .chain(self.old.iter().flat_map(|o| o.t.values()))
     }
 }
 
@@ -418,7 +594,10 @@ mod tests {
         for i in 7..21 {
             take(&mut t, i);
         }
-        assert_eq!((t.items, t.over.len(), t.over_free.len()), (85, 14, 2));
+        assert_eq!(
+            (t.items, t.cur.over.len(), t.cur.over_free.len()),
+            (85, 14, 2)
+        );
         for i in (0..100).filter(|&i| i != 3 && !(7..21).contains(&i)) {
             assert!(
                 t.find_exact(locs[i].0, i as u32, 8).is_some(),
@@ -429,7 +608,7 @@ mod tests {
             let h = 2u64 | (u64::from(i) << 52);
             t.insert(h, pack(tag_of(h), 1000 + i, 8, 0));
         }
-        assert_eq!(t.over.len(), 14, "freed buckets reused");
+        assert_eq!(t.cur.over.len(), 14, "freed buckets reused");
         for i in 0..14u32 {
             let h = 2u64 | (u64::from(i) << 52);
             assert!(t.find_exact(h, 1000 + i, 8).is_some());
