@@ -124,9 +124,9 @@ impl Inner {
     #[inline(always)]
     pub fn find(&self, key: &[u8], hash: u64) -> Option<Found> {
         let tag = tag_of(hash);
-        let mut b = self.table.home(hash);
+        let (table, mut b, flag) = self.table.locate(hash);
         loop {
-            let bk = self.table.bucket(b);
+            let bk = table.bucket(b);
             for s in 1..SLOTS {
                 let v = bk[s];
                 if v == 0 || slot_tag(v) != tag {
@@ -142,14 +142,14 @@ impl Inner {
                 if key_eq(&data[hl..hl + key.len()], key) {
                     let hdr = item::read_header(data, self.segs.meta[seg as usize].base_cas);
                     return Some(Found {
-                        loc: HashTable::loc(b, s),
+                        loc: HashTable::loc(b | flag, s),
                         seg,
                         off,
                         hdr,
                     });
                 }
             }
-            b = self.table.next(b)?;
+            b = table.next(b)?;
         }
     }
 

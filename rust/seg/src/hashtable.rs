@@ -175,7 +175,7 @@ pub(crate) fn hash_key(seed: u64, key: &[u8]) -> u64 {
 
 /// One bucket array with its overflow buckets. Bucket references here are
 /// local: the home index, or `OVER_FLAG | overflow index`.
-struct Table {
+pub(crate) struct Table {
     /// The home buckets, `SLOTS` words each from `base` (a flat zeroed
     /// vector: calloc, so a new table costs no writes and its pages are
     /// committed only as buckets fill; `base` puts bucket 0 on a cache
@@ -211,10 +211,10 @@ impl Table {
     }
 
     #[inline(always)]
-    fn bucket(&self, b: u32) -> &Slots {
+    pub fn bucket(&self, b: u32) -> &Slots {
         if b & OVER_FLAG == 0 {
             let at = self.base + b as usize * SLOTS;
-            self.main[at..at + SLOTS].try_into().expect("a bucket")
+            self.main[at..].first_chunk().expect("a bucket")
         } else {
             &self.over[(b & !OVER_FLAG) as usize].0
         }
@@ -224,9 +224,7 @@ impl Table {
     fn bucket_mut(&mut self, b: u32) -> &mut Slots {
         if b & OVER_FLAG == 0 {
             let at = self.base + b as usize * SLOTS;
-            (&mut self.main[at..at + SLOTS])
-                .try_into()
-                .expect("a bucket")
+            self.main[at..].first_chunk_mut().expect("a bucket")
         } else {
             &mut self.over[(b & !OVER_FLAG) as usize].0
         }
@@ -238,7 +236,7 @@ impl Table {
     }
 
     #[inline(always)]
-    fn next(&self, b: u32) -> Option<u32> {
+    pub fn next(&self, b: u32) -> Option<u32> {
         let link = self.bucket(b)[0] as u32; // the low 32 bits
         (link != 0).then(|| OVER_FLAG | (link - 1))
     }
@@ -423,6 +421,20 @@ impl HashTable {
         self.cur.insert(h, v);
     }
 
+    /// Where `hash`'s chain starts: the table holding it, the home bucket
+    /// there, and the flag its bucket references carry (for `Loc`s). For
+    /// walking a chain without choosing the table at every bucket.
+    #[inline(always)]
+    pub fn locate(&self, hash: u64) -> (&Table, u32, u32) {
+        if let Some(o) = &self.old {
+            let h = o.t.home(hash);
+            if h >= o.cursor {
+                return (&o.t, h, OLD_FLAG);
+            }
+        }
+        (&self.cur, self.cur.home(hash), 0)
+    }
+
     /// The home bucket of `hash`: in the old table while its bucket there
     /// has not moved yet.
     #[inline(always)]
@@ -460,14 +472,6 @@ impl HashTable {
     #[inline(always)]
     fn bucket_mut(&mut self, b: u32) -> &mut Slots {
         self.table_mut(b).bucket_mut(b & !OLD_FLAG)
-    }
-
-    /// The bucket chained after `b`, if any.
-    #[inline(always)]
-    pub fn next(&self, b: u32) -> Option<u32> {
-        self.table(b)
-            .next(b & !OLD_FLAG)
-            .map(|n| n | (b & OLD_FLAG))
     }
 
     #[inline]
@@ -533,16 +537,16 @@ impl HashTable {
     /// The slot holding exactly (seg, off) in `hash`'s chain.
     pub fn find_exact(&self, hash: u64, seg: u32, off: usize) -> Option<Loc> {
         let tag = tag_of(hash);
-        let mut b = self.home(hash);
+        let (t, mut b, flag) = self.locate(hash);
         loop {
-            let bk = self.bucket(b);
+            let bk = t.bucket(b);
             for s in 1..SLOTS {
                 let v = bk[s];
                 if v != 0 && slot_tag(v) == tag && slot_seg(v) == seg && slot_off(v) == off {
-                    return Some(Self::loc(b, s));
+                    return Some(Self::loc(b | flag, s));
                 }
             }
-            b = self.next(b)?;
+            b = t.next(b)?;
         }
     }
 
