@@ -50,7 +50,7 @@ fn fill(engine: &str, keys: u32) {
         if top.len() < TOP || ns > top[TOP - 1].0 {
             let b = s.stats(NOW).hash_buckets;
             top.push((ns, i, b));
-            top.sort_by(|a, b| b.0.cmp(&a.0));
+            top.sort_by_key(|t| std::cmp::Reverse(t.0));
             top.truncate(TOP);
         }
         if i % 1024 == 0 {

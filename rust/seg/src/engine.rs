@@ -3,7 +3,7 @@
 
 use crate::hashtable::{
     hash_key, key_eq, pack, slot_freq, slot_off, slot_seg, slot_tag, tag_of, HashTable, Loc,
-    MAX_BUCKETS, SLOTS, TARGET_LOAD,
+    MAX_BUCKETS, TARGET_LOAD,
 };
 use crate::item::{self, Header, A_FETCHED, A_STALE, A_TIME, A_WON};
 use crate::segment::Segments;
@@ -127,8 +127,7 @@ impl Inner {
         let (table, mut b, flag) = self.table.locate(hash);
         loop {
             let bk = table.bucket(b);
-            for s in 1..SLOTS {
-                let v = bk[s];
+            for (s, &v) in bk.iter().enumerate().skip(1) {
                 if v == 0 || slot_tag(v) != tag {
                     continue;
                 }

@@ -540,8 +540,7 @@ impl HashTable {
         let (t, mut b, flag) = self.locate(hash);
         loop {
             let bk = t.bucket(b);
-            for s in 1..SLOTS {
-                let v = bk[s];
+            for (s, &v) in bk.iter().enumerate().skip(1) {
                 if v != 0 && slot_tag(v) == tag && slot_seg(v) == seg && slot_off(v) == off {
                     return Some(Self::loc(b | flag, s));
                 }
