@@ -3,7 +3,7 @@
 
 use crate::hashtable::{
     hash_key, key_eq, pack, slot_freq, slot_off, slot_seg, slot_tag, tag_of, HashTable, Loc,
-    MAX_BUCKETS, TARGET_LOAD,
+    MAX_BUCKETS, SLOTS, TARGET_LOAD,
 };
 use crate::item::{self, Header, A_FETCHED, A_STALE, A_TIME, A_WON};
 use crate::segment::Segments;
@@ -127,7 +127,11 @@ impl Inner {
         let (table, mut b, flag) = self.table.locate(hash);
         loop {
             let bk = table.bucket(b);
-            for (s, &v) in bk.iter().enumerate().skip(1) {
+            // Indexed: the iterator form does not unroll (~40 Ir more per
+            // lookup through the seam).
+            #[allow(clippy::needless_range_loop)]
+            for s in 1..SLOTS {
+                let v = bk[s];
                 if v == 0 || slot_tag(v) != tag {
                     continue;
                 }
