@@ -22,7 +22,10 @@ const MAX_GROWTH: usize = 8;
 /// ... and at least by 3/2.
 const MIN_GROWTH_NUM: usize = 3;
 
-/// Old-table home buckets moved per operation while the table grows.
+/// New-table buckets written per operation while a growth prepares it
+/// (16 KiB).
+const PREPARE_STEP: usize = 256;
+/// Old-table home buckets moved per operation while a growth drains it.
 const DRAIN_STEP: usize = 2;
 
 /// Delayed flushes remembered at once (more are folded into the latest).
@@ -113,8 +116,8 @@ impl Inner {
         if now >= self.next_expire {
             self.expire_heads(now);
         }
-        if self.table.draining() {
-            self.drain_step();
+        if self.table.growing() {
+            self.grow_step();
         }
     }
 
@@ -744,9 +747,9 @@ impl Inner {
 
     /// Start resizing the hash table for the items the memory limit will
     /// hold at the average item size seen so far (at [`TARGET_LOAD`] per
-    /// bucket, 1.5x to 8x the current size). The old table's items move
-    /// over a few home buckets per operation ([`Inner::drain_step`]), so no
-    /// operation pays for the whole table. With steady item sizes the table
+    /// bucket, 1.5x to 8x the current size). The new table is written and
+    /// the old one's items moved a little per operation
+    /// ([`Inner::grow_step`]), so no operation pays for the whole table. With steady item sizes the table
     /// grows a few times while the cache fills, the last time well before it
     /// is full, and then fits: ~13 bytes per item rather than up to twice
     /// that with doubling.
@@ -765,13 +768,20 @@ impl Inner {
         self.epoch += 1;
     }
 
-    /// Move [`DRAIN_STEP`] home buckets of a growing table's old half into
-    /// the new one, rehashing their keys read back from the segments. A
-    /// growth by at least 1.5x is due again only after 3x the old bucket
-    /// count in inserts, so draining at this pace always finishes first.
+    /// One step of a growth: write [`PREPARE_STEP`] buckets of the new
+    /// table, or once it is complete move [`DRAIN_STEP`] home buckets of
+    /// the old table into it, rehashing their keys read back from the
+    /// segments. A growth by at least 1.5x is due again only after 3x the
+    /// old bucket count in inserts, so a growth always finishes first.
     #[cold]
     #[inline(never)]
-    fn drain_step(&mut self) {
+    fn grow_step(&mut self) {
+        if self.table.preparing() {
+            if self.table.prepare_step(PREPARE_STEP) {
+                self.epoch += 1;
+            }
+            return;
+        }
         let mut moved = std::mem::take(&mut self.drain_buf);
         for _ in 0..DRAIN_STEP {
             if !self.table.drain_next(&mut moved) {

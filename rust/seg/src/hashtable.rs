@@ -176,12 +176,9 @@ pub(crate) fn hash_key(seed: u64, key: &[u8]) -> u64 {
 /// One bucket array with its overflow buckets. Bucket references here are
 /// local: the home index, or `OVER_FLAG | overflow index`.
 pub(crate) struct Table {
-    /// The home buckets, `SLOTS` words each from `base` (a flat zeroed
-    /// vector: calloc, so a new table costs no writes and its pages are
-    /// committed only as buckets fill; `base` puts bucket 0 on a cache
-    /// line).
-    main: Vec<u64>,
-    base: usize,
+    /// The home buckets (while a growth prepares the table, fewer than `n`:
+    /// see [`Table::prepare`]).
+    main: Vec<Bucket>,
     over: Vec<Bucket>,
     over_free: Vec<u32>,
     /// Number of home buckets.
@@ -190,13 +187,17 @@ pub(crate) struct Table {
 
 impl Table {
     fn new(n: usize) -> Table {
+        let mut t = Table::preparing(n);
+        t.prepare(n);
+        t
+    }
+
+    /// A table of `n` home buckets with room reserved but none written yet
+    /// (a large allocation maps pages without touching them).
+    fn preparing(n: usize) -> Table {
         debug_assert!((1..=MAX_BUCKETS).contains(&n));
-        let main = vec![0u64; (n + 1) * SLOTS];
-        let misalign = main.as_ptr() as usize % std::mem::align_of::<Bucket>();
-        let base = (std::mem::align_of::<Bucket>() - misalign) % std::mem::align_of::<Bucket>() / 8;
         Table {
-            main,
-            base,
+            main: Vec::with_capacity(n),
             over: Vec::new(),
             over_free: Vec::new(),
             n: n as u64,
@@ -213,8 +214,7 @@ impl Table {
     #[inline(always)]
     pub fn bucket(&self, b: u32) -> &Slots {
         if b & OVER_FLAG == 0 {
-            let at = self.base + b as usize * SLOTS;
-            self.main[at..].first_chunk().expect("a bucket")
+            &self.main[b as usize].0
         } else {
             &self.over[(b & !OVER_FLAG) as usize].0
         }
@@ -223,8 +223,7 @@ impl Table {
     #[inline(always)]
     fn bucket_mut(&mut self, b: u32) -> &mut Slots {
         if b & OVER_FLAG == 0 {
-            let at = self.base + b as usize * SLOTS;
-            self.main[at..].first_chunk_mut().expect("a bucket")
+            &mut self.main[b as usize].0
         } else {
             &mut self.over[(b & !OVER_FLAG) as usize].0
         }
@@ -233,6 +232,14 @@ impl Table {
     /// Number of home buckets.
     fn len(&self) -> usize {
         self.n as usize
+    }
+
+    /// Write up to `k` more empty home buckets; true once all `n` are.
+    fn prepare(&mut self, k: usize) -> bool {
+        let add = k.min(self.len() - self.main.len());
+        self.main
+            .extend(std::iter::repeat_n(Bucket::default(), add));
+        self.main.len() == self.len()
     }
 
     #[inline(always)]
@@ -314,8 +321,9 @@ impl Table {
     /// Every occupied slot value.
     #[cfg(test)]
     fn values(&self) -> impl Iterator<Item = u64> + '_ {
-        let main = &self.main[self.base..self.base + self.len() * SLOTS];
-        main.chunks(SLOTS)
+        self.main
+            .iter()
+            .map(|b| &b.0[..])
             .chain(self.over.iter().map(|b| &b.0[..]))
             .flat_map(|b| b[1..].iter().copied())
             .filter(|&v| v != 0)
@@ -334,15 +342,20 @@ struct Draining {
     cursor: u32,
 }
 
-/// The key index. It grows without a pause: a growth starts a larger table
-/// and the old one is drained a few home buckets per operation
-/// ([`HashTable::drain_next`], driven by the engine, which reads the keys
-/// back to hash them); until then a key whose old home bucket has not moved
-/// yet is looked up, inserted and removed in the old table. Bucket
-/// references carry [`OLD_FLAG`] when they are in the old table.
+/// The key index. It grows without a pause, in two phases driven by the
+/// engine a step per operation: the larger table is written a few hundred
+/// empty buckets at a time ([`HashTable::prepare_step`]; allocating is free,
+/// writing 100 MB at once is not), then it becomes the current table and
+/// the old one is drained a few home buckets at a time
+/// ([`HashTable::drain_next`]; the engine reads the keys back to hash
+/// them). Until then a key whose old home bucket has not moved yet is
+/// looked up, inserted and removed in the old table. Bucket references
+/// carry [`OLD_FLAG`] when they are in the old table.
 pub(crate) struct HashTable {
     cur: Table,
     old: Option<Box<Draining>>,
+    /// The next table while it is being written.
+    next: Option<Box<Table>>,
     /// Occupied slots (both tables).
     pub items: usize,
 }
@@ -353,6 +366,7 @@ impl HashTable {
         HashTable {
             cur: Table::new(n),
             old: None,
+            next: None,
             items: 0,
         }
     }
@@ -367,27 +381,50 @@ impl HashTable {
         self.cur.overflow_in_use() + self.old.as_ref().map_or(0, |o| o.t.overflow_in_use())
     }
 
-    /// Whether the load calls for a larger table (never while draining).
+    /// Whether the load calls for a larger table (never while growing).
     #[inline]
     pub fn wants_growth(&self) -> bool {
-        self.items > self.cur.len() * GROW_LOAD
-            && self.cur.len() < MAX_BUCKETS
-            && self.old.is_none()
+        self.items > self.cur.len() * GROW_LOAD && self.cur.len() < MAX_BUCKETS && !self.growing()
+    }
+
+    /// Whether a growth is in progress (preparing or draining).
+    #[inline(always)]
+    pub fn growing(&self) -> bool {
+        self.old.is_some() || self.next.is_some()
+    }
+
+    /// Whether the next table is still being written.
+    pub fn preparing(&self) -> bool {
+        self.next.is_some()
     }
 
     /// Whether an old table is still being drained.
-    #[inline(always)]
+    #[cfg(test)]
     pub fn draining(&self) -> bool {
         self.old.is_some()
     }
 
-    /// Start a growth to `n` home buckets: the current table becomes the
-    /// old one, drained by [`HashTable::drain_next`]. Every `Loc` held is
-    /// stale afterwards.
+    /// Start a growth to `n` home buckets (see the type's comment).
     pub fn begin_growth(&mut self, n: usize) {
-        debug_assert!(self.old.is_none());
-        let t = std::mem::replace(&mut self.cur, Table::new(n));
-        self.old = Some(Box::new(Draining { t, cursor: 0 }));
+        debug_assert!(!self.growing());
+        self.next = Some(Box::new(Table::preparing(n)));
+    }
+
+    /// Write up to `k` more buckets of the next table; once it is complete
+    /// it becomes the current table and the current one the old one, to be
+    /// drained. Returns true when that switch happened (every `Loc` held is
+    /// stale then).
+    pub fn prepare_step(&mut self, k: usize) -> bool {
+        let Some(t) = self.next.as_mut() else {
+            return false;
+        };
+        if !t.prepare(k) {
+            return false;
+        }
+        let t = self.next.take().expect("preparing");
+        let old = std::mem::replace(&mut self.cur, *t);
+        self.old = Some(Box::new(Draining { t: old, cursor: 0 }));
+        true
     }
 
     /// Move the old table's next home bucket (with its overflow chain) out:
