@@ -14,7 +14,7 @@ use crate::sys::{
 };
 use seg::{Seg, SegConfig};
 use std::os::raw::c_void;
-use storage::Storage;
+use storage::{GetOptions, Storage};
 
 /// The engine behind a `void *self` handle.
 fn engine(seg: *mut c_void) -> *const Seg {
@@ -78,6 +78,21 @@ fn deliver(
     unsafe { sink(ctx, &info, value.as_ptr(), value.len()) };
 }
 
+/// A read's options; a classic read's (get, gets: only the win and bump
+/// switches) without converting each optional field.
+#[inline(always)]
+fn get_options(o: &molt_meta_get_opts) -> GetOptions {
+    if (o.touch | o.vivify | o.recache | o.has_new_cas) == 0 {
+        GetOptions {
+            no_bump: o.no_bump != 0,
+            no_win: o.no_win != 0,
+            ..GetOptions::default()
+        }
+    } else {
+        o.into()
+    }
+}
+
 /// storage.h `meta_get`: the item (or, with vivify, the new empty one)
 /// goes to `sink` while the engine holds its lock.
 ///
@@ -97,7 +112,7 @@ pub unsafe extern "C" fn molt_seg_meta_get(
     boundary(|| {
         let (s, key) = (arg!(ref engine(seg)), arg!(bytes key, key_len));
         let (opts, sink) = (arg!(ref opts), arg!(some sink));
-        status(s.meta_get(key, now, &opts.into(), |info, value| {
+        status(s.meta_get(key, now, &get_options(opts), |info, value| {
             deliver(sink, ctx, info, value)
         }))
     })

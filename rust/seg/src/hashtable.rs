@@ -487,18 +487,23 @@ impl HashTable {
 
     #[inline(always)]
     fn table(&self, b: u32) -> &Table {
-        match &self.old {
-            Some(o) if b & OLD_FLAG != 0 => &o.t,
-            _ => &self.cur,
+        // The flag first: it is in a register, the old table behind a load.
+        if b & OLD_FLAG != 0 {
+            if let Some(o) = &self.old {
+                return &o.t;
+            }
         }
+        &self.cur
     }
 
     #[inline(always)]
     fn table_mut(&mut self, b: u32) -> &mut Table {
-        match &mut self.old {
-            Some(o) if b & OLD_FLAG != 0 => &mut o.t,
-            _ => &mut self.cur,
+        if b & OLD_FLAG != 0 {
+            if let Some(o) = &mut self.old {
+                return &mut o.t;
+            }
         }
+        &mut self.cur
     }
 
     #[inline(always)]
