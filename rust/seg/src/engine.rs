@@ -273,7 +273,10 @@ impl Inner {
         p += key.len();
         buf[p..p + a.len()].copy_from_slice(a);
         p += a.len();
-        buf[p..p + b.len()].copy_from_slice(b);
+        if !b.is_empty() {
+            // (Only append/prepend have a second part: no memcpy call else.)
+            buf[p..p + b.len()].copy_from_slice(b);
+        }
         let size = hlen + key.len() + vlen;
         self.segs.meta[seg as usize].add_item(size, cas, exptime);
         if exptime != 0 {
