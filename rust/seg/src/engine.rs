@@ -269,7 +269,7 @@ impl Inner {
         let h = item::write_header(buf, key.len(), vlen, flags, exptime, cas, base, access);
         debug_assert_eq!(h, hlen);
         let mut p = h;
-        buf[p..p + key.len()].copy_from_slice(key);
+        item::copy_key(&mut buf[p..], key);
         p += key.len();
         buf[p..p + a.len()].copy_from_slice(a);
         p += a.len();

@@ -363,6 +363,27 @@ fn read_header_bytewise(buf: &[u8], base: u64) -> Header {
     }
 }
 
+/// Copy `src` to the start of `dst` (which must be at least as long): a key
+/// of up to 24 bytes with fixed-size, overlapping word copies instead of a
+/// call to memcpy.
+#[inline(always)]
+pub(crate) fn copy_key(dst: &mut [u8], src: &[u8]) {
+    let n = src.len();
+    let dst = &mut dst[..n];
+    if (8..=24).contains(&n) {
+        dst[..8].copy_from_slice(&src[..8]);
+        if n > 16 {
+            dst[8..16].copy_from_slice(&src[8..16]);
+        }
+        dst[n - 8..].copy_from_slice(&src[n - 8..]);
+    } else if (4..8).contains(&n) {
+        dst[..4].copy_from_slice(&src[..4]);
+        dst[n - 4..].copy_from_slice(&src[n - 4..]);
+    } else {
+        dst.copy_from_slice(src);
+    }
+}
+
 /// Rewrite the exptime of an item whose header has an exptime field.
 pub(crate) fn set_exptime(buf: &mut [u8], hdr: &Header, exptime: u32) {
     debug_assert!(hdr.has_exp && exptime != 0);
@@ -490,6 +511,17 @@ mod tests {
             let tail = &b[..n + 1];
             assert_eq!(read_header(tail, base), read_header(&a, base));
             assert_eq!(read_header(&a, base).hlen as usize, n);
+        }
+    }
+
+    #[test]
+    fn copy_key_copies_every_length_exactly() {
+        for n in 0..=40usize {
+            let src: Vec<u8> = (1..=n as u8).collect();
+            let mut dst = [0xeeu8; 48];
+            copy_key(&mut dst, &src);
+            assert_eq!(&dst[..n], &src[..], "n {n}");
+            assert!(dst[n..].iter().all(|&b| b == 0xee), "n {n}: no byte past");
         }
     }
 
