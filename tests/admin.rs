@@ -405,3 +405,119 @@ fn stats_settings_items_and_slabs() {
         assert!(c.request("version").unwrap().starts_with("VERSION "));
     }
 }
+
+/// A seg server's own figures in `stats` and /metrics: a workload that
+/// moves each of them (TTL expiry of whole segments, merge eviction under
+/// memory pressure, a read that finds its item expired, a flush), read back
+/// from both, and the totals they break down add up.
+#[test]
+fn seg_reports_its_own_figures_in_stats_and_metrics() {
+    for target in targets!() {
+        let engine = target.args.last().map(String::as_str).unwrap_or("slab");
+        if target.is_tls() {
+            continue;
+        }
+        // 2 MiB = 8 segments of 256 KiB.
+        let (server, admin) = start_with_admin(&target, &["-m", "2", "-t", "1"]);
+        let mut c = server.client();
+        let t = target.name;
+        if engine != "seg" {
+            let st = c.stats();
+            assert!(!st.0.keys().any(|k| k.starts_with("seg_")), "{t}: {st:?}");
+            continue;
+        }
+        let fig = |c: &mut Client, name: &str| c.stats().num(name);
+        assert_eq!(fig(&mut c, "seg_segments"), 8, "{t}");
+        assert_eq!(fig(&mut c, "seg_segment_bytes"), 256 << 10, "{t}");
+        assert_eq!(fig(&mut c, "seg_segments_free"), 8, "{t}");
+
+        // Whole segments expire by TTL: items with a 1 s TTL, then a wait.
+        for i in 0..50 {
+            let r = c.request(&format!("set ttl{i} 0 1 1\r\nx")).unwrap();
+            assert_eq!(r, "STORED", "{t}");
+        }
+        assert_eq!(fig(&mut c, "seg_segments_used"), 1, "{t}");
+        std::thread::sleep(Duration::from_millis(2100));
+        let st = c.stats();
+        assert_eq!(st.num("seg_expired_segment"), 50, "{t}");
+        assert_eq!(st.num("seg_segments_expired"), 1, "{t}");
+        assert_eq!(st.num("seg_segments_used"), 0, "{t}");
+
+        // Memory pressure with some keys read twice: merges keep the most
+        // read ones and evict the rest.
+        let v = vec![b'v'; 1000];
+        for i in 0..6000u32 {
+            let mut req = format!("set k{i} 0 0 {} noreply\r\n", v.len()).into_bytes();
+            req.extend_from_slice(&v);
+            req.extend_from_slice(b"\r\n");
+            c.send(&req).unwrap();
+            let reads = if i % 8 == 0 { 2 } else { 1 };
+            for _ in 0..reads {
+                c.send_line(&format!("get k{i}")).unwrap();
+                assert_eq!(c.read_line().unwrap(), format!("VALUE k{i} 0 1000"), "{t}");
+                c.read_exact(1002).unwrap();
+                assert_eq!(c.read_line().unwrap(), "END", "{t}");
+            }
+        }
+        let st = c.stats();
+        assert!(st.num("seg_merges") > 0, "{t}: {st:?}");
+        assert!(st.num("seg_evicted_merge") > 0, "{t}: {st:?}");
+        assert_eq!(
+            st.num("evictions"),
+            st.num("seg_evicted_merge") + st.num("seg_evicted_segment"),
+            "{t}"
+        );
+        assert_eq!(
+            st.num("seg_segments_used") + st.num("seg_segments_free"),
+            8,
+            "{t}"
+        );
+        assert_eq!(st.num("seg_hash_items"), st.num("curr_items"), "{t}");
+        assert!(st.num("seg_hash_slots") >= st.num("seg_hash_items"), "{t}");
+
+        // A read that finds its item expired (gat into the past serves it
+        // once, then it is gone).
+        assert_eq!(c.request("set old 0 0 1\r\no").unwrap(), "STORED", "{t}");
+        c.send_line("gat -1 old").unwrap();
+        assert_eq!(c.read_line().unwrap(), "VALUE old 0 1", "{t}");
+        c.read_exact(3).unwrap();
+        assert_eq!(c.read_line().unwrap(), "END", "{t}");
+        assert_eq!(fig(&mut c, "seg_expired_access"), 1, "{t}");
+
+        // A flush frees every segment; what it held counts as flushed.
+        let held = c.stats().num("curr_items");
+        assert!(held > 0, "{t}");
+        assert_eq!(c.request("flush_all").unwrap(), "OK", "{t}");
+        let st = c.stats();
+        assert_eq!(st.num("seg_flushed"), held, "{t}");
+        assert_eq!(st.num("seg_segments_free"), 8, "{t}");
+        assert_eq!(st.num("seg_hash_items"), 0, "{t}");
+        assert_eq!(
+            st.num("reclaimed"),
+            st.num("seg_expired_segment")
+                + st.num("seg_expired_merge")
+                + st.num("seg_expired_access")
+                + st.num("seg_flushed"),
+            "{t}"
+        );
+
+        // /metrics carries the same figures, counters as _total.
+        let m = parse_metrics(&get(admin, "/metrics").2);
+        let l = "{engine=\"seg\"}";
+        for (metric_name, stat) in [
+            ("molt_seg_merges_total", "seg_merges"),
+            ("molt_seg_evicted_merge_total", "seg_evicted_merge"),
+            ("molt_seg_expired_segment_total", "seg_expired_segment"),
+            ("molt_seg_expired_access_total", "seg_expired_access"),
+            ("molt_seg_flushed_total", "seg_flushed"),
+            ("molt_seg_segments_free", "seg_segments_free"),
+            ("molt_seg_hash_items", "seg_hash_items"),
+        ] {
+            assert_eq!(
+                metric(&m, &format!("{metric_name}{l}")),
+                st.num(stat) as f64,
+                "{t}: {metric_name}"
+            );
+        }
+    }
+}

@@ -226,6 +226,21 @@ typedef struct molt_walk_item {
 /* Receives one item during a walk, under the engine lock. */
 typedef void (*molt_walk_sink)(void *ctx, const molt_walk_item *item);
 
+/* One figure an engine reports about itself beyond molt_storage_stats (seg:
+ * segments used and free, merges, evictions and expirations by cause, hash
+ * table load). `stats` prints it as `STAT <name> <value>`, /metrics as
+ * molt_<name> (a counter with _total). The strings are the engine's, valid
+ * for the duration of the call. */
+typedef struct molt_engine_figure {
+    const char *name; /* e.g. "seg_merges": lower case, digits, '_' */
+    const char *help; /* one line for /metrics */
+    int counter;      /* 1: only grows; 0: a gauge */
+    uint64_t value;
+} molt_engine_figure;
+
+/* Receives one figure, under the engine lock. */
+typedef void (*molt_figure_sink)(void *ctx, const molt_engine_figure *figure);
+
 /* The table an engine implements. `self` is the engine's private state.
  * Every operation checks its own arguments (MOLT_INVALID for a NULL pointer
  * or a bad key) and locks what it needs. */
@@ -260,6 +275,10 @@ typedef struct molt_storage_ops {
      * section, then leave the cursor where the next slice starts. */
     molt_status (*walk)(void *self, int64_t now, molt_walk_cursor *cursor,
                         size_t max, molt_walk_sink sink, void *ctx);
+    /* The engine's own figures, in a fixed order, to sink (under the engine
+     * lock). NULL: the engine has none beyond molt_storage_stats. */
+    molt_status (*figures)(void *self, int64_t now, molt_figure_sink sink,
+                           void *ctx);
     void (*destroy)(void *self);
 } molt_storage_ops;
 
@@ -313,6 +332,10 @@ molt_status molt_storage_classes(molt_storage *st, int64_t now,
 molt_status molt_storage_walk(molt_storage *st, int64_t now,
                               molt_walk_cursor *cursor, size_t max,
                               molt_walk_sink sink, void *ctx);
+/* The engine's own figures to sink; MOLT_OK with none for an engine that
+ * has no figures slot. */
+molt_status molt_storage_figures(molt_storage *st, int64_t now,
+                                 molt_figure_sink sink, void *ctx);
 
 molt_status molt_storage_meta_get(molt_storage *st, const uint8_t *key,
                                   size_t key_len, int64_t now,

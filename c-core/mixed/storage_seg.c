@@ -16,5 +16,6 @@ const molt_storage_ops molt_seg_ops = {
     .stats = molt_seg_stats,
     .classes = molt_seg_classes,
     .walk = molt_seg_walk,
+    .figures = molt_seg_figures,
     .destroy = molt_seg_free,
 };

@@ -137,6 +137,16 @@ molt_status molt_seg_classes(void *seg, int64_t now, molt_class_sink sink, void 
 molt_status molt_seg_walk(void *seg, int64_t now, molt_walk_cursor *cursor, size_t max, molt_walk_sink sink, void *ctx);
 
 /*
+ storage.h `figures`: the engine's own figures (segments, merges,
+ evictions and expirations by cause, hash table load) to `sink` while the
+ engine holds its lock.
+
+ # Safety
+ `seg` a live handle; `sink` callable with `ctx`.
+ */
+molt_status molt_seg_figures(void *seg, int64_t now, molt_figure_sink sink, void *ctx);
+
+/*
  Loads the certificate chain, key and (optional) client CA; on
  MOLT_CONFIG_OK `*out` holds the transport (free with `molt_tls_free`).
  On MOLT_CONFIG_REFUSED `err` names the file at fault.

@@ -67,6 +67,9 @@ pub(crate) fn uninit<T>(p: *mut T) -> *mut MaybeUninit<T> {
 }
 
 /// Runs an export's body, mapping a panic to the seam's internal status.
+/// Inlined into each export, so the body's arguments stay in registers
+/// rather than being passed through a closure's captures.
+#[inline(always)]
 pub(crate) fn boundary<T: Refusal>(body: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| T::panicked())
 }

@@ -7,13 +7,14 @@
 use crate::convert::{arith_opts, status, status_of, store_mode};
 use crate::guard::{arg, boundary};
 use crate::sys::{
-    molt_class_row, molt_class_sink, molt_item_info, molt_meta_arith_opts, molt_meta_delete_opts,
-    molt_meta_get_opts, molt_meta_store_req, molt_status, molt_storage_config, molt_storage_stats,
-    molt_value_sink, molt_walk_cursor, molt_walk_item, molt_walk_sink,
+    molt_class_row, molt_class_sink, molt_engine_figure, molt_figure_sink, molt_item_info,
+    molt_meta_arith_opts, molt_meta_delete_opts, molt_meta_get_opts, molt_meta_store_req,
+    molt_status, molt_storage_config, molt_storage_stats, molt_value_sink, molt_walk_cursor,
+    molt_walk_item, molt_walk_sink,
 };
 use seg::{Seg, SegConfig};
 use std::os::raw::c_void;
-use storage::Storage;
+use storage::{GetOptions, Storage};
 
 /// The engine behind a `void *self` handle.
 fn engine(seg: *mut c_void) -> *const Seg {
@@ -77,6 +78,21 @@ fn deliver(
     unsafe { sink(ctx, &info, value.as_ptr(), value.len()) };
 }
 
+/// A read's options; a classic read's (get, gets: only the win and bump
+/// switches) without converting each optional field.
+#[inline(always)]
+fn get_options(o: &molt_meta_get_opts) -> GetOptions {
+    if (o.touch | o.vivify | o.recache | o.has_new_cas) == 0 {
+        GetOptions {
+            no_bump: o.no_bump != 0,
+            no_win: o.no_win != 0,
+            ..GetOptions::default()
+        }
+    } else {
+        o.into()
+    }
+}
+
 /// storage.h `meta_get`: the item (or, with vivify, the new empty one)
 /// goes to `sink` while the engine holds its lock.
 ///
@@ -96,7 +112,7 @@ pub unsafe extern "C" fn molt_seg_meta_get(
     boundary(|| {
         let (s, key) = (arg!(ref engine(seg)), arg!(bytes key, key_len));
         let (opts, sink) = (arg!(ref opts), arg!(some sink));
-        status(s.meta_get(key, now, &opts.into(), |info, value| {
+        status(s.meta_get(key, now, &get_options(opts), |info, value| {
             deliver(sink, ctx, info, value)
         }))
     })
@@ -270,5 +286,36 @@ pub unsafe extern "C" fn molt_seg_walk(
             *c = at.into();
         }
         status(rc)
+    })
+}
+
+/// storage.h `figures`: the engine's own figures (segments, merges,
+/// evictions and expirations by cause, hash table load) to `sink` while the
+/// engine holds its lock.
+///
+/// # Safety
+/// `seg` a live handle; `sink` callable with `ctx`.
+#[no_mangle]
+pub unsafe extern "C" fn molt_seg_figures(
+    seg: *mut c_void,
+    now: i64,
+    sink: molt_figure_sink,
+    ctx: *mut c_void,
+) -> molt_status {
+    boundary(|| {
+        let (s, sink) = (arg!(ref engine(seg)), arg!(some sink));
+        s.figures(now, &mut |f| {
+            let fig = molt_engine_figure {
+                name: f.name.as_ptr(),
+                help: f.help.as_ptr(),
+                counter: std::os::raw::c_int::from(f.counter),
+                value: f.value,
+            };
+            // SAFETY: sink and ctx are the caller's callback and context,
+            // which storage.h lets the engine call during the report; fig
+            // and the static strings it points at outlive the call.
+            unsafe { sink(ctx, &fig) };
+        });
+        molt_status::MOLT_OK
     })
 }

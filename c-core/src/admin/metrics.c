@@ -98,6 +98,23 @@ static void by_command(out *o, const molt_counter_totals *t, const char *name,
     }
 }
 
+typedef struct engine_figures {
+    out *o;
+    const char *labels;
+} engine_figures;
+
+/* One engine figure as a metric: molt_<name>, counters with _total. */
+static void figure_metric(void *ctx, const molt_engine_figure *fig) {
+    engine_figures *f = ctx;
+    char name[128];
+    int n = snprintf(name, sizeof(name), "molt_%s%s", fig->name, fig->counter ? "_total" : "");
+    if (n < 0 || (size_t)n >= sizeof(name)) {
+        f->o->rc = -1;
+        return;
+    }
+    one(f->o, name, fig->counter ? "counter" : "gauge", fig->help, f->labels, fig->value);
+}
+
 /* One summed protocol counter (molt_counter without its prefix). */
 #define COUNT(name) t.counter[MOLT_COUNTER_##name]
 
@@ -170,6 +187,8 @@ int metrics_render(molt_server *s, molt_buf *buf, size_t limit) {
         e.memory_used);
     one(&o, "molt_hash_buckets", "gauge", "Size of the engine's hash table.", el,
         e.hash_buckets);
+    engine_figures ef = {&o, el};
+    if (molt_storage_figures(s->storage, now, figure_metric, &ef) != MOLT_OK) o.rc = -1;
 
     latency_histogram(&o, &lat);
     return o.rc;

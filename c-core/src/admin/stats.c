@@ -40,8 +40,20 @@ static int stat_tv(molt_buf *out, size_t limit, const char *name,
     return stat_line(out, limit, name, s);
 }
 
+typedef struct figure_lines {
+    molt_buf *out;
+    size_t limit;
+    int rc;
+} figure_lines;
+
+static void figure_line(void *ctx, const molt_engine_figure *fig) {
+    figure_lines *l = ctx;
+    l->rc |= stat_u64(l->out, l->limit, fig->name, fig->value);
+}
+
 int stats_report(molt_buf *out, size_t limit, const molt_server_facts *f,
-                 const molt_counter_totals *t, const molt_storage_stats *e) {
+                 const molt_counter_totals *t, const molt_storage_stats *e,
+                 molt_storage *st) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     unsigned hash_power = 0;
@@ -71,6 +83,9 @@ int stats_report(molt_buf *out, size_t limit, const molt_server_facts *f,
     rc |= stat_u64(out, limit, "reclaimed", e->expired);
     rc |= stat_line(out, limit, "storage_engine", f->engine);
     rc |= stat_u64(out, limit, "storage_memory_used", e->memory_used);
+    figure_lines fl = {out, limit, 0};
+    if (molt_storage_figures(st, f->now, figure_line, &fl) != MOLT_OK) fl.rc = -1;
+    rc |= fl.rc;
     rc |= stat_line(out, limit, "transport", f->transport);
     if (strcmp(f->transport, "tcp") != 0) {
         const molt_transport_stats *ts = &f->transport_stats;

@@ -33,11 +33,12 @@ typedef struct molt_server_facts {
     molt_transport_stats transport_stats;
 } molt_server_facts;
 
-/* Append the `stats` reply (STAT lines and END) to out. Returns 0, or -1 if
+/* Append the `stats` reply (STAT lines and END) to out, the engine's own
+ * figures (molt_storage_figures) after its common ones. Returns 0, or -1 if
  * the buffer limit refused. */
 int stats_report(molt_buf *out, size_t limit, const molt_server_facts *facts,
                  const molt_counter_totals *totals,
-                 const molt_storage_stats *engine);
+                 const molt_storage_stats *engine, molt_storage *st);
 
 struct molt_options;
 /* `stats settings`: memcached's STAT lines for the effective settings plus

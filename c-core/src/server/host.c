@@ -22,7 +22,7 @@ static int host_stats(void *self, int64_t now, molt_buf *out, size_t limit) {
         .transport = molt_transport_name(s->transport),
     };
     molt_transport_stats_read(s->transport, &facts.transport_stats);
-    return stats_report(out, limit, &facts, &totals, &engine);
+    return stats_report(out, limit, &facts, &totals, &engine, s->storage);
 }
 
 static int host_stats_group(void *self, const char *group, size_t group_len, int64_t now,

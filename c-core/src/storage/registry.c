@@ -101,6 +101,13 @@ molt_status molt_storage_walk(molt_storage *st, int64_t now,
     return st->ops->walk(st->self, now, cursor, max, sink, ctx);
 }
 
+molt_status molt_storage_figures(molt_storage *st, int64_t now,
+                                 molt_figure_sink sink, void *ctx) {
+    if (st == NULL || sink == NULL) return MOLT_INVALID;
+    if (st->ops->figures == NULL) return MOLT_OK;
+    return st->ops->figures(st->self, now, sink, ctx);
+}
+
 molt_status molt_storage_meta_get(molt_storage *st, const uint8_t *key,
                                   size_t key_len, int64_t now,
                                   const molt_meta_get_opts *opts,

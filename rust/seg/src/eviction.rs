@@ -17,6 +17,7 @@ use crate::engine::Inner;
 use crate::hashtable::{hash_key, pack, slot_freq, slot_tag, Loc, FREQ_MAX};
 use crate::item;
 use crate::segment::{State, NONE};
+use crate::stats::Gone;
 use crate::ttl::{NEVER, NUM_BUCKETS};
 use storage::Error;
 
@@ -34,6 +35,8 @@ pub(crate) struct MergeItem {
     loc: Loc,
     freq: u8,
     live: bool,
+    /// Dead because a flush invalidated it.
+    flushed: bool,
 }
 
 impl Inner {
@@ -136,6 +139,7 @@ impl Inner {
         let flush_cas = self.flush_cas;
         let base = self.segs.meta[id as usize].base_cas;
         let end = self.segs.meta[id as usize].write_off;
+        let mut evicted = false;
         if self.segs.meta[id as usize].live_items > 0 {
             let data = &self.segs.data[id as usize];
             let mut off = 0;
@@ -148,14 +152,21 @@ impl Inner {
                     self.table.clear(loc);
                     if evict && h.live(now, flush_cas) {
                         self.counters.evictions += 1;
+                        self.counters.evicted_segment += 1;
+                        evicted = true;
                     } else {
-                        self.counters.expired += 1;
+                        self.counters.reclaimed(Gone::Segment, h.cas < flush_cas);
                     }
                     self.counters.curr_items -= 1;
                     self.counters.bytes -= h.total() as u64;
                 }
                 off += h.total();
             }
+        }
+        if evicted {
+            self.counters.segments_evicted += 1;
+        } else {
+            self.counters.segments_expired += 1;
         }
         self.ttl.unlink(&mut self.segs.meta, id);
         self.segs.release(id);
@@ -279,6 +290,7 @@ impl Inner {
                         loc,
                         freq,
                         live,
+                        flushed: h.cas < flush_cas,
                     });
                 }
                 off += h.total();
@@ -299,6 +311,7 @@ impl Inner {
             return;
         }
         let cutoff = cutoff as u8;
+        self.counters.merges += 1;
         // Pass 2: compact into run[0].
         let dest = run[0];
         let dest_base = self.segs.meta[dest as usize].base_cas;
@@ -327,8 +340,9 @@ impl Inner {
                 self.table.clear_in_place(it.loc);
                 if it.live {
                     self.counters.evictions += 1;
+                    self.counters.evicted_merge += 1;
                 } else {
-                    self.counters.expired += 1;
+                    self.counters.reclaimed(Gone::Merge, it.flushed);
                 }
                 self.counters.curr_items -= 1;
                 self.counters.bytes -= size as u64;
@@ -339,7 +353,7 @@ impl Inner {
                 // Same base, same header: slide down within the segment.
                 debug_assert!(w <= off && new_size == size);
                 let d = &mut self.segs.data[dest as usize];
-                item::write_header(
+                item::write_header_exact(
                     &mut d[w..],
                     klen,
                     vlen,
@@ -355,7 +369,7 @@ impl Inner {
                 scratch
                     .extend_from_slice(&self.segs.data[it.seg as usize][off + hl..off + hl + kv]);
                 let d = &mut self.segs.data[dest as usize];
-                item::write_header(
+                item::write_header_exact(
                     &mut d[w..],
                     klen,
                     vlen,

@@ -9,7 +9,8 @@
 //!             bit 1    exptime present (4 bytes, omitted when 0 = never)
 //!             bits 2-3 value-length width - 1 (1..=4 bytes)
 //!             bits 4-5 cas encoding: 0/1/2 = 1/2/4-byte delta from the
-//!                      segment's base cas, 3 = 8-byte absolute cas
+//!                      segment's base cas (1 is the narrowest written),
+//!                      3 = 8-byte absolute cas
 //!             bit 6    dead (deleted, overwritten or moved)
 //! byte 1      key length (1..=250)
 //! bytes 2-5   access word (u32 LE, rewritten in place by reads):
@@ -100,11 +101,12 @@ fn vlen_width(vlen: usize) -> usize {
     }
 }
 
-/// (code, width) of the cas encoding relative to `base`.
+/// (code, width) of the cas encoding relative to `base`. At least 2 bytes:
+/// a 1-byte delta would save a byte on only the first 256 items of a
+/// segment, and an in-place incr must keep the width while the cas grows.
 #[inline]
 fn cas_code(cas: u64, base: u64) -> (u8, usize) {
     match cas.checked_sub(base) {
-        Some(d) if d < 1 << 8 => (0, 1),
         Some(d) if d < 1 << 16 => (1, 2),
         Some(d) if d < 1 << 32 => (2, 4),
         _ => (3, 8),
@@ -130,14 +132,25 @@ pub(crate) fn header_len(vlen: usize, flags: u32, exptime: u32, cas: u64, base: 
         + if exptime != 0 { 4 } else { 0 }
 }
 
+/// Where a header's fields lie, by the low 6 bits of its control byte:
+/// (cas offset, flags/exptime offset, header length).
+const LAYOUT: [(u8, u8, u8); 64] = {
+    let mut t = [(0u8, 0u8, 0u8); 64];
+    let mut c = 0;
+    while c < 64 {
+        let cas_at = 6 + ((c >> 2) & 3) + 1;
+        let tail_at = cas_at + cas_width(((c >> 4) & 3) as u8);
+        let hlen = tail_at + 4 * (c & 1) + 4 * ((c >> 1) & 1);
+        t[c] = (cas_at as u8, tail_at as u8, hlen as u8);
+        c += 1;
+    }
+    t
+};
+
 /// Header length from the first byte alone (for fast key comparison).
-#[inline]
+#[inline(always)]
 pub(crate) fn header_len_from_ctrl(ctrl: u8) -> usize {
-    6 + ((ctrl >> 2) & 3) as usize
-        + 1
-        + cas_width((ctrl >> 4) & 3)
-        + if ctrl & F_FLAGS != 0 { 4 } else { 0 }
-        + if ctrl & F_EXP != 0 { 4 } else { 0 }
+    LAYOUT[(ctrl & 0x3f) as usize].2 as usize
 }
 
 /// Store the low `width` (1, 2, 3, 4 or 8) bytes of `v`, little endian, with
@@ -168,9 +181,40 @@ fn get_le(buf: &[u8], width: usize) -> u64 {
     }
 }
 
+/// Bytes the fixed-window header paths read or write at an item's start:
+/// the longest header (26) rounded up so every field is one 8-byte load.
+const WINDOW: usize = 32;
+
+/// The value-length mask for a width code (bits 2-3 of the control byte).
+const VLEN_MASK: [u64; 4] = [0xff, 0xffff, 0xff_ffff, 0xffff_ffff];
+/// The cas mask for a cas code (bits 4-5 of the control byte).
+const CAS_MASK: [u64; 4] = [0xff, 0xffff, 0xffff_ffff, u64::MAX];
+
+/// 8 bytes at `at` of a header window, little endian.
+#[inline(always)]
+fn load8(w: &[u8; WINDOW], at: usize) -> u64 {
+    u64::from_le_bytes(w[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// The control byte of a header.
+#[inline]
+fn control(vw: usize, cc: u8, flags: u32, exptime: u32) -> u8 {
+    let mut ctrl = ((vw as u8 - 1) << 2) | (cc << 4);
+    if flags != 0 {
+        ctrl |= F_FLAGS;
+    }
+    if exptime != 0 {
+        ctrl |= F_EXP;
+    }
+    ctrl
+}
+
 /// Write a header at the start of `buf`; returns its length. `klen` must be
-/// 1..=250.
+/// 1..=250. Where `buf` has room past the header, fields are stored as whole
+/// 8-byte words (their spill lands where the key goes next), so this is for
+/// a new item only; in-place changes use the field writers below.
 #[allow(clippy::too_many_arguments)]
+#[inline]
 pub(crate) fn write_header(
     buf: &mut [u8],
     klen: usize,
@@ -184,14 +228,44 @@ pub(crate) fn write_header(
     debug_assert!((1..=250).contains(&klen));
     let vw = vlen_width(vlen);
     let (cc, cw) = cas_code(cas, base);
-    let mut ctrl = ((vw as u8 - 1) << 2) | (cc << 4);
-    if flags != 0 {
-        ctrl |= F_FLAGS;
-    }
-    if exptime != 0 {
-        ctrl |= F_EXP;
-    }
-    buf[0] = ctrl;
+    let ctrl = control(vw, cc, flags, exptime);
+    let Some(w) = buf.first_chunk_mut::<WINDOW>() else {
+        return write_header_exact(buf, klen, vlen, flags, exptime, cas, base, access);
+    };
+    let casv = if cc == 3 { cas } else { cas - base };
+    let head = u64::from(ctrl) | (klen as u64) << 8 | u64::from(access) << 16;
+    w[..8].copy_from_slice(&head.to_le_bytes());
+    let mut p = ACCESS_AT + 4;
+    w[p..p + 8].copy_from_slice(&(vlen as u64).to_le_bytes());
+    p += vw;
+    w[p..p + 8].copy_from_slice(&casv.to_le_bytes());
+    p += cw;
+    let tail = if flags != 0 {
+        u64::from(flags) | u64::from(exptime) << 32
+    } else {
+        u64::from(exptime)
+    };
+    w[p..p + 8].copy_from_slice(&tail.to_le_bytes());
+    p + if flags != 0 { 4 } else { 0 } + if exptime != 0 { 4 } else { 0 }
+}
+
+/// [`write_header`] a field at a time, writing no byte past the header:
+/// for an item in a segment's last bytes, and where the bytes after the
+/// header still hold data (merge eviction sliding items down a segment).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn write_header_exact(
+    buf: &mut [u8],
+    klen: usize,
+    vlen: usize,
+    flags: u32,
+    exptime: u32,
+    cas: u64,
+    base: u64,
+    access: u32,
+) -> usize {
+    let vw = vlen_width(vlen);
+    let (cc, cw) = cas_code(cas, base);
+    buf[0] = control(vw, cc, flags, exptime);
     buf[1] = klen as u8;
     buf[ACCESS_AT..ACCESS_AT + 4].copy_from_slice(&access.to_le_bytes());
     let mut p = ACCESS_AT + 4;
@@ -211,9 +285,48 @@ pub(crate) fn write_header(
     p
 }
 
-/// Decode the header at the start of `buf`.
+/// Decode the header at the start of `buf`. Items that do not end in the
+/// last [`WINDOW`] bytes of a segment (nearly all) are decoded with whole
+/// 8-byte loads and masks instead of a branch per field width.
 #[inline]
 pub(crate) fn read_header(buf: &[u8], base: u64) -> Header {
+    let Some(w) = buf.first_chunk::<WINDOW>() else {
+        return read_header_bytewise(buf, base);
+    };
+    let ctrl = w[0];
+    let vc = ((ctrl >> 2) & 3) as usize;
+    let cc = ((ctrl >> 4) & 3) as usize;
+    let (cas_at, tail_at, hlen) = LAYOUT[(ctrl & 0x3f) as usize];
+    let access = (load8(w, 0) >> 16) as u32;
+    let vlen = (load8(w, ACCESS_AT + 4) & VLEN_MASK[vc]) as u32;
+    let raw = load8(w, cas_at as usize) & CAS_MASK[cc];
+    let cas = if cc == 3 { raw } else { base + raw };
+    let tail = load8(w, tail_at as usize);
+    let has_flags = ctrl & F_FLAGS != 0;
+    let has_exp = ctrl & F_EXP != 0;
+    let flags = if has_flags { tail as u32 } else { 0 };
+    let exptime = match (has_exp, has_flags) {
+        (false, _) => 0,
+        (true, true) => (tail >> 32) as u32,
+        (true, false) => tail as u32,
+    };
+    let p = hlen as usize;
+    Header {
+        klen: w[1],
+        access,
+        vlen,
+        flags,
+        exptime,
+        cas,
+        hlen: p as u8,
+        dead: ctrl & F_DEAD != 0,
+        has_exp,
+    }
+}
+
+/// [`read_header`] a field at a time (an item in a segment's last bytes).
+#[cold]
+fn read_header_bytewise(buf: &[u8], base: u64) -> Header {
     let ctrl = buf[0];
     let klen = buf[1];
     let vw = ((ctrl >> 2) & 3) as usize + 1;
@@ -250,6 +363,27 @@ pub(crate) fn read_header(buf: &[u8], base: u64) -> Header {
     }
 }
 
+/// Copy `src` to the start of `dst` (which must be at least as long): a key
+/// of up to 24 bytes with fixed-size, overlapping word copies instead of a
+/// call to memcpy.
+#[inline(always)]
+pub(crate) fn copy_key(dst: &mut [u8], src: &[u8]) {
+    let n = src.len();
+    let dst = &mut dst[..n];
+    if (8..=24).contains(&n) {
+        dst[..8].copy_from_slice(&src[..8]);
+        if n > 16 {
+            dst[8..16].copy_from_slice(&src[8..16]);
+        }
+        dst[n - 8..].copy_from_slice(&src[n - 8..]);
+    } else if (4..8).contains(&n) {
+        dst[..4].copy_from_slice(&src[..4]);
+        dst[n - 4..].copy_from_slice(&src[n - 4..]);
+    } else {
+        dst.copy_from_slice(src);
+    }
+}
+
 /// Rewrite the exptime of an item whose header has an exptime field.
 pub(crate) fn set_exptime(buf: &mut [u8], hdr: &Header, exptime: u32) {
     debug_assert!(hdr.has_exp && exptime != 0);
@@ -261,6 +395,7 @@ pub(crate) fn set_exptime(buf: &mut [u8], hdr: &Header, exptime: u32) {
 /// base cas is `base`) a new cas in place. Only when the new cas takes the
 /// same encoding as the old one (the header keeps its length); returns
 /// whether it was written.
+#[inline]
 pub(crate) fn set_cas(buf: &mut [u8], hdr: &Header, cas: u64, base: u64) -> bool {
     let ctrl = buf[0];
     let old_code = (ctrl >> 4) & 3;
@@ -360,9 +495,40 @@ mod tests {
     }
 
     #[test]
+    fn window_and_exact_paths_agree() {
+        for &(vlen, flags, exp, cas, base) in &[
+            (0usize, 0u32, 0u32, 5u64, 5u64),
+            (300, 9, 0, 70_000, 10),
+            (70_000, 0, 1_800_000_000, 1 << 20, 1),
+            (1 << 24, u32::MAX, 7, 1 << 40, 1),
+        ] {
+            let (mut a, mut b) = ([0xaau8; 64], [0xaau8; 64]);
+            let n = write_header(&mut a, 20, vlen, flags, exp, cas, base, A_FETCHED | 77);
+            let m = write_header_exact(&mut b, 20, vlen, flags, exp, cas, base, A_FETCHED | 77);
+            assert_eq!((n, &a[..n]), (m, &b[..m]));
+            assert!(b[m..].iter().all(|&x| x == 0xaa), "exact writes no further");
+            // A header in a segment's last bytes is read a field at a time.
+            let tail = &b[..n + 1];
+            assert_eq!(read_header(tail, base), read_header(&a, base));
+            assert_eq!(read_header(&a, base).hlen as usize, n);
+        }
+    }
+
+    #[test]
+    fn copy_key_copies_every_length_exactly() {
+        for n in 0..=40usize {
+            let src: Vec<u8> = (1..=n as u8).collect();
+            let mut dst = [0xeeu8; 48];
+            copy_key(&mut dst, &src);
+            assert_eq!(&dst[..n], &src[..], "n {n}");
+            assert!(dst[n..].iter().all(|&b| b == 0xee), "n {n}: no byte past");
+        }
+    }
+
+    #[test]
     fn typical_small_item_header_is_nine_bytes() {
         assert_eq!(header_len(100, 0, 0, 1000, 10), 9);
-        assert_eq!(header_len(100, 0, 0, 10, 10), 8);
+        assert_eq!(header_len(100, 0, 0, 10, 10), 9);
     }
 
     #[test]

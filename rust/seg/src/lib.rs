@@ -29,6 +29,7 @@
 
 mod engine;
 mod eviction;
+mod figures;
 mod hashtable;
 mod item;
 mod num;
@@ -41,6 +42,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use engine::Inner;
+pub use stats::Figure;
 use storage::{
     ArithOptions, ArithResult, ClassFn, DeleteOptions, Error, GetOptions, ItemInfo, Stats, Storage,
     StoreMode, StoreOptions, WalkCursor, WalkFn, KEY_MAX,
@@ -144,6 +146,13 @@ impl Seg {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The engine's own figures (segments used and free, merges, evictions
+    /// and expirations by cause, hash table load), in a fixed order, to `f`
+    /// while the engine holds its lock.
+    pub fn figures(&self, now: i64, f: &mut dyn FnMut(&Figure)) {
+        self.lock().figures(now, f);
+    }
+
     /// The segment size in use (after clamping to the memory limit).
     pub fn segment_size(&self) -> usize {
         self.lock().segs.seg_size
@@ -151,6 +160,7 @@ impl Seg {
 }
 
 impl Storage for Seg {
+    #[inline]
     fn meta_get<R>(
         &self,
         key: &[u8],
@@ -162,6 +172,7 @@ impl Storage for Seg {
         self.lock().get(key, now, opts, f)
     }
 
+    #[inline]
     fn meta_store(
         &self,
         mode: StoreMode,
@@ -180,11 +191,13 @@ impl Storage for Seg {
         inner.store(mode, key, value, flags, exptime, now, opts)
     }
 
+    #[inline]
     fn meta_delete(&self, key: &[u8], now: i64, opts: &DeleteOptions) -> Result<(), Error> {
         check_key(key)?;
         self.lock().delete(key, now, opts)
     }
 
+    #[inline]
     fn meta_arith(
         &self,
         key: &[u8],
