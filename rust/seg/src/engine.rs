@@ -619,7 +619,9 @@ impl Inner {
     }
 
     /// A read; classic reads (`no_win`) report the win state but never
-    /// take the win.
+    /// take the win. The plain read (no touch) stays in this function; a
+    /// touch (gat, mg T) goes to [`Inner::get_touched`], out of line, so the
+    /// hot path keeps its registers.
     pub fn get<R>(
         &mut self,
         key: &[u8],
@@ -629,51 +631,76 @@ impl Inner {
     ) -> Result<R, Error> {
         let hash = hash_key(self.seed, key);
         self.tick(now);
-        let Some(mut found) = self.find_live(key, hash, now) else {
+        let Some(found) = self.find_live(key, hash, now) else {
             let vexp = opts.vivify.ok_or(Error::NotFound)?;
             return self.vivify(key, hash, now, vexp, opts, f);
         };
-        let mut drop_after = false;
-        let mut reported_exp = i64::from(found.hdr.exptime);
         if let Some(t) = opts.touch {
-            match item::norm_exptime(t, now) {
-                Some(exp) => {
-                    found = self.retime(key, hash, found, exp)?;
-                    reported_exp = i64::from(exp);
-                }
-                None => {
-                    // gat with a past time: served once, then gone.
-                    drop_after = true;
-                    reported_exp = t;
-                }
-            }
+            return self.get_touched(key, hash, now, t, found, opts, f);
         }
+        let (info, extra) = self.read_info(&found, i64::from(found.hdr.exptime), now, opts);
+        let r = f(&info, self.value(&found));
+        self.accessed(&found, now, extra, !opts.no_bump);
+        Ok(r)
+    }
+
+    /// [`Inner::get`] with a touch to `t`: the item is retimed first, or
+    /// (a past time) served once and then removed.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn get_touched<R>(
+        &mut self,
+        key: &[u8],
+        hash: u64,
+        now: i64,
+        t: i64,
+        found: Found,
+        opts: &GetOptions,
+        f: impl FnOnce(&ItemInfo, &[u8]) -> R,
+    ) -> Result<R, Error> {
+        let Some(exp) = item::norm_exptime(t, now) else {
+            // gat with a past time: served once, then gone.
+            let (info, _) = self.read_info(&found, t, now, opts);
+            let r = f(&info, self.value(&found));
+            self.unlink(&found);
+            self.counters.reclaimed(Gone::Access, false);
+            return Ok(r);
+        };
+        let found = self.retime(key, hash, found, exp)?;
+        let (info, extra) = self.read_info(&found, i64::from(exp), now, opts);
+        let r = f(&info, self.value(&found));
+        self.accessed(&found, now, extra, !opts.no_bump);
+        Ok(r)
+    }
+
+    /// What a read of `found` reports (`exptime` as reported), and the
+    /// access bits it sets (the win, when it takes one).
+    #[inline(always)]
+    fn read_info(
+        &self,
+        found: &Found,
+        exptime: i64,
+        now: i64,
+        opts: &GetOptions,
+    ) -> (ItemInfo, u32) {
         let acc = found.hdr.access;
         let win_taken = acc & A_WON != 0;
         let stale = acc & A_STALE != 0;
         let recache = opts
             .recache
-            .is_some_and(|r| reported_exp != 0 && reported_exp - now < r);
+            .is_some_and(|r| exptime != 0 && exptime - now < r);
         let win = !opts.no_win && !win_taken && (stale || recache);
         let info = ItemInfo {
             flags: found.hdr.flags,
             cas: found.hdr.cas,
-            exptime: reported_exp,
+            exptime,
             last_access: self.access_time(acc),
             fetched: acc & A_FETCHED != 0,
             stale,
             win,
             win_taken,
         };
-        let r = f(&info, self.value(&found));
-        if drop_after {
-            self.unlink(&found);
-            self.counters.reclaimed(Gone::Access, false);
-        } else {
-            let extra = if win { A_WON } else { 0 };
-            self.accessed(&found, now, extra, !opts.no_bump);
-        }
-        Ok(r)
+        (info, if win { A_WON } else { 0 })
     }
 
     /// A meta get's miss with N: create an empty item and hand it, won, to
