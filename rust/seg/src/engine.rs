@@ -504,25 +504,11 @@ impl Inner {
     ) -> Result<ArithResult, Error> {
         let hash = hash_key(self.seed, key);
         self.tick(now);
-        let mut digits = [0u8; 20];
         let Some(o) = self.find_live(key, hash, now) else {
             let vexp = opts.vivify.ok_or(Error::NotFound)?;
-            // Created holding `initial`; no delta applied.
-            let d = crate::num::format_u64(opts.initial, &mut digits);
-            let cas = self.cas_for(opts.new_cas);
-            let norm = item::norm_exptime(vexp, now);
-            if let Some(exp) = norm {
-                let access = self.access_word(0, now);
-                self.write_item(key, hash, d, &[], 0, exp, cas, access, None, 0)?;
-            }
-            self.took_cas(opts.new_cas);
-            self.counters.total_items += 1;
-            return Ok(ArithResult {
-                value: opts.initial,
-                cas,
-                exptime: norm.map_or(vexp, i64::from),
-            });
+            return self.arith_vivify(key, hash, now, vexp, opts);
         };
+        let mut digits = [0u8; 20];
         if opts.compare_cas.is_some_and(|c| c != o.hdr.cas) {
             return Err(Error::Exists);
         }
@@ -546,11 +532,8 @@ impl Inner {
                     self.write_item(key, hash, d, &[], o.hdr.flags, exp, cas, access, Some(o), 0)?;
                 }
             }
-            None => {
-                // Touched into the past: the result is reported, then gone.
-                self.unlink(&o);
-                self.counters.reclaimed(Gone::Access, false);
-            }
+            // Touched into the past: the result is reported, then gone.
+            None => self.drop_touched(&o),
         }
         self.took_cas(opts.new_cas);
         Ok(ArithResult {
@@ -558,6 +541,43 @@ impl Inner {
             cas,
             exptime: reported,
         })
+    }
+
+    /// An arith's miss with N: the item is created holding `initial` (no
+    /// delta applied). Out of line, so the hit path keeps its registers.
+    #[inline(never)]
+    fn arith_vivify(
+        &mut self,
+        key: &[u8],
+        hash: u64,
+        now: i64,
+        vexp: i64,
+        opts: &ArithOptions,
+    ) -> Result<ArithResult, Error> {
+        let mut digits = [0u8; 20];
+        let d = crate::num::format_u64(opts.initial, &mut digits);
+        let cas = self.cas_for(opts.new_cas);
+        let norm = item::norm_exptime(vexp, now);
+        if let Some(exp) = norm {
+            let access = self.access_word(0, now);
+            self.write_item(key, hash, d, &[], 0, exp, cas, access, None, 0)?;
+        }
+        self.took_cas(opts.new_cas);
+        self.counters.total_items += 1;
+        Ok(ArithResult {
+            value: opts.initial,
+            cas,
+            exptime: norm.map_or(vexp, i64::from),
+        })
+    }
+
+    /// Remove an item an operation touched into the past, after serving it
+    /// (out of line: rare).
+    #[cold]
+    #[inline(never)]
+    fn drop_touched(&mut self, f: &Found) {
+        self.unlink(f);
+        self.counters.reclaimed(Gone::Access, false);
     }
 
     pub fn delete(&mut self, key: &[u8], now: i64, opts: &DeleteOptions) -> Result<(), Error> {
@@ -576,8 +596,7 @@ impl Inner {
             Some(t) => match item::norm_exptime(t, now) {
                 Some(e) => e,
                 None => {
-                    self.unlink(&f);
-                    self.counters.reclaimed(Gone::Access, false);
+                    self.drop_touched(&f);
                     return Ok(());
                 }
             },
@@ -665,8 +684,7 @@ impl Inner {
             // gat with a past time: served once, then gone.
             let (info, _) = self.read_info(&found, t, now, opts);
             let r = f(&info, self.value(&found));
-            self.unlink(&found);
-            self.counters.reclaimed(Gone::Access, false);
+            self.drop_touched(&found);
             return Ok(r);
         };
         let found = self.retime(key, hash, found, exp)?;
