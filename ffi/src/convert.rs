@@ -103,6 +103,29 @@ impl From<StoreMode> for molt_store_mode {
     }
 }
 
+/// `ItemInfo` has `molt_item_info`'s layout (repr(C), the same fields in
+/// the same order; a bool is a byte holding 0 or 1, as the C fields hold),
+/// so a read's info goes to a C sink without a copy.
+const _: () = {
+    use std::mem::{align_of, offset_of, size_of};
+    assert!(size_of::<ItemInfo>() == size_of::<molt_item_info>());
+    assert!(align_of::<ItemInfo>() == align_of::<molt_item_info>());
+    assert!(offset_of!(ItemInfo, flags) == offset_of!(molt_item_info, flags));
+    assert!(offset_of!(ItemInfo, cas) == offset_of!(molt_item_info, cas));
+    assert!(offset_of!(ItemInfo, exptime) == offset_of!(molt_item_info, exptime));
+    assert!(offset_of!(ItemInfo, last_access) == offset_of!(molt_item_info, last_access));
+    assert!(offset_of!(ItemInfo, fetched) == offset_of!(molt_item_info, fetched));
+    assert!(offset_of!(ItemInfo, stale) == offset_of!(molt_item_info, stale));
+    assert!(offset_of!(ItemInfo, win) == offset_of!(molt_item_info, win));
+    assert!(offset_of!(ItemInfo, win_taken) == offset_of!(molt_item_info, win_taken));
+};
+
+/// A read's info as the C struct, in place (see the layout check above).
+#[inline(always)]
+pub fn c_item_info(i: &ItemInfo) -> *const molt_item_info {
+    std::ptr::from_ref(i).cast()
+}
+
 impl From<&ItemInfo> for molt_item_info {
     fn from(i: &ItemInfo) -> Self {
         molt_item_info {

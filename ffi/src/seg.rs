@@ -4,7 +4,7 @@
 //! trampolines). Only the general (meta) operations are here; the seam
 //! expresses the classic commands over them in C.
 
-use crate::convert::{arith_opts, status, status_of, store_mode};
+use crate::convert::{arith_opts, c_item_info, status, status_of, store_mode};
 use crate::guard::{arg, boundary};
 use crate::sys::{
     molt_class_row, molt_class_sink, molt_engine_figure, molt_figure_sink, molt_item_info,
@@ -71,11 +71,12 @@ fn deliver(
     info: &storage::ItemInfo,
     value: &[u8],
 ) {
-    let info = molt_item_info::from(info);
     // SAFETY: sink and ctx are the caller's callback and its context, which
-    // storage.h lets the engine call during the read; info and value are
-    // valid for the duration of the call, as storage.h promises the sink.
-    unsafe { sink(ctx, &info, value.as_ptr(), value.len()) };
+    // storage.h lets the engine call during the read; info (a
+    // molt_item_info by layout, see convert::c_item_info) and value are
+    // valid for the duration of the call, as storage.h promises the sink,
+    // and the sink only reads them.
+    unsafe { sink(ctx, c_item_info(info), value.as_ptr(), value.len()) };
 }
 
 /// A read's options; a classic read's (get, gets: only the win and bump

@@ -108,8 +108,10 @@ impl StoreCommand {
 }
 
 /// What a read reports about an item besides its value (storage.h
-/// `molt_item_info`).
+/// `molt_item_info`, whose layout it has: the ffi crate lends it to C's
+/// value sinks as is, checked there at compile time).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
 pub struct ItemInfo {
     /// Client flags, opaque 32 bits.
     pub flags: u32,
