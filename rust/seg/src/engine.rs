@@ -58,6 +58,11 @@ pub(crate) struct Inner {
     pub pending_min: i64,
     /// Earliest time a TTL bucket's head segment may expire.
     pub next_expire: i64,
+    /// [`Inner::tick`]'s one test: the earliest `now` at which housekeeping
+    /// is due (`pending_min`, `next_expire`), or `i64::MIN` while a sweep or
+    /// a growth is in progress or the time base is unset. Lowered wherever
+    /// one of those is set, recomputed after housekeeping.
+    pub due: i64,
     /// The `now` of the operation in progress.
     pub now: i64,
     /// Last-access times are stored as seconds after this (set from the
@@ -89,6 +94,7 @@ impl Inner {
             pending: Vec::with_capacity(MAX_PENDING),
             pending_min: i64::MAX,
             next_expire: i64::MAX,
+            due: i64::MIN,
             now: i64::MIN,
             time_base: i64::MIN,
             epoch: 0,
@@ -100,10 +106,19 @@ impl Inner {
     }
 
     /// Housekeeping at the start of every operation: due flushes and
-    /// proactive expiry of whole segments. One or two compares when idle.
+    /// proactive expiry of whole segments. One compare when idle.
     #[inline(always)]
     pub fn tick(&mut self, now: i64) {
         self.now = now;
+        if now >= self.due {
+            self.housekeeping(now);
+        }
+    }
+
+    /// What [`Inner::tick`] found due (every operation while a table
+    /// growth is in progress).
+    #[inline(never)]
+    fn housekeeping(&mut self, now: i64) {
         if self.time_base == i64::MIN {
             self.time_base = now.saturating_sub(1 << 28).max(i64::MIN + 1);
         }
@@ -119,6 +134,23 @@ impl Inner {
         if self.table.growing() {
             self.grow_step();
         }
+        self.update_due();
+    }
+
+    /// Recompute [`Inner::due`] from what it stands for.
+    fn update_due(&mut self) {
+        self.due = if self.sweep_needed || self.table.growing() || self.time_base == i64::MIN {
+            i64::MIN
+        } else {
+            self.pending_min.min(self.next_expire)
+        };
+    }
+
+    /// An item expiring at `t` was written: its segment may expire then.
+    #[inline]
+    fn expires_at(&mut self, t: i64) {
+        self.next_expire = self.next_expire.min(t);
+        self.due = self.due.min(t);
     }
 
     // ---- lookups --------------------------------------------------------
@@ -280,7 +312,7 @@ impl Inner {
         let size = hlen + key.len() + vlen;
         self.segs.meta[seg as usize].add_item(size, cas, exptime);
         if exptime != 0 {
-            self.next_expire = self.next_expire.min(i64::from(exptime));
+            self.expires_at(i64::from(exptime));
         }
         let tag = tag_of(hash);
         match old {
@@ -369,11 +401,13 @@ impl Inner {
         item::set_access(buf, access);
         if retime {
             item::set_exptime(buf, &f.hdr, exptime);
-            self.next_expire = self.next_expire.min(i64::from(exptime));
         }
         // A counter's few digits: a byte loop beats a call to memcpy.
         for (d, s) in buf[at..at + len].iter_mut().zip(value) {
             *d = *s;
+        }
+        if retime {
+            self.expires_at(i64::from(exptime));
         }
         let m = &mut self.segs.meta[f.seg as usize];
         m.max_cas = m.max_cas.max(cas);
@@ -630,7 +664,7 @@ impl Inner {
         if f.hdr.has_exp && exp != 0 && i64::from(exp) <= seg_exp {
             let buf = &mut self.segs.data[f.seg as usize][f.off..];
             item::set_exptime(buf, &f.hdr, exp);
-            self.next_expire = self.next_expire.min(i64::from(exp));
+            self.expires_at(i64::from(exp));
             let mut f = f;
             f.hdr.exptime = exp;
             return Ok(f);
@@ -783,6 +817,7 @@ impl Inner {
             }
         }
         self.pending_min = self.pending.iter().copied().min().unwrap_or(i64::MAX);
+        self.update_due();
     }
 
     /// Turn delayed flushes whose time has come into the cas watermark:
@@ -816,6 +851,7 @@ impl Inner {
             .clamp(lo, cur * MAX_GROWTH)
             .min(MAX_BUCKETS);
         self.table.begin_growth(n);
+        self.due = i64::MIN;
         self.epoch += 1;
     }
 
