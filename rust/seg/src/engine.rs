@@ -65,6 +65,9 @@ pub(crate) struct Inner {
     pub due: i64,
     /// The `now` of the operation in progress.
     pub now: i64,
+    /// `now` as an access-word time (see [`Inner::clock`]), computed when
+    /// `now` moves rather than by every access.
+    pub access_now: u32,
     /// Last-access times are stored as seconds after this (set from the
     /// first `now` seen, minus 2^28 s: about 8.5 years either side fit).
     pub time_base: i64,
@@ -96,6 +99,7 @@ impl Inner {
             next_expire: i64::MAX,
             due: i64::MIN,
             now: i64::MIN,
+            access_now: 0,
             time_base: i64::MIN,
             epoch: 0,
             counters: Counters::default(),
@@ -109,7 +113,10 @@ impl Inner {
     /// proactive expiry of whole segments. One compare when idle.
     #[inline(always)]
     pub fn tick(&mut self, now: i64) {
-        self.now = now;
+        if now != self.now {
+            self.now = now;
+            self.access_now = self.clock(now);
+        }
         if now >= self.due {
             self.housekeeping(now);
         }
@@ -121,6 +128,7 @@ impl Inner {
     fn housekeeping(&mut self, now: i64) {
         if self.time_base == i64::MIN {
             self.time_base = now.saturating_sub(1 << 28).max(i64::MIN + 1);
+            self.access_now = self.clock(now);
         }
         if now >= self.pending_min {
             self.flush_due(now);
@@ -238,13 +246,18 @@ impl Inner {
 
     // ---- access word ----------------------------------------------------
 
-    /// The access word of a fresh version stored at `now` carrying `bits`.
+    /// The access word of a fresh version stored at `now` (the operation's
+    /// own) carrying `bits`.
     #[inline]
     fn access_word(&self, bits: u32, now: i64) -> u32 {
-        let t = now
-            .saturating_sub(self.time_base)
-            .clamp(0, i64::from(A_TIME));
-        (bits & !A_TIME) | t as u32
+        debug_assert_eq!(now, self.now);
+        (bits & !A_TIME) | self.access_now
+    }
+
+    /// `now` as an access-word time: seconds after the time base, clamped.
+    fn clock(&self, now: i64) -> u32 {
+        now.saturating_sub(self.time_base)
+            .clamp(0, i64::from(A_TIME)) as u32
     }
 
     /// The last-access time recorded in an access word.
