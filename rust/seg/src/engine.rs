@@ -691,6 +691,9 @@ impl Inner {
     /// take the win. The plain read (no touch) stays in this function; a
     /// touch (gat, mg T) goes to [`Inner::get_touched`], out of line, so the
     /// hot path keeps its registers.
+    /// Inlined into its caller (the ffi export, or `Seg`): one frame
+    /// instead of two (hits -4 Ir, misses +4).
+    #[inline(always)]
     pub fn get<R>(
         &mut self,
         key: &[u8],
