@@ -112,10 +112,22 @@ const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
 6061626364656667686970717273747576777879\
 8081828384858687888990919293949596979899";
 
-/// How many decimal digits v has.
+/// 10, 100, ... 10^19: the smallest number of each decimal length above 1.
+const POW10: [u64; 19] = {
+    let mut p = [10u64; 19];
+    let mut i = 1;
+    while i < 19 {
+        p[i] = p[i - 1] * 10;
+        i += 1;
+    }
+    p
+};
+
+/// How many decimal digits v has: a scan from the short end, since the
+/// numbers in replies (lengths, flags, counters) are mostly short.
 #[inline]
 pub fn decimal_len(v: u64) -> usize {
-    v.checked_ilog10().map_or(1, |d| d as usize + 1)
+    1 + POW10.iter().take_while(|&&p| v >= p).count()
 }
 
 /// v in decimal, filling `out` exactly (`out.len()` is
@@ -179,6 +191,8 @@ mod tests {
             1000,
             12345,
             123456,
+            9_999_999_999_999_999_999,
+            10_000_000_000_000_000_000,
             u64::MAX,
         ] {
             let n = format_u64(&mut b, v);
