@@ -51,9 +51,14 @@ impl Output for BufOutput<'_> {
     #[inline]
     fn append(&mut self, parts: &[&[u8]]) -> bool {
         let n: usize = parts.iter().map(|p| p.len()).sum();
-        // SAFETY: buf is the host's molt_buf, valid and ours for the call;
-        // molt_buf_reserve keeps its invariants (data holds cap bytes).
-        if unsafe { molt_buf_reserve(self.buf, n, self.limit) } != 0 {
+        // The room is usually there: molt_buf_reserve's own first test,
+        // without the call.
+        if self.buf.cap - self.buf.end < n
+            // SAFETY: buf is the host's molt_buf, valid and ours for the
+            // call; molt_buf_reserve keeps its invariants (data holds cap
+            // bytes).
+            && unsafe { molt_buf_reserve(self.buf, n, self.limit) } != 0
+        {
             return false;
         }
         let mut at = self.buf.end;

@@ -1,7 +1,8 @@
 //! Finding a byte in the short spans the protocol searches most (a line,
-//! a key): eight bytes per step in a u64, which beats a call into a SIMD
-//! memchr for the 10-40 bytes of a typical request; long spans (a large
-//! multi-get's line) still go to memchr.
+//! a key): eight bytes in a u64, two words per step, which beats a call
+//! into the memchr crate for the 10-40 bytes of a typical request (glibc's
+//! memchr is out of reach of safe Rust); long spans (a large multi-get's
+//! line) still go to memchr.
 
 const LOW: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
@@ -23,8 +24,9 @@ fn word(hay: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b)
 }
 
-/// The index of the first `needle` in `hay`: the first 64 bytes eight at
-/// a time, the rest (if any) through memchr.
+/// The index of the first `needle` in `hay`: the first 64 bytes sixteen
+/// at a time (then one word, then the last eight bytes overlapping), the
+/// rest (if any) through memchr.
 #[inline]
 pub fn find(hay: &[u8], needle: u8) -> Option<usize> {
     let n = hay.len();
@@ -33,7 +35,23 @@ pub fn find(hay: &[u8], needle: u8) -> Option<usize> {
     }
     let head = n.min(SHORT);
     let mut at = 0;
-    while at + 8 <= head {
+    // two words per step: half the loop's own instructions
+    while at + 16 <= head {
+        let (m0, m1) = (
+            matches(word(hay, at), needle),
+            matches(word(hay, at + 8), needle),
+        );
+        if m0 | m1 != 0 {
+            let first = if m0 != 0 {
+                m0.trailing_zeros()
+            } else {
+                64 + m1.trailing_zeros()
+            };
+            return Some(at + (first / 8) as usize);
+        }
+        at += 16;
+    }
+    if at + 8 <= head {
         let m = matches(word(hay, at), needle);
         if m != 0 {
             return Some(at + (m.trailing_zeros() / 8) as usize);

@@ -1,7 +1,7 @@
 //! A reply line composed in place: the session's scratch buffer, reused by
 //! every request (no allocation, no zeroing per request).
 
-use crate::num::format_u64_tail;
+use crate::num::{decimal_len, write_digits};
 
 /// Room for the longest line composed here: a meta reply ("VA <u32>",
 /// every return flag with a 20-digit number, a 250-byte key base64-encoded,
@@ -46,14 +46,18 @@ impl Line {
         self
     }
 
+    /// v in decimal, written straight into the line (no scratch digits,
+    /// no copy): two digits per division, from the last one back.
     #[inline]
     pub fn u64(&mut self, v: u64) -> &mut Line {
         if v < 10 {
             return self.byte(b'0' + v as u8);
         }
-        let mut digits = [0u8; 20];
-        let at = format_u64_tail(&mut digits, v);
-        self.push(&digits[at..])
+        let n = decimal_len(v);
+        let end = self.len + n;
+        write_digits(&mut self.buf[self.len..end], v);
+        self.len = end;
+        self
     }
 
     #[inline]

@@ -112,33 +112,45 @@ const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
 6061626364656667686970717273747576777879\
 8081828384858687888990919293949596979899";
 
-/// v in decimal at the end of `buf`; returns where its first digit is.
+/// 10, 100, ... 10^19: the smallest number of each decimal length above 1.
+const POW10: [u64; 19] = {
+    let mut p = [10u64; 19];
+    let mut i = 1;
+    while i < 19 {
+        p[i] = p[i - 1] * 10;
+        i += 1;
+    }
+    p
+};
+
+/// How many decimal digits v has: a scan from the short end, since the
+/// numbers in replies (lengths, flags, counters) are mostly short.
 #[inline]
-pub fn format_u64_tail(buf: &mut [u8; 20], mut v: u64) -> usize {
-    let mut at = 20;
-    while v >= 100 {
+pub fn decimal_len(v: u64) -> usize {
+    1 + POW10.iter().take_while(|&&p| v >= p).count()
+}
+
+/// v in decimal, filling `out` exactly (`out.len()` is
+/// [`decimal_len`]`(v)`): two digits per division, from the end.
+#[inline]
+pub fn write_digits(out: &mut [u8], mut v: u64) {
+    let mut at = out.len();
+    while at >= 2 {
         let pair = (v % 100) as usize * 2;
         v /= 100;
         at -= 2;
-        buf[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+        out[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
     }
-    if v >= 10 {
-        let pair = v as usize * 2;
-        at -= 2;
-        buf[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
-    } else {
-        at -= 1;
-        buf[at] = b'0' + v as u8;
+    if at == 1 {
+        out[0] = b'0' + (v % 10) as u8;
     }
-    at
 }
 
 /// v in decimal into `out` (at least 20 bytes); returns the length.
 pub fn format_u64(out: &mut [u8], v: u64) -> usize {
-    let mut tmp = [0u8; 20];
-    let at = format_u64_tail(&mut tmp, v);
-    out[..20 - at].copy_from_slice(&tmp[at..]);
-    20 - at
+    let n = decimal_len(v);
+    write_digits(&mut out[..n], v);
+    n
 }
 
 #[cfg(test)]
@@ -179,6 +191,8 @@ mod tests {
             1000,
             12345,
             123456,
+            9_999_999_999_999_999_999,
+            10_000_000_000_000_000_000,
             u64::MAX,
         ] {
             let n = format_u64(&mut b, v);

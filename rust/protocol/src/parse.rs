@@ -34,30 +34,32 @@ pub fn absolute_exptime(exptime: i64, now: i64) -> i64 {
 }
 
 /// Split on spaces, skipping empty tokens, into `t`; the count, or
-/// `t.len() + 1` when there are more.
+/// `t.len() + 1` when there are more. Byte by byte, as the C tokenizer:
+/// most tokens (command words, flags, numbers) are a few bytes, shorter
+/// than a word search's set-up.
 pub fn tokenize<'a>(s: &'a [u8], t: &mut [&'a [u8]]) -> usize {
-    let (mut n, mut i) = (0, 0);
-    while i < s.len() {
-        while i < s.len() && s[i] == b' ' {
-            i += 1;
-        }
-        if i == s.len() {
-            break;
-        }
-        let b = i;
-        i = crate::find::find(&s[b..], b' ').map_or(s.len(), |e| b + e);
-        if n == t.len() {
+    let mut n = 0;
+    let mut rest = s;
+    loop {
+        let Some(b) = rest.iter().position(|&c| c != b' ') else {
+            return n;
+        };
+        let word = &rest[b..];
+        let e = word.iter().position(|&c| c == b' ').unwrap_or(word.len());
+        let Some(slot) = t.get_mut(n) else {
             return n + 1;
-        }
-        t[n] = &s[b..i];
+        };
+        *slot = &word[..e];
         n += 1;
+        rest = &word[e..];
     }
-    n
 }
 
 /// The next key at or after `pos`: (its offset, its length), None when no
-/// key remains.
-#[inline]
+/// key remains. Always inline: called once per key and once more at the
+/// end of every get; as a call its prologue and out-parameter cost as much
+/// as the search.
+#[inline(always)]
 pub fn next_key(line: &[u8], pos: usize) -> Option<(usize, usize)> {
     let rest = line.get(pos..)?;
     let skip = rest.iter().position(|&c| c != b' ')?;
