@@ -117,14 +117,14 @@ pub fn fail(st: &mut Stats, conn: usize, e: &Fatal, unanswered: u64, count_event
 
 /// Read buffer: bytes `start..end` are received and not yet consumed.
 #[derive(Debug)]
-struct RBuf {
-    buf: Vec<u8>,
+pub(crate) struct RBuf {
+    pub(crate) buf: Vec<u8>,
     start: usize,
-    end: usize,
+    pub(crate) end: usize,
 }
 
 impl RBuf {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         RBuf {
             buf: vec![0; 64 * 1024],
             start: 0,
@@ -132,11 +132,11 @@ impl RBuf {
         }
     }
 
-    fn data(&self) -> &[u8] {
+    pub(crate) fn data(&self) -> &[u8] {
         &self.buf[self.start..self.end]
     }
 
-    fn consume(&mut self, n: usize) {
+    pub(crate) fn consume(&mut self, n: usize) {
         self.start += n;
         debug_assert!(self.start <= self.end);
         if self.start == self.end {
@@ -146,7 +146,7 @@ impl RBuf {
     }
 
     /// Makes room to read: at least 4 KiB, and room for `need` bytes of reply.
-    fn prepare(&mut self, need: usize) {
+    pub(crate) fn prepare(&mut self, need: usize) {
         let have = self.end - self.start;
         let want = have.max(need) + 4096;
         if self.buf.len() - self.start < want && self.start > 0 {
@@ -256,7 +256,7 @@ fn check_get(
 
 /// Books one complete reply.
 #[allow(clippy::too_many_arguments)]
-fn account(
+pub(crate) fn account(
     plan: &Plan,
     conn: usize,
     p: &Pending,
@@ -439,6 +439,17 @@ impl Conn {
             items: Vec::new(),
             nonblocking: false,
         })
+    }
+
+    /// The plain TCP socket, for the one-thread event loop (None over TLS).
+    /// Every reply has been read when this is called (flush and preload
+    /// wait for theirs), so no buffered byte is lost.
+    pub fn into_tcp(self) -> Option<TcpStream> {
+        debug_assert!(self.rb.data().is_empty());
+        match self.stream {
+            Stream::Plain(s) => Some(s),
+            Stream::Tls(_) => None,
+        }
     }
 
     /// Reads once. Ok(false): nothing available (non-blocking mode only).
