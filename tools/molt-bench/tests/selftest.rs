@@ -430,7 +430,8 @@ fn memcached_one_thread_100_connections_open_loop() {
             assert!(lag[p].as_u64().unwrap() * 10 <= v, "{p} {r}");
         }
     }
-    assert!(r["verified_replies"].as_u64().unwrap() >= ops + 5000 + 1);
+    // flush + 5,000 preloaded sets + the measured requests
+    assert!(r["verified_replies"].as_u64().unwrap() > ops + 5000);
 }
 
 #[test]
