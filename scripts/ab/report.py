@@ -69,6 +69,14 @@ def metric_table(results: dict, m: summary.Metric) -> list[str]:
     return lines + [""]
 
 
+def figure_tables(results: dict, figure: str) -> list[str]:
+    """Every metric table of a figure, then its client commands."""
+    out = []
+    for m in summary.metrics_for(figure):
+        out += metric_table(results, m)
+    return out + commands(results, figure)
+
+
 def commands(results: dict, figure: str) -> list[str]:
     first = next((r for r in results["runs"].get(figure, []) if "error" not in r), None)
     if not first:
@@ -128,9 +136,7 @@ def maxima_section(results: dict) -> list[str]:
            f"![maxima]({CHARTS['max']})", ""]
     for f in figs:
         out += [f"### {WORKLOADS[f[-1]].title}", ""]
-        for m in summary.metrics_for(f):
-            out += metric_table(results, m)
-        out += commands(results, f)
+        out += figure_tables(results, f)
     busy = {f: cells(results, f, "server busy") for f in figs}
     low = sorted({f"{t} in {f}" for f, cs in busy.items() for t, c in cs.items() if c.median < 90})
     out += ["**What this can and cannot say here.** A maximum is the server's only when the server was busy "
@@ -249,9 +255,7 @@ def threads2_section(results: dict) -> list[str]:
         name = {"t2_max_a": "maximum, workload (a)", "t2_max_b": "maximum, workload (b)",
                 "t2_load_a": "latency at 50% load, workload (a)"}[f]
         out += [f"### -t 2, {name}", "", *rate_line(results, f)]
-        for m in summary.metrics_for(f):
-            out += metric_table(results, m)
-        out += commands(results, f)
+        out += figure_tables(results, f)
     out += ["**What this can and cannot say here.** With both workers on one core, this measures what a second "
             "thread costs (locking, hand-offs, cache sharing), not how a server scales: on two cores of their own "
             "the figures would differ, and this machine has no third core for the client.", ""]
@@ -265,26 +269,20 @@ def memory_section(results: dict) -> list[str]:
         out += ["## 7a. Resident memory", "",
                 f"VmRSS (/proc/PID/status) of the server idle and after {p['rss_keys']:,} keys of {p['value_size']} B "
                 "were stored (all read back and verified).", "", f"![memory]({CHARTS['memory']})", ""]
-        for m in summary.metrics_for("memory"):
-            out += metric_table(results, m)
-        out += commands(results, "memory")
+        out += figure_tables(results, "memory")
     if results["runs"].get("capacity"):
         out += ["## 7b. Capacity", "",
                 f"{p['cap_keys']:,} distinct keys of {p['value_size']} B written into `-m {p['memory_mb']}`, then every "
                 "key asked for with multi-gets; a hit counts only when its value verifies. Items per resident MiB = "
                 "items readable / RSS.", ""]
-        for m in summary.metrics_for("capacity"):
-            out += metric_table(results, m)
-        out += commands(results, "capacity")
+        out += figure_tables(results, "capacity")
     if results["runs"].get("large_heap"):
         out += ["## 7c. Large heap", "",
                 f"`-m {p['large_memory_mb']}`, {p['large_keys']:,} keys of {p['value_size']} B stored once each "
                 "(molt-bench preload: 4 connections, pipelined sets, every reply STORED); fill time is that "
                 "preload's wall time; items kept = `curr_items`; then 10-key multi-gets over the whole key space "
                 "(every value verified) give the share of sampled keys that hit. One round.", ""]
-        for m in summary.metrics_for("large_heap"):
-            out += metric_table(results, m)
-        out += commands(results, "large_heap")
+        out += figure_tables(results, "large_heap")
         out += ["**What this can and cannot say here.** Items kept and RSS do not depend on timing. Fill time "
                 "is a wall time of a pipelined client on the other core: a comparison between servers in the same "
                 "run, not an absolute rate.", ""]

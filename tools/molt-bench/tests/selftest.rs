@@ -319,24 +319,26 @@ fn memcached_large_pipelined_multigets() {
 #[test]
 fn memcached_request_count() {
     let Some(m) = memcached() else { return };
-    let (out, j) = bench(
-        m.port,
-        &[
+    // threaded closed loop; one thread, open loop, pipelined
+    for mode in [&[][..], &["--one-thread", "-d", "3", "--rate", "20000"]] {
+        let mut args = vec![
             "--flush",
             "-n",
             "1001",
             "-c",
-            "3",
+            "7",
             "--warmup",
             "0",
             "--duration",
             "20",
-        ],
-    );
-    let r = &j["results"];
-    assert_eq!(out.status.code(), Some(0), "{j}");
-    assert_eq!(r["ops"], 1001);
-    assert!(r["measured_secs"].as_f64().unwrap() < 20.0);
+        ];
+        args.extend_from_slice(mode);
+        let (out, j) = bench(m.port, &args);
+        let r = &j["results"];
+        assert_eq!(out.status.code(), Some(0), "{mode:?}: {j}");
+        assert_eq!(r["ops"], 1001, "{mode:?}");
+        assert!(r["measured_secs"].as_f64().unwrap() < 20.0);
+    }
 }
 
 #[test]
@@ -470,34 +472,6 @@ fn memcached_one_thread_closed_loop_pipelined_multigets() {
     );
     assert_eq!(r["misses"], 0);
     assert!(r["send_lag_us"].is_null() && r["reportable_us"].is_null());
-}
-
-#[test]
-fn memcached_one_thread_request_count() {
-    let Some(m) = memcached() else { return };
-    let (out, j) = bench(
-        m.port,
-        &[
-            "--one-thread",
-            "--flush",
-            "-n",
-            "1001",
-            "-c",
-            "7",
-            "-d",
-            "3",
-            "--rate",
-            "20000",
-            "--warmup",
-            "0",
-            "--duration",
-            "20",
-        ],
-    );
-    let r = &j["results"];
-    assert_eq!(out.status.code(), Some(0), "{j}");
-    assert_eq!(r["ops"], 1001);
-    assert!(r["measured_secs"].as_f64().unwrap() < 20.0);
 }
 
 #[test]
