@@ -266,33 +266,44 @@ impl Loop<'_> {
     /// Sends every request of `c` that is due now, as far as its window allows.
     fn send_due(&mut self, c: usize) {
         let open = self.plan.open_loop();
-        let sent = Instant::now();
+        let now = Instant::now();
         let s = &mut self.slots[c];
         if s.dead {
             return;
         }
         if s.pend.is_empty() {
-            s.last_progress = sent;
+            s.last_progress = now;
         }
+        let first_new = s.pend.len();
         while s.pend.len() < self.plan.pipeline {
-            let Some(t) = s.next_intended(&self.timing, sent) else {
+            let Some(t) = s.next_intended(&self.timing, now) else {
                 break;
             };
-            if t > sent {
+            if t > now {
                 break;
             }
             let kind = s.gen.request(self.plan, &mut s.out);
             let measured = t >= self.timing.measure_start;
-            let (t0, lag) = origin_and_lag(open, t, s.freed_at, sent);
             if measured {
                 s.issued += 1;
-                if let Some(lag) = lag {
-                    Stats::record(&mut self.st.lag, lag);
-                }
             }
-            s.pend.push_back(Pending { kind, t0, measured });
+            s.pend.push_back(Pending {
+                kind,
+                t0: t,
+                measured,
+            });
             if let Some(a) = &mut s.arrivals {
                 a.advance();
+            }
+        }
+        // The send time is taken once the requests are composed, just
+        // before they go to the socket.
+        let sent = Instant::now();
+        for p in s.pend.range_mut(first_new..) {
+            let (t0, lag) = origin_and_lag(open, p.t0, s.freed_at, sent);
+            p.t0 = t0;
+            if let (true, Some(lag)) = (p.measured, lag) {
+                Stats::record(&mut self.st.lag, lag);
             }
         }
         if let Err(e) = self.flush(c) {
@@ -324,12 +335,20 @@ impl Loop<'_> {
             let s = &mut self.slots[c];
             s.rb.prepare(s.need);
             let end = s.rb.end;
+            let room = s.rb.buf.len() - end;
             match s.stream.read(&mut s.rb.buf[end..]) {
                 Ok(0) => return Err(Fatal::Eof),
                 Ok(n) => {
                     s.rb.end += n;
                     s.last_progress = Instant::now();
                     self.book_replies(c)?;
+                    // A short read emptied the socket; bytes that arrive
+                    // later raise a new edge. This saves the read that
+                    // would only say WouldBlock: one system call a reply
+                    // at depth 1.
+                    if n < room {
+                        return Ok(());
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
