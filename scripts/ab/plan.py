@@ -56,7 +56,8 @@ class Plan:
 
 
 QUICK = Plan(mode="quick", runs=2, tput_seconds=1.0, lat_seconds=1.0, warmup=0.2, keys=20_000,
-             overhead_seconds=0.8, cap_keys=300_000, large_keys=1_000_000, cg_requests=20_000)
+             overhead_seconds=0.8, rss_keys=100_000, cap_keys=200_000, large_keys=500_000,
+             cg_requests=10_000)
 FULL = Plan(mode="full", runs=3)
 
 
