@@ -36,6 +36,30 @@ impl Latency {
     }
 }
 
+/// One bucket of a histogram: `count` values above the previous bucket's
+/// `le` and at most `le`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Bucket {
+    pub le: u64,
+    pub count: u64,
+}
+
+/// Counts in power-of-two buckets (`le` = 0, 1, 3, 7, 15, ... us: each bucket
+/// twice as wide as the one before) up to the largest value.
+pub fn log2_buckets(h: &Histogram<u64>) -> Vec<Bucket> {
+    let mut out: Vec<Bucket> = h
+        .iter_log(1, 2.0)
+        .map(|v| Bucket {
+            le: v.value_iterated_to(),
+            count: v.count_since_last_iteration(),
+        })
+        .collect();
+    while out.last().is_some_and(|b| b.count == 0) {
+        out.pop();
+    }
+    out
+}
+
 /// The most send lag a latency percentile may carry and still be reported:
 /// 10% of it. Above that the client's own lateness is a large part of the
 /// figure, which then says more about the client than the server.
@@ -170,6 +194,8 @@ pub struct Results {
     pub latency_us: Latencies,
     /// Open loop only: actual minus intended send time, microseconds.
     pub send_lag_us: Option<Latency>,
+    /// Open loop only: the send lag histogram, power-of-two buckets (us).
+    pub send_lag_buckets: Option<Vec<Bucket>>,
     /// Open loop only: latency_us.all's percentiles as they may be reported
     /// (a number, or "client-bound"; see Cell).
     pub reportable_us: Option<Judged>,
@@ -231,6 +257,7 @@ impl Results {
                 set: Latency::from_hist(&st.hist_set),
             },
             send_lag_us: lag,
+            send_lag_buckets: (!st.lag.is_empty()).then(|| log2_buckets(&st.lag)),
             reportable_us,
             preload,
             handshakes: None,
@@ -318,6 +345,13 @@ impl Report {
                 }
                 None => {}
             }
+        }
+        if let Some(b) = &r.send_lag_buckets {
+            let cells: Vec<String> = b
+                .iter()
+                .map(|b| format!("<={} {}", b.le, b.count))
+                .collect();
+            let _ = writeln!(s, "send lag histogram (us: count) {}", cells.join(", "));
         }
         if let Some(j) = &r.reportable_us {
             // " client-bound" is wider than a column: the space keeps cells apart.
@@ -609,6 +643,12 @@ mod tests {
         assert_eq!(v["results"]["reportable_us"]["p50"], 599);
         assert_eq!(v["results"]["reportable_us"]["p999"], "client-bound");
         assert_eq!(v["results"]["send_lag_us"]["p999"], 500);
+        // 990 lags of 0 us (the first bucket), 10 of 500 us (256..=511)
+        let b = r.results.send_lag_buckets.as_ref().unwrap();
+        assert_eq!(b.first(), Some(&Bucket { le: 0, count: 990 }));
+        assert_eq!(b.last(), Some(&Bucket { le: 511, count: 10 }));
+        assert_eq!(b.iter().map(|b| b.count).sum::<u64>(), 1000);
+        assert_eq!(v["results"]["send_lag_buckets"][1]["le"], 1);
         let t = r.table();
         assert!(
             t.contains("reportable                    599      999     1089 client-bound"),
