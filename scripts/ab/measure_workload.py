@@ -48,6 +48,7 @@ def measure(target: Target, plan: Plan, wl: Workload, rate: int | None, threads:
     replies = res["verified_replies"]
     return {"workload": wl.key, "threads": threads, "rate": rate, "ops_per_sec": res["ops_per_sec"],
             "ops": res["ops"], "latency_us": res["latency_us"]["all"], "send_lag_us": res.get("send_lag_us"),
+            "send_lag_buckets": res.get("send_lag_buckets"),
             "reportable_us": res.get("reportable_us"), "replies": replies, "cpu_s": cpu,
             "cpu_us_per_request": cpu * 1e6 / replies if replies else None,
             "server_busy": cpu / wall if wall > 0 else None,
