@@ -7,7 +7,7 @@
 # [AB_DOCS=DIR] copies the report and charts to docs/ab/ (or AB_DOCS).
 # Scripts: scripts/ab/ (run.py drives).
 
-.PHONY: ab ab-deps ab-publish ab-callgrind ab-capacity
+.PHONY: ab ab-deps ab-publish ab-callgrind ab-capacity ab-selftest
 
 AB_FLAGS := $(if $(QUICK),--quick,) $(if $(AB_OUT),--out $(AB_OUT),)
 AB_PUBLISH_FLAGS := $(if $(AB_OUT),--from $(AB_OUT),) $(if $(AB_DOCS),--to $(AB_DOCS),)
@@ -20,6 +20,11 @@ ab: ab-deps build
 
 ab-publish:
 	@python3 scripts/ab/publish.py $(AB_PUBLISH_FLAGS)
+
+# The report's rules (client-bound cells, the validity check, ratios) on
+# made-up runs: seconds, no server.
+ab-selftest: ab-deps
+	cd scripts/ab && python3 -m unittest -v test_report
 
 # Instructions per request only (callgrind; molt-c, molt slab, molt seg):
 # the repeatable figure for "did this change make requests dearer".

@@ -34,7 +34,7 @@ def fmt(v: float | None, unit: str = "") -> str:
         return "-"
     if unit == "MiB":
         return f"{v:,.1f}"
-    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}"
+    return f"{v:,.0f}" if abs(v) >= 100 or float(v).is_integer() else f"{v:,.2f}"
 
 
 def ratio(v: float | None) -> str:
