@@ -58,6 +58,7 @@ class ClientBoundRule(unittest.TestCase):
         runs = [run("molt-c", r, 400) for r in range(3)] + [run("molt seg", r, 200) for r in range(3)]
         runs += [run("memcached", r, 800) for r in range(3)]
         text = "\n".join(report.closing_note(results(runs)))
+        self.assertIn("| molt-c / memcached | 1.00x | 1.00x | 0.50x |", text)
         self.assertIn("| molt seg / memcached | 1.00x | 1.00x | 0.25x |", text)
         self.assertIn("| molt seg / molt-c | 1.00x | 1.00x | 0.50x |", text)
         self.assertIn("make ab QUICK=1", text)
