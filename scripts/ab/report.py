@@ -258,7 +258,8 @@ def threads2_section(results: dict) -> list[str]:
         out += figure_tables(results, f)
     out += ["**What this can and cannot say here.** With both workers on one core, this measures what a second "
             "thread costs (locking, hand-offs, cache sharing), not how a server scales: on two cores of their own "
-            "the figures would differ, and this machine has no third core for the client.", ""]
+            "the figures would differ, and this machine has no third core for the client. As in figure 1, a maximum "
+            "with the server under 90% busy was set by the client or the machine: a lower bound.", ""]
     return out
 
 
