@@ -12,7 +12,8 @@
 //! lag = actual send - ready. epoll's timeout has millisecond resolution, so
 //! the loop sleeps in epoll until about a millisecond before the next
 //! intended send and polls without blocking from there (on the core the
-//! client is pinned to: it disturbs nobody else).
+//! client is pinned to: it disturbs nobody else). Due sends are checked
+//! after every event, so a send waits for one reply's bookkeeping at most.
 
 use crate::config::Plan;
 use crate::proto::{self, Item, Parse};
@@ -185,15 +186,7 @@ impl Loop<'_> {
         let mut next_timeout_check = Instant::now() + IDLE_POLL;
         loop {
             let now = Instant::now();
-            while let Some(&Reverse((t, c))) = self.due.peek() {
-                if t > now {
-                    break;
-                }
-                self.due.pop();
-                self.slots[c].queued = false;
-                self.send_due(c);
-                self.enqueue(c, Instant::now());
-            }
+            self.send_all_due(now);
             if self.finished() {
                 break;
             }
@@ -242,7 +235,23 @@ impl Loop<'_> {
                     }
                     self.enqueue(c, Instant::now());
                 }
+                // Sends come before the remaining replies: a request due now
+                // waits for one event's work at most, not for the batch's.
+                self.send_all_due(Instant::now());
             }
+        }
+    }
+
+    /// Sends every request intended at or before `now` whose window has room.
+    fn send_all_due(&mut self, now: Instant) {
+        while let Some(&Reverse((t, c))) = self.due.peek() {
+            if t > now {
+                break;
+            }
+            self.due.pop();
+            self.slots[c].queued = false;
+            self.send_due(c);
+            self.enqueue(c, Instant::now());
         }
     }
 
