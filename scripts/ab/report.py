@@ -59,8 +59,8 @@ def metric_table(results: dict, m: summary.Metric) -> list[str]:
     cs = summary.table(results, m, base, ref)
     if not cs:
         return []
-    better = "higher" if m.higher_is_better else "lower"
-    lines = [f"**{m.name}** ({m.unit}; {better} is better)", "",
+    reading = m.reading or f"{'higher' if m.higher_is_better else 'lower'} is better"
+    lines = [f"**{m.name}** ({m.unit}; {reading})", "",
              f"| target | median | spread (min-max) | vs {base} | vs {ref} | runs |", "|---|---:|---:|---:|---:|---:|"]
     for t, c in cs.items():
         bad = not c.valid

@@ -22,6 +22,8 @@ class Metric:
     # Open-loop percentiles: true when the run's client was too late for the
     # figure to stand (its send lag at that percentile > 10% of it).
     client_bound: Callable[[dict], bool] | None = None
+    # How to read it, when "higher/lower is better" does not apply.
+    reading: str | None = None
 
 
 PERCENTILES = ("p50", "p99", "p999")
@@ -46,7 +48,8 @@ def is_load(figure: str) -> bool:
 def metrics_for(figure: str) -> list[Metric]:
     if is_max(figure):
         return [Metric(figure, "throughput", "ops/s", lambda r: r["ops_per_sec"], True),
-                Metric(figure, "server busy", "%", lambda r: 100 * r["server_busy"], True)]
+                Metric(figure, "server busy", "% of one core", lambda r: 100 * r["server_busy"], True,
+                       reading="90% or more: the server set the maximum; less: the client or the machine did")]
     if is_load(figure):
         return [*(Metric(figure, p, "us", _lat(p), False, _bound(p)) for p in PERCENTILES),
                 Metric(figure, "server CPU per request", "us", lambda r: r["cpu_us_per_request"], False)]
