@@ -50,7 +50,8 @@ pub struct Args {
     /// Permit a host that does not resolve to loopback
     #[arg(long)]
     pub allow_remote: bool,
-    /// Connections (one thread each; two in open loop with pipeline > 1)
+    /// Connections (one thread each, two in open loop with pipeline > 1;
+    /// all on one thread with --one-thread)
     #[arg(short, long, default_value_t = 4)]
     pub connections: usize,
     /// Pipeline depth: requests in flight per connection
