@@ -17,7 +17,7 @@
 
 use crate::config::Plan;
 use crate::proto::{self, Item, Parse};
-use crate::schedule::Arrivals;
+use crate::schedule::{origin_and_lag, Arrivals};
 use crate::stats::Stats;
 use crate::worker::{account, fail, Fatal, Gen, Kind, Pending, Progress, RBuf, Timing};
 use mio::net::TcpStream;
@@ -75,22 +75,6 @@ impl Slot {
             Some(t)
         }
     }
-}
-
-/// Latency origin and lag of a request intended at `t`, sent at `sent`.
-/// Open loop: latency from `t`; lag from the later of `t` and the moment a
-/// full window freed up. Closed loop: latency from the send, no lag.
-pub fn origin_and_lag(
-    open: bool,
-    t: Instant,
-    freed_at: Option<Instant>,
-    sent: Instant,
-) -> (Instant, Option<Duration>) {
-    if !open {
-        return (sent, None);
-    }
-    let ready = freed_at.map_or(t, |f| f.max(t));
-    (t, Some(sent.saturating_duration_since(ready)))
 }
 
 struct Loop<'a> {
@@ -431,33 +415,5 @@ impl Loop<'_> {
         self.progress
             .bad
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lag_is_the_clients_own_delay() {
-        let t = Instant::now();
-        let us = Duration::from_micros;
-        // on time: no lag, latency from the intended time
-        assert_eq!(origin_and_lag(true, t, None, t), (t, Some(Duration::ZERO)));
-        // sent 30 us late with a free window: 30 us of lag
-        assert_eq!(origin_and_lag(true, t, None, t + us(30)), (t, Some(us(30))));
-        // the window was full until 500 us after the intended time (the
-        // server's delay, in latency), sent 5 us after it freed: 5 us of lag
-        assert_eq!(
-            origin_and_lag(true, t, Some(t + us(500)), t + us(505)),
-            (t, Some(us(5)))
-        );
-        // a slot freed long before the intended time changes nothing
-        assert_eq!(
-            origin_and_lag(true, t + us(900), Some(t), t + us(910)),
-            (t + us(900), Some(us(10)))
-        );
-        // closed loop: latency from the send, no lag
-        assert_eq!(origin_and_lag(false, t, None, t + us(7)), (t + us(7), None));
     }
 }

@@ -148,6 +148,23 @@ impl Arrivals {
     }
 }
 
+/// Latency origin and send lag of a request intended at `t`, sent at `sent`;
+/// `freed_at`: when a reply freed a slot of its full window, if it waited.
+/// Open loop: latency from `t`; lag from the later of `t` and the moment a
+/// full window freed up. Closed loop: latency from the send, no lag.
+pub fn origin_and_lag(
+    open: bool,
+    t: Instant,
+    freed_at: Option<Instant>,
+    sent: Instant,
+) -> (Instant, Option<Duration>) {
+    if !open {
+        return (sent, None);
+    }
+    let ready = freed_at.map_or(t, |f| f.max(t));
+    (t, Some(sent.saturating_duration_since(ready)))
+}
+
 /// An exponentially distributed gap with mean `mean_ns` (inverse transform
 /// of a uniform in (0, 1]: never infinite).
 fn exponential(rng: &mut Rng, mean_ns: f64) -> f64 {
@@ -215,6 +232,29 @@ mod tests {
 #[cfg(test)]
 mod arrival_tests {
     use super::*;
+
+    #[test]
+    fn lag_is_the_clients_own_delay() {
+        let t = Instant::now();
+        let us = Duration::from_micros;
+        // on time: no lag, latency from the intended time
+        assert_eq!(origin_and_lag(true, t, None, t), (t, Some(Duration::ZERO)));
+        // sent 30 us late with a free window: 30 us of lag
+        assert_eq!(origin_and_lag(true, t, None, t + us(30)), (t, Some(us(30))));
+        // the window was full until 500 us after the intended time (the
+        // server's delay, in latency), sent 5 us after it freed: 5 us of lag
+        assert_eq!(
+            origin_and_lag(true, t, Some(t + us(500)), t + us(505)),
+            (t, Some(us(5)))
+        );
+        // a slot freed long before the intended time changes nothing
+        assert_eq!(
+            origin_and_lag(true, t + us(900), Some(t), t + us(910)),
+            (t + us(900), Some(us(10)))
+        );
+        // closed loop: latency from the send, no lag
+        assert_eq!(origin_and_lag(false, t, None, t + us(7)), (t + us(7), None));
+    }
 
     fn times(a: &mut Arrivals, n: usize) -> Vec<Instant> {
         (0..n)
