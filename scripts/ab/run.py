@@ -65,7 +65,7 @@ class Clock:
         self.spent_est += estimated
         elapsed = time.monotonic() - self.t0
         scale = elapsed / self.spent_est if self.spent_est else 1.0
-        left = self.left * scale
+        left = max(0.0, self.left * scale)
         eta = time.strftime("%H:%M", time.localtime(time.time() + left))
         return f"[{self.done_runs}/{self.total_runs}, {left / 60:.1f} min left, about {eta}]"
 
