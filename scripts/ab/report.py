@@ -205,6 +205,17 @@ def check_section(results: dict, figure: str) -> list[str]:
             *rows, "", verdict, ""]
 
 
+LATENCY_NOTES = {
+    "load_b": "With up to 16 requests in flight per connection, a request waits for the ones ahead of it: the "
+              "latency is mostly queueing inside the connection, so it follows each server's cost per request "
+              "times the depth more than its response to a single request. TLS targets are driven by the threaded "
+              "client, whose own lag is larger; the same rule judges them.",
+    "load_c": "A 10-key get is ten lookups and a reply about ten times larger: this weighs the per-key cost "
+              "(storage engine, value copy) more than workload (a) does. Same validity rule as figure 2; read p99 "
+              "and p999 with their spread.",
+}
+
+
 def latency_section(results: dict, n: int, figure: str, title: str) -> list[str]:
     if not results["runs"].get(figure):
         return []
@@ -214,7 +225,7 @@ def latency_section(results: dict, n: int, figure: str, title: str) -> list[str]
         out += metric_table(results, m)
     out += lag_table(results, figure)
     out += commands(results, figure)
-    return out
+    return out + [f"**What this can and cannot say here.** {LATENCY_NOTES[figure]}", ""]
 
 
 def cpu_section(results: dict) -> list[str]:
@@ -277,6 +288,9 @@ def memory_section(results: dict) -> list[str]:
                 "key asked for with multi-gets; a hit counts only when its value verifies. Items per resident MiB = "
                 "items readable / RSS.", ""]
         out += figure_tables(results, "capacity")
+    if out:
+        out += ["**What this can and cannot say here.** Resident memory and items readable do not depend on "
+                "timing: they hold on a busy machine.", ""]
     if results["runs"].get("large_heap"):
         out += ["## 7c. Large heap", "",
                 f"`-m {p['large_memory_mb']}`, {p['large_keys']:,} keys of {p['value_size']} B stored once each "
