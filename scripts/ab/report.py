@@ -373,6 +373,25 @@ def closing_note(results: dict) -> list[str]:
             f"Command: `make ab{mode}` (scripts/ab/run.py), figure `{main}` in results.json.", ""]
 
 
+BUSY_PRESSURE = 10.0  # % of time some task waited for a CPU: above this the machine was not quiet
+
+
+def pressure_lines(results: dict) -> list[str]:
+    """Was the machine quiet? CPU pressure (PSI) after each run of the timed figures."""
+    timed = {f: [v for v in vals if v is not None] for f, vals in results.get("cpu_pressure", {}).items()
+             if summary.is_max(f) or summary.is_load(f)}
+    timed = {f: v for f, v in timed.items() if v}
+    if not timed:
+        return []
+    worst = max(max(v) for v in timed.values())
+    busy = sorted(f for f, v in timed.items() if max(v) > BUSY_PRESSURE)
+    verdict = (f"**The machine was busy** during {', '.join(busy)} (some task waited for a CPU more than "
+               f"{BUSY_PRESSURE:g}% of the time): those timed figures are disturbed, whatever their spread."
+               if busy else "The machine was quiet during every timed figure.")
+    return [f"CPU pressure (/proc/pressure/cpu, some avg10, after each timed run): at most {worst:.1f}%. {verdict}",
+            ""]
+
+
 def render(results: dict) -> str:
     p = results["plan"]
     m = results["machine"]
@@ -398,6 +417,7 @@ def render(results: dict) -> str:
     out += ["", f"Load average (1/5/15 min) at the start and end of each figure: {load}. On a shared machine other "
             "processes add noise to every timed figure; memory, capacity and instruction counts do not depend on "
             "timing.", ""]
+    out += pressure_lines(results)
     out += ["## Targets", "", "| target | server command |", "|---|---|"]
     out += [f"| {t} | `{cmd}` |" for t, cmd in results["targets"].items()]
     out += [f"| {t} | skipped: {why} |" for t, why in results["skipped"].items()]

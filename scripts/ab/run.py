@@ -74,6 +74,7 @@ def alternate(fig: Figure, results: dict, clock: Clock) -> None:
     """Round r: every target once, in order (A B C D A B C D ...)."""
     runs = results["runs"].setdefault(fig.name, [])
     results["loadavg"][fig.name] = {"start": machine.loadavg()}
+    pressure = results.setdefault("cpu_pressure", {}).setdefault(fig.name, [])
     for rnd in range(fig.rounds):
         for t in fig.targets:
             t0 = time.monotonic()
@@ -85,6 +86,7 @@ def alternate(fig: Figure, results: dict, clock: Clock) -> None:
                 note = "FAILED " + rec["error"].splitlines()[0]
                 traceback.print_exc(file=sys.stderr)
             rec.update(round=rnd, target=t.name, seconds=round(time.monotonic() - t0, 2))
+            pressure.append(machine.cpu_pressure())
             runs.append(rec)
             log(f"{fig.name} {rnd + 1}/{fig.rounds} {t.name:<12} {note} {clock.tick(fig.seconds)}")
     results["loadavg"][fig.name]["end"] = machine.loadavg()

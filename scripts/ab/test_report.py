@@ -67,5 +67,16 @@ class ClientBoundRule(unittest.TestCase):
         self.assertIn("| molt seg / molt-c | 1.00x | 1.00x | client-bound |", text)
 
 
+class MachineCheck(unittest.TestCase):
+    def test_cpu_pressure_marks_busy_figures(self):
+        res = results([])
+        res["cpu_pressure"] = {"max_a": [1.0, 2.5], "load_a_50": [3.0, 31.0, None], "memory": [80.0]}
+        text = " ".join(report.pressure_lines(res))
+        self.assertIn("at most 31.0%", text)  # memory is not a timed figure
+        self.assertIn("**The machine was busy** during load_a_50 ", text)
+        res["cpu_pressure"]["load_a_50"] = [3.0]
+        self.assertIn("quiet during every timed figure", " ".join(report.pressure_lines(res)))
+
+
 if __name__ == "__main__":
     unittest.main()
