@@ -8,8 +8,9 @@
 //!
 //! Send lag is the client's own lateness only: a request is *ready* at its
 //! intended time, or later when its connection's window was full until a
-//! reply freed a slot (the server's delay, charged to latency, not to lag);
-//! lag = actual send - ready. epoll's timeout has millisecond resolution, so
+//! reply freed a slot (the server's delay, charged to latency, not to lag;
+//! the slot counts as freed when epoll reported the reply, so the client's
+//! own work after that is lag); lag = actual send - ready. epoll's timeout has millisecond resolution, so
 //! the loop sleeps in epoll until about a millisecond before the next
 //! intended send and polls without blocking from there (on the core the
 //! client is pinned to: it disturbs nobody else). Due sends are checked
@@ -84,6 +85,10 @@ struct Loop<'a> {
     slots: Vec<Slot>,
     /// (next intended time, slot) of connections with a free window slot.
     due: BinaryHeap<Reverse<(Instant, usize)>>,
+    /// When epoll last returned: every reply booked from its events had
+    /// arrived by then, so a window slot counts as freed at this time (the
+    /// client's work on the batch after it is the client's, in the lag).
+    polled_at: Instant,
     st: Stats,
 }
 
@@ -154,6 +159,7 @@ pub fn run(
         progress,
         slots,
         due: BinaryHeap::new(),
+        polled_at: timing.start,
         st,
     };
     lp.drive(&mut poll);
@@ -201,6 +207,7 @@ impl Loop<'_> {
                 }
                 break;
             }
+            self.polled_at = Instant::now();
             for ev in events.iter() {
                 let c = ev.token().0;
                 if c >= self.slots.len() || self.slots[c].dead {
@@ -379,7 +386,7 @@ impl Loop<'_> {
                     s.rb.consume(len);
                     s.need = 0;
                     if s.pend.len() >= self.plan.pipeline {
-                        s.freed_at = Some(Instant::now());
+                        s.freed_at = Some(self.polled_at);
                     }
                     s.pend.pop_front();
                 }
