@@ -12,8 +12,7 @@ json=$(mktemp)
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true; rm -f "$json"' EXIT
 sh "$(dirname "$0")/wait-port.sh" "$port"
-"$bench" -p "$port" --flush --preload --expect-hits -c 4 -d 8 -w 0.5 -t 1 \
-    --value-size 16-2048 --ratio 8:2 -m 4 --json "$json" -q
+check() {
 python3 - "$json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -25,5 +24,13 @@ assert res["ops"] > 0 and res["verified_replies"] > 0, res
 for part in ("all", "get", "set"):
     lat = res["latency_us"][part]
     assert lat["count"] > 0 and lat["p50"] <= lat["p99"] <= lat["p999"] <= lat["max"], (part, lat)
-print(f"molt-bench smoke: {res['ops']} ops verified, 0 wrong, 0 errors")
+print(f"molt-bench smoke ({r['config']['mode']} loop): {res['ops']} ops verified, 0 wrong, 0 errors")
 PY
+}
+"$bench" -p "$port" --flush --preload --expect-hits -c 4 -d 8 -w 0.5 -t 1 \
+    --value-size 16-2048 --ratio 8:2 -m 4 --json "$json" -q
+check
+# One client thread, 100 connections, Poisson arrivals (make ab's workload (a)).
+"$bench" -p "$port" --flush --preload --expect-hits --one-thread -c 100 \
+    --arrivals poisson -r 5000 -w 0.2 -t 1 --value-size 16-2048 --json "$json" -q
+check

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 
 import matplotlib
@@ -13,13 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 import summary  # noqa: E402
 
-PERCENTILES = [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p999", 0.999), ("max", None)]
-CHARTS = {"throughput": "throughput.svg", "latency": "latency.svg", "memory": "memory.svg",
+CHARTS = {"max": "throughput.svg", "load_a": "latency-vs-load.svg", "t2": "threads2.svg", "memory": "memory.svg",
           "callgrind": "callgrind.svg"}
-
-
-def _metric(name: str) -> summary.Metric:
-    return next(m for m in summary.METRICS if m.name == name)
 
 
 def _save(fig, out: str, name: str) -> None:
@@ -43,34 +37,68 @@ def _bars(ax, results: dict, metric: summary.Metric, scale: float = 1.0, label: 
     ax.tick_params(axis="x", labelrotation=15, labelsize=8)
 
 
-def throughput(results: dict, out: str) -> None:
-    fig, ax = plt.subplots(figsize=(6.5, 3.8))
-    _bars(ax, results, _metric("throughput"))
-    _save(fig, out, CHARTS["throughput"])
+def _max_bars(results: dict, out: str, figures: list[tuple[str, str]], name: str) -> None:
+    present = [(f, title) for f, title in figures if results["runs"].get(f)]
+    if not present:
+        return
+    fig, axes = plt.subplots(1, len(present), figsize=(4.6 * len(present), 3.8), squeeze=False)
+    for ax, (f, title) in zip(axes[0], present):
+        _bars(ax, results, summary.metric(f, "throughput"))
+        ax.set_title(title, fontsize=9)
+    _save(fig, out, name)
 
 
-def latency(results: dict, out: str) -> None:
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    xs = [-math.log10(1 - p) if p else 4.0 for _, p in PERCENTILES]
-    for t in results["targets"]:
-        ys = [summary.median_of(results, "latency", t, lambda r, k=k: r["latency_us"][k]) for k, _ in PERCENTILES]
-        if None not in ys:
-            ax.plot(xs, ys, marker="o", label=t)
-    ax.set_xticks(xs, [k for k, _ in PERCENTILES])
-    ax.set_yscale("log")
-    ax.set_ylabel("latency (us, log)")
-    rate = results.get("latency_rate", {}).get("rate", 0)
-    ax.set_title(f"open loop at {rate:,} req/s: median of runs per percentile", fontsize=10)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    _save(fig, out, CHARTS["latency"])
+def maxima(results: dict, out: str) -> None:
+    _max_bars(results, out, [("max_a", "(a) 100 conns x 1: max ops/s"), ("max_b", "(b) pipelined: max ops/s"),
+                             ("max_c", "(c) 10-key gets: max ops/s")], CHARTS["max"])
+
+
+def threads2(results: dict, out: str) -> None:
+    _max_bars(results, out, [("t2_max_a", "-t 2, (a): max ops/s"), ("t2_max_b", "-t 2, (b): max ops/s")],
+              CHARTS["t2"])
+
+
+def load_figures(results: dict, prefix: str) -> list[tuple[float, str]]:
+    """(offered load fraction, figure) of the sweep, in load order."""
+    rates = results.get("rates", {})
+    return sorted((rates[f]["load"], f) for f in results["runs"] if f.startswith(prefix) and f in rates)
+
+
+def latency_vs_load(results: dict, out: str) -> None:
+    """p50, p99, p999 of workload (a) against offered load; a client-bound
+    median is drawn as a grey x, not joined to the line."""
+    sweep = load_figures(results, "load_a_")
+    if not sweep:
+        return
+    base, ref = results["baseline"], results["reference"]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2), sharey=True)
+    for ax, p in zip(axes, summary.PERCENTILES):
+        for t in results["targets"]:
+            xs, ys, bx, by = [], [], [], []
+            for load, f in sweep:
+                c = summary.table(results, summary.metric(f, p), base, ref).get(t)
+                if not c:
+                    continue
+                (xs if c.valid else bx).append(load * 100)
+                (ys if c.valid else by).append(c.median)
+            if xs or bx:
+                line = ax.plot(xs, ys, marker="o", label=t)[0]
+                if bx:
+                    ax.scatter(bx, by, marker="x", color=line.get_color(), alpha=0.5)
+        ax.set_yscale("log")
+        ax.set_xlabel(f"offered load, % of {ref}'s maximum")
+        ax.set_title(f"{p} (median of rounds; x: client-bound)", fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("latency from intended send (us, log)")
+    axes[0].legend(fontsize=8)
+    _save(fig, out, CHARTS["load_a"])
 
 
 def memory(results: dict, out: str) -> None:
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
-    _bars(a, results, _metric("RSS loaded"))
+    _bars(a, results, summary.metric("memory", "RSS loaded"))
     a.set_title(f"VmRSS after {results['plan']['rss_keys']:,} keys (median, min-max)", fontsize=10)
-    _bars(b, results, _metric("items readable"))
+    _bars(b, results, summary.metric("capacity", "items readable"))
     b.set_title(f"readable after {results['plan']['cap_keys']:,} writes, -m {results['plan']['memory_mb']}",
                 fontsize=10)
     _save(fig, out, CHARTS["memory"])
@@ -78,13 +106,16 @@ def memory(results: dict, out: str) -> None:
 
 def callgrind(results: dict, out: str) -> None:
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
-    _bars(a, results, _metric("Ir per request (server)"), label="instructions / request")
-    _bars(b, results, _metric("Ir per request (storage engine)"), label="instructions / request")
+    _bars(a, results, summary.metric("callgrind", "Ir per request (server)"), label="instructions / request")
+    _bars(b, results, summary.metric("callgrind", "Ir per request (storage engine)"), label="instructions / request")
     _save(fig, out, CHARTS["callgrind"])
 
 
 def write_all(results: dict, out: str) -> None:
-    for figure, draw in (("throughput", throughput), ("latency", latency), ("memory", memory),
-                         ("callgrind", callgrind)):
-        if results["runs"].get(figure):
-            draw(results, out)
+    maxima(results, out)
+    threads2(results, out)
+    latency_vs_load(results, out)
+    if results["runs"].get("memory") and results["runs"].get("capacity"):
+        memory(results, out)
+    if results["runs"].get("callgrind"):
+        callgrind(results, out)

@@ -37,6 +37,19 @@ def loadavg() -> str:
         return " ".join(f.read().split()[:3])
 
 
+def cpu_pressure() -> float | None:
+    """Share of the last 10 s in which some runnable task waited for a CPU
+    (/proc/pressure/cpu "some avg10", percent): other work on the machine."""
+    try:
+        with open("/proc/pressure/cpu") as f:
+            for line in f:
+                if line.startswith("some "):
+                    return float(line.split("avg10=")[1].split()[0])
+    except (OSError, IndexError, ValueError):
+        pass
+    return None
+
+
 def describe(binaries: dict[str, list[str]]) -> dict:
     """`binaries`: name -> argv that prints its version."""
     return {

@@ -12,46 +12,53 @@ class Plan:
     threads: int = 1
     memory_mb: int = 64
     value_size: int = 100
-    # 1. maximum throughput: closed loop, pipelined
-    tput_seconds: float = 10.0
-    tput_warmup: float = 1.0
-    tput_conns: int = 8
-    tput_depth: int = 16
-    tput_keys: int = 100_000
-    # 2. latency: open loop at a fixed rate (None: half of memcached's maximum)
-    lat_rate: int | None = None
-    lat_seconds: float = 10.0
-    lat_warmup: float = 1.0
-    lat_conns: int = 1
-    lat_depth: int = 32
-    lat_keys: int = 100_000
-    # 3. memory and capacity
+    # Timed figures (every workload, every load): closed-loop maxima and
+    # open-loop latency runs, each on a fresh server with keys preloaded.
+    tput_seconds: float = 4.0  # closed loop, the maximum
+    lat_seconds: float = 5.0  # open loop, one load
+    warmup: float = 0.5
+    keys: int = 100_000
+    # Offered loads, as fractions of memcached's measured maximum of workload (a).
+    loads: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
+    # The load at which workloads (b) and (c), -t 2 and server CPU at depth 1 are measured.
+    main_load: float = 0.5
+    # memory and capacity
     rss_keys: int = 200_000
     cap_keys: int = 1_000_000
-    # 4. instructions per request under callgrind
+    # large heap: -m large_memory_mb, large_keys keys stored (fill time, items kept, RSS)
+    large_memory_mb: int = 1024
+    large_keys: int = 10_000_000
+    # instructions per request under callgrind
     cg_requests: int = 200_000
     cg_keys: int = 10_000
     cg_conns: int = 4
     cg_depth: int = 16
+    # seconds a fresh server, its preload and the client's start-up take
+    overhead_seconds: float = 1.5
 
     def as_dict(self) -> dict:
         return asdict(self)
 
-    def estimate_seconds(self, n_targets: int) -> float:
-        """Rough wall time of the measurements (start-up and loads included)."""
-        per_round = (
-            self.tput_seconds + self.tput_warmup + 1.5
-            + self.lat_seconds + self.lat_warmup + 1.5
-            + 1.5 + self.rss_keys * 7e-6
-            + 1.5 + self.cap_keys * 9e-6
-            + 4.0 + self.cg_requests * 2.5e-5
-        )
-        return per_round * self.runs * n_targets
+    def timed_seconds(self, closed: bool) -> float:
+        return (self.tput_seconds if closed else self.lat_seconds) + self.warmup + self.overhead_seconds
+
+    def large_heap_seconds(self) -> float:
+        return 2.0 + self.large_keys * 4e-6  # fill at ~300k sets/s, sampled read-back, start-up
+
+    def rss_seconds(self) -> float:
+        return 1.5 + self.rss_keys * 7e-6
+
+    def capacity_seconds(self) -> float:
+        return 1.5 + self.cap_keys * 9e-6
+
+    def callgrind_seconds(self) -> float:
+        return 4.0 + self.cg_requests * 2.5e-5
 
 
-QUICK = Plan(mode="quick", runs=3, tput_seconds=2.0, tput_warmup=0.5, lat_rate=20_000,
-             lat_seconds=2.0, lat_warmup=0.5, cg_requests=20_000)
-FULL = Plan(mode="full", runs=5)
+QUICK = Plan(mode="quick", runs=2, tput_seconds=1.0, lat_seconds=1.0, warmup=0.2, keys=20_000,
+             overhead_seconds=0.8, rss_keys=100_000, cap_keys=200_000, large_keys=500_000,
+             cg_requests=10_000)
+FULL = Plan(mode="full", runs=3)
 
 
 def plan_for(quick: bool) -> Plan:

@@ -1,7 +1,7 @@
 """`make ab`: every available target, every figure, alternating runs.
 
 Usage: run.py [--quick] [--out DIR]. Writes DIR/results.json (all raw runs),
-then DIR/report.md and DIR/*.svg.
+then DIR/report.md and DIR/*.svg. Prints a line per run with the time left.
 """
 
 from __future__ import annotations
@@ -13,55 +13,92 @@ import subprocess
 import sys
 import time
 import traceback
+from dataclasses import dataclass
 from typing import Callable
 
 import charts
 import machine
 import measure_callgrind
 import measure_capacity
-import measure_latency
+import measure_large_heap
 import measure_memory
-import measure_throughput
+import measure_workload
 import report
 import summary
 from plan import Plan, plan_for
 from targets import (BASELINE, BENCH, MEMCACHED, MOLT, MOLT_C, REFERENCE, ROOT, TARGETS, Settings, Target,
                      snapshot_binaries, split_available)
+from workloads import WORKLOADS
 
 
 def log(msg: str) -> None:
     print(f"[ab {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def alternate(name: str, targets: list[Target], plan: Plan, results: dict,
-              measure: Callable[[Target], dict], show: Callable[[dict], str]) -> None:
+@dataclass
+class Figure:
+    name: str
+    targets: list[Target]
+    measure: Callable[[Target], dict]
+    show: Callable[[dict], str]
+    seconds: float  # estimated wall time of one run
+    rounds: int
+
+
+class Clock:
+    """Progress and time left: the plan's estimate of what remains, scaled by
+    how the finished runs compared with their own estimates."""
+
+    def __init__(self, figures: list[Figure]):
+        self.t0 = time.monotonic()
+        self.left = sum(f.seconds * f.rounds * len(f.targets) for f in figures)
+        self.total_runs = sum(f.rounds * len(f.targets) for f in figures)
+        self.done_runs = 0
+        self.spent_est = 0.0
+
+    def estimate(self) -> float:
+        return self.left
+
+    def tick(self, estimated: float) -> str:
+        self.done_runs += 1
+        self.left -= estimated
+        self.spent_est += estimated
+        elapsed = time.monotonic() - self.t0
+        scale = elapsed / self.spent_est if self.spent_est else 1.0
+        left = max(0.0, self.left * scale)
+        eta = time.strftime("%H:%M", time.localtime(time.time() + left))
+        return f"[{self.done_runs}/{self.total_runs}, {left / 60:.1f} min left, about {eta}]"
+
+
+def alternate(fig: Figure, results: dict, clock: Clock) -> None:
     """Round r: every target once, in order (A B C D A B C D ...)."""
-    runs = results["runs"].setdefault(name, [])
-    results["loadavg"][name] = {"start": machine.loadavg()}
-    for rnd in range(plan.runs):
-        for t in targets:
+    runs = results["runs"].setdefault(fig.name, [])
+    results["loadavg"][fig.name] = {"start": machine.loadavg()}
+    pressure = results.setdefault("cpu_pressure", {}).setdefault(fig.name, [])
+    for rnd in range(fig.rounds):
+        for t in fig.targets:
             t0 = time.monotonic()
             try:
-                rec = measure(t)
-                note = show(rec)
+                rec = fig.measure(t)
+                note = fig.show(rec)
             except Exception as e:  # keep going: one failed run is reported, not fatal
                 rec = {"error": f"{e.__class__.__name__}: {e}"}
                 note = "FAILED " + rec["error"].splitlines()[0]
                 traceback.print_exc(file=sys.stderr)
             rec.update(round=rnd, target=t.name, seconds=round(time.monotonic() - t0, 2))
+            pressure.append(machine.cpu_pressure())
             runs.append(rec)
-            log(f"{name} {rnd + 1}/{plan.runs} {t.name:<12} {note}")
-    results["loadavg"][name]["end"] = machine.loadavg()
+            log(f"{fig.name} {rnd + 1}/{fig.rounds} {t.name:<12} {note} {clock.tick(fig.seconds)}")
+    results["loadavg"][fig.name]["end"] = machine.loadavg()
 
 
-def latency_rate(plan: Plan, results: dict) -> tuple[int, str]:
-    if plan.lat_rate:
-        return plan.lat_rate, f"fixed rate ({plan.mode} mode)"
+def load_rate(results: dict, max_figure: str, load: float) -> tuple[int, str]:
+    """`load` x the reference's (else the baseline's) median maximum in `max_figure`."""
     for who in (REFERENCE, BASELINE):
-        best = summary.median_of(results, "throughput", who, lambda r: r["ops_per_sec"])
+        best = summary.median_of(results, max_figure, who, lambda r: r["ops_per_sec"])
         if best:
-            return int(best / 2), f"half of {who}'s median maximum throughput in this run ({best:,.0f} ops/s)"
-    raise RuntimeError("no throughput measured: cannot choose a latency rate")
+            return int(best * load), f"{load:.0%} of {who}'s median maximum in {max_figure} ({best:,.0f} req/s)"
+    raise RuntimeError(f"no maximum measured in {max_figure}: cannot choose a rate")
 
 
 def source_state(checkout: str) -> str:
@@ -84,12 +121,73 @@ def save(results: dict, out: str) -> None:
     os.replace(tmp, os.path.join(out, "results.json"))
 
 
+def figures(plan: Plan, targets: list[Target], results: dict) -> list[Figure]:
+    """Every figure in the order it runs; a load figure's rate is chosen when
+    it starts, from the maximum measured before it."""
+    plain = [t for t in targets if not t.bench_args]  # TLS: workload (b) only (the threaded client)
+    figs: list[Figure] = []
+
+    def ops(r: dict) -> str:
+        busy = f", server busy {r['server_busy']:.0%}" if r.get("server_busy") is not None else ""
+        return f"{r['ops_per_sec']:,.0f} ops/s{busy}"
+
+    def lat(r: dict) -> str:
+        cells = r.get("reportable_us") or {}
+        shown = "/".join(str(cells.get(p, r["latency_us"][p])) for p in ("p50", "p99", "p999"))
+        cpu = r.get("cpu_us_per_request")
+        return (f"{r['ops_per_sec']:,.0f} ops/s p50/p99/p999 us {shown}"
+                + (f", {cpu:.2f} us CPU/req" if cpu is not None else ""))
+
+    def maximum(name: str, wl: str, threads: int, ts: list[Target]) -> None:
+        figs.append(Figure(name, ts, lambda t: measure_workload.measure(t, plan, WORKLOADS[wl], None, threads),
+                           ops, plan.timed_seconds(closed=True), plan.runs))
+
+    def at_load(name: str, wl: str, threads: int, max_figure: str, load: float, ts: list[Target]) -> None:
+        def measure(t: Target) -> dict:
+            if name not in results["rates"]:
+                rate, why = load_rate(results, max_figure, load)
+                results["rates"][name] = {"rate": rate, "why": why, "load": load, "workload": wl,
+                                          "threads": threads}
+                log(f"{name}: {rate:,} req/s offered ({why})")
+            return measure_workload.measure(t, plan, WORKLOADS[wl], results["rates"][name]["rate"], threads)
+        figs.append(Figure(name, ts, measure, lat, plan.timed_seconds(closed=False), plan.runs))
+
+    maximum("max_a", "a", 1, plain)
+    maximum("max_b", "b", 1, targets)
+    maximum("max_c", "c", 1, plain)
+    for load in plan.loads:
+        at_load(f"load_a_{round(load * 100)}", "a", 1, "max_a", load, plain)
+    at_load("load_b", "b", 1, "max_b", plan.main_load, targets)
+    at_load("load_c", "c", 1, "max_c", plan.main_load, plain)
+    maximum("t2_max_a", "a", 2, plain)
+    maximum("t2_max_b", "b", 2, plain)
+    at_load("t2_load_a", "a", 2, "t2_max_a", plan.main_load, plain)
+    # Memory, capacity and instruction counts describe storage, not the
+    # transport: they are measured on the plaintext targets only.
+    figs.append(Figure("memory", plain, lambda t: measure_memory.measure(t, plan),
+                       lambda r: f"RSS {r['rss_idle_kib'] / 1024:.1f} -> {r['rss_loaded_kib'] / 1024:.1f} MiB",
+                       plan.rss_seconds(), plan.runs))
+    figs.append(Figure("capacity", plain, lambda t: measure_capacity.measure(t, plan),
+                       lambda r: f"{r['readable']:,} of {r['written']:,} readable", plan.capacity_seconds(),
+                       plan.runs))
+    figs.append(Figure("large_heap", plain, lambda t: measure_large_heap.measure(t, plan),
+                       lambda r: f"{r['items_kept']:,} of {r['keys']:,} kept, filled in {r['fill_secs']:.1f} s, "
+                       f"RSS {r['rss_kib'] / 1024:,.0f} MiB", plan.large_heap_seconds(), 1))
+    figs.append(Figure("callgrind", plain, lambda t: measure_callgrind.measure(t, plan),
+                       lambda r: f"{r['ir_per_request']:,.0f} Ir/request"
+                       + (f", engine {r['engine_ir_per_request']:,.0f}" if "engine_ir_per_request" in r else ""),
+                       plan.callgrind_seconds(), plan.runs))
+    return figs
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true", help="3 short runs per figure (a few minutes)")
+    ap.add_argument("--quick", action="store_true", help="2 short runs per figure (about 5 minutes)")
     ap.add_argument("--out", default=os.path.join(ROOT, "target/ab"))
     ap.add_argument("--built-in", default=ROOT, metavar="CHECKOUT",
                     help="measure the binaries `make build` left in another checkout (default: this one)")
+    ap.add_argument("--only", default="", metavar="FIG,FIG",
+                    help="run only these figures (names as in results.json), e.g. max_a,load_a_50")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     plan = plan_for(args.quick)
@@ -97,10 +195,6 @@ def main() -> int:
     targets, skipped = split_available(TARGETS)
     for t, why in skipped.items():
         log(f"skipping {t}: {why}")
-    est = plan.estimate_seconds(len(targets))
-    log(f"{plan.mode} mode: {len(targets)} targets x {plan.runs} alternating runs per figure; "
-        f"throughput and latency {plan.tput_seconds:g} s each; estimated {est / 60:.0f} min "
-        f"(finishing about {time.strftime('%H:%M', time.localtime(time.time() + est))})")
 
     def server_command(t: Target) -> str:
         argv = ["taskset", "-c", "0", *t.command(Settings("PORT", plan.threads, plan.memory_mb))]
@@ -109,43 +203,27 @@ def main() -> int:
     results = {
         "plan": plan.as_dict(), "baseline": BASELINE, "reference": REFERENCE,
         "targets": {t.name: server_command(t) for t in targets}, "skipped": skipped,
-        "estimate_seconds": est, "binaries_from": sources, "source": source_state(args.built_in),
+        "binaries_from": sources, "source": source_state(args.built_in),
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "machine": machine.describe({"molt-c": [MOLT_C, "-V"], "molt": [MOLT, "-V"], "memcached": [MEMCACHED, "-V"],
                                      "molt-bench": [BENCH, "-V"], "valgrind": ["valgrind", "--version"],
                                      "rustc": ["rustc", "--version"], "cc": ["cc", "--version"]}),
-        "loadavg": {}, "runs": {},
+        "loadavg": {}, "rates": {}, "runs": {},
     }
+    figs = figures(plan, targets, results)
+    if args.only:
+        wanted = set(args.only.split(","))
+        figs = [f for f in figs if f.name in wanted]
+    clock = Clock(figs)
+    est = clock.estimate()
+    results["estimate_seconds"] = est
+    log(f"{plan.mode} mode: {len(targets)} targets, {len(figs)} figures, {clock.total_runs} runs "
+        f"({plan.runs} alternating rounds each); estimated {est / 60:.0f} min "
+        f"(finishing about {time.strftime('%H:%M', time.localtime(time.time() + est))})")
     t_start = time.monotonic()
-
-    def ops(r: dict) -> str:
-        return f"{r['ops_per_sec']:,.0f} ops/s"
-
-    alternate("throughput", targets, plan, results, lambda t: measure_throughput.measure(t, plan), ops)
-    save(results, args.out)
-
-    rate, why = latency_rate(plan, results)
-    results["latency_rate"] = {"rate": rate, "why": why}
-    log(f"latency at {rate:,} req/s: {why}")
-    alternate("latency", targets, plan, results, lambda t: measure_latency.measure(t, plan, rate),
-              lambda r: "p50/p99/p999/max us "
-              + "/".join(str(r["latency_us"][p]) for p in ("p50", "p99", "p999", "max")))
-    save(results, args.out)
-
-    # Memory, capacity and instruction counts describe storage, not the
-    # transport: they are measured on the plaintext targets only.
-    plain = [t for t in targets if not t.bench_args]
-    alternate("memory", plain, plan, results, lambda t: measure_memory.measure(t, plan),
-              lambda r: f"RSS {r['rss_idle_kib'] / 1024:.1f} -> {r['rss_loaded_kib'] / 1024:.1f} MiB")
-    save(results, args.out)
-
-    alternate("capacity", plain, plan, results, lambda t: measure_capacity.measure(t, plan),
-              lambda r: f"{r['readable']:,} of {r['written']:,} readable")
-    save(results, args.out)
-
-    alternate("callgrind", plain, plan, results, lambda t: measure_callgrind.measure(t, plan),
-              lambda r: f"{r['ir_per_request']:,.0f} Ir/request"
-              + (f", engine {r['engine_ir_per_request']:,.0f}" if "engine_ir_per_request" in r else ""))
+    for fig in figs:
+        alternate(fig, results, clock)
+        save(results, args.out)
 
     results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     results["elapsed_seconds"] = round(time.monotonic() - t_start, 1)

@@ -19,26 +19,62 @@ class Metric:
     unit: str
     value: Callable[[dict], float | None]
     higher_is_better: bool
+    # Open-loop percentiles: true when the run's client was too late for the
+    # figure to stand (its send lag at that percentile > 10% of it).
+    client_bound: Callable[[dict], bool] | None = None
+    # How to read it, when "higher/lower is better" does not apply.
+    reading: str | None = None
+
+
+PERCENTILES = ("p50", "p99", "p999")
 
 
 def _lat(p: str) -> Callable[[dict], float]:
     return lambda r: r["latency_us"][p]
 
 
-METRICS = [
-    Metric("throughput", "throughput", "ops/s", lambda r: r["ops_per_sec"], True),
-    Metric("latency", "p50", "us", _lat("p50"), False),
-    Metric("latency", "p99", "us", _lat("p99"), False),
-    Metric("latency", "p999", "us", _lat("p999"), False),
-    Metric("latency", "max", "us", _lat("max"), False),
-    Metric("memory", "RSS loaded", "MiB", lambda r: r["rss_loaded_kib"] / 1024, False),
-    Metric("memory", "RSS idle", "MiB", lambda r: r["rss_idle_kib"] / 1024, False),
-    Metric("capacity", "items readable", "items", lambda r: r["readable"], True),
-    Metric("capacity", "RSS after 1M writes", "MiB", lambda r: r["rss_kib"] / 1024, False),
-    Metric("capacity", "items per resident MiB", "items/MiB", lambda r: r["readable"] / (r["rss_kib"] / 1024), True),
-    Metric("callgrind", "Ir per request (server)", "Ir", lambda r: r["ir_per_request"], False),
-    Metric("callgrind", "Ir per request (storage engine)", "Ir", lambda r: r.get("engine_ir_per_request"), False),
-]
+def _bound(p: str) -> Callable[[dict], bool]:
+    return lambda r: (r.get("reportable_us") or {}).get(p) == "client-bound"
+
+
+def is_max(figure: str) -> bool:
+    return figure.startswith(("max_", "t2_max_"))
+
+
+def is_load(figure: str) -> bool:
+    return figure.startswith(("load_", "t2_load_"))
+
+
+def metrics_for(figure: str) -> list[Metric]:
+    if is_max(figure):
+        return [Metric(figure, "throughput", "ops/s", lambda r: r["ops_per_sec"], True),
+                Metric(figure, "server busy", "% of one core", lambda r: 100 * r["server_busy"], True,
+                       reading="90% or more: the server set the maximum; less: the client or the machine did")]
+    if is_load(figure):
+        return [*(Metric(figure, p, "us", _lat(p), False, _bound(p)) for p in PERCENTILES),
+                Metric(figure, "server CPU per request", "us", lambda r: r["cpu_us_per_request"], False)]
+    return {
+        "memory": [Metric("memory", "RSS loaded", "MiB", lambda r: r["rss_loaded_kib"] / 1024, False),
+                   Metric("memory", "RSS idle", "MiB", lambda r: r["rss_idle_kib"] / 1024, False)],
+        "capacity": [
+            Metric("capacity", "items readable", "items", lambda r: r["readable"], True),
+            Metric("capacity", "RSS after the writes", "MiB", lambda r: r["rss_kib"] / 1024, False),
+            Metric("capacity", "items per resident MiB", "items/MiB", lambda r: r["readable"] / (r["rss_kib"] / 1024),
+                   True)],
+        "large_heap": [
+            Metric("large_heap", "items kept", "items", lambda r: r["items_kept"], True),
+            Metric("large_heap", "RSS", "MiB", lambda r: r["rss_kib"] / 1024, False),
+            Metric("large_heap", "fill time", "s", lambda r: r["fill_secs"], False),
+            Metric("large_heap", "sampled gets that hit", "%", lambda r: 100 * r["sample_hit_ratio"], True)],
+        "callgrind": [
+            Metric("callgrind", "Ir per request (server)", "Ir", lambda r: r["ir_per_request"], False),
+            Metric("callgrind", "Ir per request (storage engine)", "Ir", lambda r: r.get("engine_ir_per_request"),
+                   False)],
+    }.get(figure, [])
+
+
+def metric(figure: str, name: str) -> Metric:
+    return next(m for m in metrics_for(figure) if m.name == name)
 
 
 @dataclass
@@ -49,6 +85,11 @@ class Cell:
     n: int
     vs_base: float | None
     vs_ref: float | None
+    bound: int = 0  # rounds whose client was too late for this figure to stand
+
+    @property
+    def valid(self) -> bool:
+        return self.bound == 0
 
 
 def values_by_round(runs: list[dict], target: str, metric: Metric) -> dict[int, float]:
@@ -71,9 +112,11 @@ def cell(runs: list[dict], target: str, metric: Metric, base: str, ref: str) -> 
     if not mine:
         return None
     vals = list(mine.values())
+    bound = sum(1 for r in runs if r["target"] == target and "error" not in r
+                and metric.client_bound and metric.client_bound(r))
     return Cell(statistics.median(vals), min(vals), max(vals), len(vals),
                 paired_ratio(mine, values_by_round(runs, base, metric)),
-                paired_ratio(mine, values_by_round(runs, ref, metric)))
+                paired_ratio(mine, values_by_round(runs, ref, metric)), bound)
 
 
 def table(results: dict, metric: Metric, base: str, ref: str) -> dict[str, Cell]:

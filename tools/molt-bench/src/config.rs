@@ -1,6 +1,7 @@
 //! Command line and the validated run plan.
 
 use crate::keys::KeySpace;
+use crate::schedule::ArrivalKind;
 use crate::tls::{self, TlsPlan};
 use crate::value::ValueSize;
 use clap::builder::BoolishValueParser;
@@ -49,7 +50,8 @@ pub struct Args {
     /// Permit a host that does not resolve to loopback
     #[arg(long)]
     pub allow_remote: bool,
-    /// Connections (one thread each; two in open loop with pipeline > 1)
+    /// Connections (one thread each, two in open loop with pipeline > 1;
+    /// all on one thread with --one-thread)
     #[arg(short, long, default_value_t = 4)]
     pub connections: usize,
     /// Pipeline depth: requests in flight per connection
@@ -102,6 +104,14 @@ pub struct Args {
     /// off automatically above 1/(4*spin) requests/s per connection)
     #[arg(long, default_value_t = 50)]
     pub spin_us: u64,
+    /// All connections on one thread and one epoll (mio) loop, non-blocking:
+    /// the client cannot preempt itself (plain TCP only)
+    #[arg(long)]
+    pub one_thread: bool,
+    /// Open loop with --one-thread: intended send times evenly spaced
+    /// (fixed) or a Poisson process (exponential gaps, same mean rate)
+    #[arg(long, value_enum, default_value = "fixed")]
+    pub arrivals: ArrivalKind,
     /// Seed for key and operation choice
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -166,6 +176,9 @@ pub struct Plan {
     pub flush: bool,
     pub seed: u64,
     pub spin: Duration,
+    /// --one-thread: the event-loop driver
+    pub one_thread: bool,
+    pub arrivals: ArrivalKind,
     /// TLS client configuration (None: plain TCP).
     pub tls: Option<TlsPlan>,
     pub handshake_bench: bool,
@@ -260,6 +273,16 @@ impl Plan {
             }
         }
         let tls = tls_plan(a)?;
+        if a.one_thread {
+            for (set, name) in [(a.tls, "--tls"), (a.handshake_bench, "--handshake-bench")] {
+                if set {
+                    return Err(format!("--one-thread cannot be combined with {name}"));
+                }
+            }
+        }
+        if a.arrivals == ArrivalKind::Poisson && !(a.one_thread && a.rate > 0.0) {
+            return Err("--arrivals poisson needs --one-thread and --rate".into());
+        }
         Ok(Plan {
             addr: resolve(&a.host, a.port, a.allow_remote)?,
             keys,
@@ -278,6 +301,8 @@ impl Plan {
             flush: a.flush,
             seed: a.seed,
             spin: Duration::from_micros(a.spin_us.min(10_000)),
+            one_thread: a.one_thread,
+            arrivals: a.arrivals,
             tls,
             handshake_bench: a.handshake_bench,
         })
@@ -376,6 +401,10 @@ mod tests {
             &["--handshake-bench", "--rate", "100"],
             &["--handshake-bench", "--preload"],
             &["--handshake-bench", "--expect-hits"],
+            &["--one-thread", "--tls", "--tls-insecure"],
+            &["--one-thread", "--handshake-bench"],
+            &["--arrivals", "poisson", "--rate", "100"],
+            &["--arrivals", "poisson", "--one-thread"],
         ] {
             assert!(Plan::from_args(&args(bad)).is_err(), "{bad:?}");
         }

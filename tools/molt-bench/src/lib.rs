@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod evloop;
 pub mod handshake;
 pub mod keys;
 pub mod proto;

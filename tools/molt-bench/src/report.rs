@@ -36,6 +36,92 @@ impl Latency {
     }
 }
 
+/// One bucket of a histogram: `count` values above the previous bucket's
+/// `le` and at most `le`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Bucket {
+    pub le: u64,
+    pub count: u64,
+}
+
+/// Counts in power-of-two buckets (`le` = 0, 1, 3, 7, 15, ... us: each bucket
+/// twice as wide as the one before) up to the largest value.
+pub fn log2_buckets(h: &Histogram<u64>) -> Vec<Bucket> {
+    let mut out: Vec<Bucket> = h
+        .iter_log(1, 2.0)
+        .map(|v| Bucket {
+            le: v.value_iterated_to(),
+            count: v.count_since_last_iteration(),
+        })
+        .collect();
+    while out.last().is_some_and(|b| b.count == 0) {
+        out.pop();
+    }
+    out
+}
+
+/// The most send lag a latency percentile may carry and still be reported:
+/// 10% of it. Above that the client's own lateness is a large part of the
+/// figure, which then says more about the client than the server.
+pub const MAX_LAG_SHARE: f64 = 0.10;
+
+/// One percentile as it may be reported: a number, or "client-bound" when
+/// the client's send lag at the same percentile exceeds MAX_LAG_SHARE of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cell {
+    Us(u64),
+    ClientBound,
+}
+
+impl Cell {
+    pub fn judge(latency_us: u64, lag_us: u64) -> Cell {
+        if lag_us as f64 <= MAX_LAG_SHARE * latency_us as f64 {
+            Cell::Us(latency_us)
+        } else {
+            Cell::ClientBound
+        }
+    }
+}
+
+impl std::fmt::Display for Cell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cell::Us(v) => v.fmt(f),
+            Cell::ClientBound => "client-bound".fmt(f),
+        }
+    }
+}
+
+impl Serialize for Cell {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Cell::Us(v) => s.serialize_u64(*v),
+            Cell::ClientBound => s.serialize_str("client-bound"),
+        }
+    }
+}
+
+/// Open loop: every latency percentile of all requests, judged against the
+/// send lag at the same percentile.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Judged {
+    pub p50: Cell,
+    pub p90: Cell,
+    pub p99: Cell,
+    pub p999: Cell,
+}
+
+impl Judged {
+    pub fn new(lat: &Latency, lag: &Latency) -> Judged {
+        Judged {
+            p50: Cell::judge(lat.p50, lag.p50),
+            p90: Cell::judge(lat.p90, lag.p90),
+            p99: Cell::judge(lat.p99, lag.p99),
+            p999: Cell::judge(lat.p999, lag.p999),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Latencies {
     pub all: Option<Latency>,
@@ -108,6 +194,11 @@ pub struct Results {
     pub latency_us: Latencies,
     /// Open loop only: actual minus intended send time, microseconds.
     pub send_lag_us: Option<Latency>,
+    /// Open loop only: the send lag histogram, power-of-two buckets (us).
+    pub send_lag_buckets: Option<Vec<Bucket>>,
+    /// Open loop only: latency_us.all's percentiles as they may be reported
+    /// (a number, or "client-bound"; see Cell).
+    pub reportable_us: Option<Judged>,
     pub preload: Option<Preload>,
     /// --handshake-bench only.
     pub handshakes: Option<Handshakes>,
@@ -134,6 +225,12 @@ impl Results {
         let mut all = st.hist_get.clone();
         all.add(&st.hist_set).expect("same bounds");
         let ops = st.gets + st.sets;
+        let all = Latency::from_hist(&all);
+        let lag = Latency::from_hist(&st.lag);
+        let reportable_us = match (&all, &lag) {
+            (Some(all), Some(lag)) => Some(Judged::new(all, lag)),
+            _ => None,
+        };
         Results {
             measured_secs: (measured_secs * 1e6).round() / 1e6,
             ops,
@@ -155,11 +252,13 @@ impl Results {
             verified_replies: st.replies,
             samples: st.samples.clone(),
             latency_us: Latencies {
-                all: Latency::from_hist(&all),
+                all,
                 get: Latency::from_hist(&st.hist_get),
                 set: Latency::from_hist(&st.hist_set),
             },
-            send_lag_us: Latency::from_hist(&st.lag),
+            send_lag_us: lag,
+            send_lag_buckets: (!st.lag.is_empty()).then(|| log2_buckets(&st.lag)),
+            reportable_us,
             preload,
             handshakes: None,
         }
@@ -246,6 +345,32 @@ impl Report {
                 }
                 None => {}
             }
+        }
+        if let Some(b) = &r.send_lag_buckets {
+            let cells: Vec<String> = b
+                .iter()
+                .map(|b| format!("<={} {}", b.le, b.count))
+                .collect();
+            let _ = writeln!(s, "send lag histogram (us: count) {}", cells.join(", "));
+        }
+        if let Some(j) = &r.reportable_us {
+            // " client-bound" is wider than a column: the space keeps cells apart.
+            let cell = |c: Cell| format!(" {c}");
+            let _ = writeln!(
+                s,
+                "{:<14}{:>10}{:>9}{:>9}{:>9}{:>9}",
+                "reportable",
+                "",
+                cell(j.p50),
+                cell(j.p90),
+                cell(j.p99),
+                cell(j.p999)
+            );
+            let _ = writeln!(
+                s,
+                "(a percentile is reportable when the send lag at it is at most {:.0}% of it)",
+                MAX_LAG_SHARE * 100.0
+            );
         }
         if r.wrong > 0 && !a.flush && !a.preload {
             let _ = writeln!(
@@ -479,6 +604,58 @@ mod tests {
         r.results.wrong = 1;
         assert!(!r.results.ok());
         assert!(r.table().contains("FAILED"));
+    }
+
+    #[test]
+    fn client_bound_rule() {
+        // at most 10% of the percentile: the number; above: client-bound
+        assert_eq!(Cell::judge(1000, 0), Cell::Us(1000));
+        assert_eq!(Cell::judge(1000, 100), Cell::Us(1000));
+        assert_eq!(Cell::judge(1000, 101), Cell::ClientBound);
+        assert_eq!(Cell::judge(0, 0), Cell::Us(0));
+        assert_eq!(Cell::judge(0, 1), Cell::ClientBound);
+        assert_eq!(Cell::ClientBound.to_string(), "client-bound");
+        assert_eq!(serde_json::to_string(&Cell::Us(42)).unwrap(), "42");
+        assert_eq!(
+            serde_json::to_string(&Cell::ClientBound).unwrap(),
+            "\"client-bound\""
+        );
+    }
+
+    #[test]
+    fn report_judges_each_percentile_against_the_lag() {
+        let mut r = sample_report();
+        // 1000 latencies of 100..1099 us; lags 0 us but for the slowest 1%
+        // (500 us): p50..p99 stand, p99.9 is the client's
+        let mut st = Stats::default();
+        for i in 0..1000 {
+            Stats::record(&mut st.hist_get, Duration::from_micros(100 + i));
+            let lag = if i >= 990 { 500 } else { 0 };
+            Stats::record(&mut st.lag, Duration::from_micros(lag));
+        }
+        st.gets = 1000;
+        r.results = Results::from_stats(&st, 1.0, None);
+        let j = r.results.reportable_us.as_ref().unwrap();
+        assert_eq!(j.p50, Cell::Us(599));
+        assert_eq!(j.p99, Cell::Us(1089));
+        assert_eq!(j.p999, Cell::ClientBound);
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(v["results"]["reportable_us"]["p50"], 599);
+        assert_eq!(v["results"]["reportable_us"]["p999"], "client-bound");
+        assert_eq!(v["results"]["send_lag_us"]["p999"], 500);
+        // 990 lags of 0 us (the first bucket), 10 of 500 us (256..=511)
+        let b = r.results.send_lag_buckets.as_ref().unwrap();
+        assert_eq!(b.first(), Some(&Bucket { le: 0, count: 990 }));
+        assert_eq!(b.last(), Some(&Bucket { le: 511, count: 10 }));
+        assert_eq!(b.iter().map(|b| b.count).sum::<u64>(), 1000);
+        assert_eq!(v["results"]["send_lag_buckets"][1]["le"], 1);
+        let t = r.table();
+        assert!(
+            t.contains("reportable                    599      999     1089 client-bound"),
+            "{t}"
+        );
+        // closed loop: nothing to judge
+        assert!(sample_report().results.reportable_us.is_none());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Orchestration: connect, flush, preload, run the workers, watch progress.
 
 use crate::config::{Args, Plan};
+use crate::evloop;
 use crate::handshake;
 use crate::report::{Config, Handshakes, Preload, Report, Results};
 use crate::stats::Stats;
@@ -30,6 +31,29 @@ fn join_all<T>(handles: Vec<ScopedJoinHandle<'_, T>>) -> Vec<T> {
         .into_iter()
         .map(|h| h.join().expect("worker thread panicked"))
         .collect()
+}
+
+/// One progress line of the request phase; `last` is (time, replies) of the previous one.
+fn progress_line(progress: &Progress, timing: &Timing, last: &mut (Instant, u64)) -> String {
+    let now = Instant::now();
+    let replies = progress.replies.load(Ordering::Relaxed);
+    let rate = (replies - last.1) as f64 / (now - last.0).as_secs_f64();
+    *last = (now, replies);
+    let bad = progress.bad.load(Ordering::Relaxed);
+    let phase = if now < timing.measure_start {
+        format!(
+            "warm-up ({:.0}s left)",
+            (timing.measure_start - now).as_secs_f64().ceil()
+        )
+    } else if now < timing.end {
+        let measured = progress.measured.load(Ordering::Relaxed);
+        let avg = measured as f64 / (now - timing.measure_start).as_secs_f64();
+        format!("measuring, avg {avg:.0} ops/s")
+    } else {
+        "draining".to_string()
+    };
+    let el = now.saturating_duration_since(timing.start).as_secs_f64();
+    format!("{el:4.0}s {rate:9.0} ops/s  {phase}  wrong+errors {bad}")
 }
 
 pub fn run(args: Args) -> Result<Report, String> {
@@ -95,7 +119,23 @@ pub fn run(args: Args) -> Result<Report, String> {
         end: measure_start + plan.duration,
     };
     let replies_before = progress.replies.load(Ordering::Relaxed);
+    let mut conns = conns;
+    let one_thread: Option<Vec<std::net::TcpStream>> = if plan.one_thread {
+        let streams = conns.drain(..).filter_map(Conn::into_tcp).collect();
+        Some(streams)
+    } else {
+        None
+    };
     let stats = thread::scope(|s| {
+        if let Some(streams) = one_thread {
+            let (plan, progress) = (&plan, &progress);
+            let handles = vec![s.spawn(move || evloop::run(streams, plan, timing, progress))];
+            let mut last = (Instant::now(), replies_before);
+            watch(&handles, args.quiet, |_| {
+                progress_line(progress, &timing, &mut last)
+            });
+            return join_all(handles);
+        }
         let handles: Vec<_> = conns
             .iter_mut()
             .map(|conn| {
@@ -111,25 +151,7 @@ pub fn run(args: Args) -> Result<Report, String> {
             .collect();
         let mut last = (Instant::now(), replies_before);
         watch(&handles, args.quiet, |_| {
-            let now = Instant::now();
-            let replies = progress.replies.load(Ordering::Relaxed);
-            let rate = (replies - last.1) as f64 / (now - last.0).as_secs_f64();
-            last = (now, replies);
-            let bad = progress.bad.load(Ordering::Relaxed);
-            let phase = if now < measure_start {
-                format!(
-                    "warm-up ({:.0}s left)",
-                    (measure_start - now).as_secs_f64().ceil()
-                )
-            } else if now < timing.end {
-                let measured = progress.measured.load(Ordering::Relaxed);
-                let avg = measured as f64 / (now - measure_start).as_secs_f64();
-                format!("measuring, avg {avg:.0} ops/s")
-            } else {
-                "draining".to_string()
-            };
-            let el = now.saturating_duration_since(start).as_secs_f64();
-            format!("{el:4.0}s {rate:9.0} ops/s  {phase}  wrong+errors {bad}")
+            progress_line(&progress, &timing, &mut last)
         });
         join_all(handles)
     });

@@ -8,7 +8,7 @@
 use crate::config::Plan;
 use crate::proto::{self, excerpt, Item, Parse, Reply};
 use crate::rng::{mix64, Rng};
-use crate::schedule::Schedule;
+use crate::schedule::{origin_and_lag, Schedule};
 use crate::stats::Stats;
 use crate::tls::TlsStream;
 use crate::value::VERSIONS;
@@ -117,14 +117,14 @@ pub fn fail(st: &mut Stats, conn: usize, e: &Fatal, unanswered: u64, count_event
 
 /// Read buffer: bytes `start..end` are received and not yet consumed.
 #[derive(Debug)]
-struct RBuf {
-    buf: Vec<u8>,
+pub(crate) struct RBuf {
+    pub(crate) buf: Vec<u8>,
     start: usize,
-    end: usize,
+    pub(crate) end: usize,
 }
 
 impl RBuf {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         RBuf {
             buf: vec![0; 64 * 1024],
             start: 0,
@@ -132,11 +132,11 @@ impl RBuf {
         }
     }
 
-    fn data(&self) -> &[u8] {
+    pub(crate) fn data(&self) -> &[u8] {
         &self.buf[self.start..self.end]
     }
 
-    fn consume(&mut self, n: usize) {
+    pub(crate) fn consume(&mut self, n: usize) {
         self.start += n;
         debug_assert!(self.start <= self.end);
         if self.start == self.end {
@@ -146,7 +146,7 @@ impl RBuf {
     }
 
     /// Makes room to read: at least 4 KiB, and room for `need` bytes of reply.
-    fn prepare(&mut self, need: usize) {
+    pub(crate) fn prepare(&mut self, need: usize) {
         let have = self.end - self.start;
         let want = have.max(need) + 4096;
         if self.buf.len() - self.start < want && self.start > 0 {
@@ -256,7 +256,7 @@ fn check_get(
 
 /// Books one complete reply.
 #[allow(clippy::too_many_arguments)]
-fn account(
+pub(crate) fn account(
     plan: &Plan,
     conn: usize,
     p: &Pending,
@@ -441,6 +441,17 @@ impl Conn {
         })
     }
 
+    /// The plain TCP socket, for the one-thread event loop (None over TLS).
+    /// Every reply has been read when this is called (flush and preload
+    /// wait for theirs), so no buffered byte is lost.
+    pub fn into_tcp(self) -> Option<TcpStream> {
+        debug_assert!(self.rb.data().is_empty());
+        match self.stream {
+            Stream::Plain(s) => Some(s),
+            Stream::Tls(_) => None,
+        }
+    }
+
     /// Reads once. Ok(false): nothing available (non-blocking mode only).
     fn fill(&mut self, need: usize) -> Result<bool, Fatal> {
         self.rb.prepare(need);
@@ -597,6 +608,17 @@ pub fn sleep_until_precise(t: Instant, margin: Duration) {
     }
 }
 
+/// How `Window::acquire` got its slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acquired {
+    /// At once.
+    Free,
+    /// After the window was full until this moment (the server's delay).
+    AfterWait(Instant),
+    /// Never: the connection failed.
+    Dead,
+}
+
 /// The open loop's in-flight limit (the pipeline depth): the writer takes a
 /// slot per request, the reader gives it back when the reply is read.
 #[derive(Debug)]
@@ -615,13 +637,15 @@ impl Window {
         }
     }
 
-    /// Takes a slot, waiting while the window is full; false once `dead`.
-    pub fn acquire(&self, dead: &AtomicBool) -> bool {
+    /// Takes a slot, waiting while the window is full.
+    pub fn acquire(&self, dead: &AtomicBool) -> Acquired {
         let mut g = self.state.lock().expect("window lock");
+        let mut waited = false;
         while g.0 >= self.limit {
             if dead.load(Ordering::SeqCst) {
-                return false;
+                return Acquired::Dead;
             }
+            waited = true;
             g.1 = true;
             g = self
                 .cv
@@ -631,7 +655,11 @@ impl Window {
         }
         g.1 = false;
         g.0 += 1;
-        true
+        if waited {
+            Acquired::AfterWait(Instant::now())
+        } else {
+            Acquired::Free
+        }
     }
 
     /// Takes a slot if one is free.
@@ -810,6 +838,8 @@ fn open_loop_inline(conn: &mut Conn, plan: &Plan, timing: Timing, progress: &Pro
     let mut wbuf = Vec::new();
     let mut pend = VecDeque::with_capacity(1);
     let mut issued = 0u64;
+    // When the previous reply was read: at depth 1 the window is full until then.
+    let mut freed_at = None;
     for i in 0.. {
         let t = sched.at(i);
         let measured = t >= timing.measure_start;
@@ -826,12 +856,15 @@ fn open_loop_inline(conn: &mut Conn, plan: &Plan, timing: Timing, progress: &Pro
         });
         if measured {
             issued += 1;
-            Stats::record(&mut st.lag, Instant::now().saturating_duration_since(t));
+            if let (_, Some(lag)) = origin_and_lag(true, t, freed_at, Instant::now()) {
+                Stats::record(&mut st.lag, lag);
+            }
         }
         if let Err(e) = conn.exchange(&wbuf, &mut pend, plan, &mut st, progress) {
             fail(&mut st, conn.id, &e, pend.len() as u64, true);
             break;
         }
+        freed_at = Some(Instant::now());
     }
     st
 }
@@ -893,6 +926,7 @@ fn writer_loop(
         sleep_until_precise(sched.at(i), margin);
         wbuf.clear();
         intended.clear();
+        let mut freed_at = None;
         // Everything already due goes out in one write, as far as the window allows.
         loop {
             let t = sched.at(i);
@@ -900,9 +934,12 @@ fn writer_loop(
                 break;
             }
             if intended.is_empty() {
-                // Waits while D requests are in flight; the wait counts in their latency.
-                if !window.acquire(dead) {
-                    break 'run;
+                // Waits while D requests are in flight; the wait counts in
+                // their latency, not in the send lag (it is the server's).
+                match window.acquire(dead) {
+                    Acquired::Dead => break 'run,
+                    Acquired::AfterWait(at) => freed_at = Some(at),
+                    Acquired::Free => {}
                 }
             } else if !window.try_acquire() {
                 break;
@@ -926,7 +963,9 @@ fn writer_loop(
         let sent = Instant::now();
         for &t in &intended {
             if t >= timing.measure_start {
-                Stats::record(&mut st.lag, sent.saturating_duration_since(t));
+                if let (_, Some(lag)) = origin_and_lag(true, t, freed_at, sent) {
+                    Stats::record(&mut st.lag, lag);
+                }
             }
         }
         if let Err(e) = w.write_all(&wbuf) {
@@ -958,7 +997,7 @@ mod tests {
     fn window_limits_in_flight() {
         let w = Window::new(2);
         let dead = AtomicBool::new(false);
-        assert!(w.acquire(&dead));
+        assert_eq!(w.acquire(&dead), Acquired::Free);
         assert!(w.try_acquire());
         assert!(!w.try_acquire());
         assert_eq!(w.in_flight(), 2);
@@ -966,12 +1005,16 @@ mod tests {
             let h = s.spawn(|| w.acquire(&dead)); // blocks until a release
             thread::sleep(Duration::from_millis(30));
             assert!(!h.is_finished());
+            let released = Instant::now();
             w.release();
-            assert!(h.join().unwrap());
+            match h.join().unwrap() {
+                Acquired::AfterWait(at) => assert!(at >= released),
+                other => panic!("{other:?}"),
+            }
         });
         assert_eq!(w.in_flight(), 2);
         dead.store(true, Ordering::SeqCst);
-        assert!(!w.acquire(&dead)); // full and dead: gives up
+        assert_eq!(w.acquire(&dead), Acquired::Dead); // full and dead: gives up
     }
 
     #[test]

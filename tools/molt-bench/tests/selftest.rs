@@ -74,6 +74,12 @@ fn failing_sets(line: &str) -> String {
     }
 }
 
+/// Answers every request right, 5 ms late.
+fn slow(line: &str) -> String {
+    thread::sleep(Duration::from_millis(5));
+    failing_sets(line).replace("SERVER_ERROR out of memory storing object", "STORED")
+}
+
 fn garbage(_: &str) -> String {
     "HELLO\r\n".into()
 }
@@ -313,22 +319,197 @@ fn memcached_large_pipelined_multigets() {
 #[test]
 fn memcached_request_count() {
     let Some(m) = memcached() else { return };
-    let (out, j) = bench(
-        m.port,
-        &[
+    // threaded closed loop; one thread, open loop, pipelined
+    for mode in [&[][..], &["--one-thread", "-d", "3", "--rate", "20000"]] {
+        let mut args = vec![
             "--flush",
             "-n",
             "1001",
             "-c",
-            "3",
+            "7",
             "--warmup",
             "0",
             "--duration",
             "20",
+        ];
+        args.extend_from_slice(mode);
+        let (out, j) = bench(m.port, &args);
+        let r = &j["results"];
+        assert_eq!(out.status.code(), Some(0), "{mode:?}: {j}");
+        assert_eq!(r["ops"], 1001, "{mode:?}");
+        assert!(r["measured_secs"].as_f64().unwrap() < 20.0);
+    }
+}
+
+#[test]
+fn one_thread_garbage_is_an_error_and_the_run_ends() {
+    let t = Instant::now();
+    let args = [
+        "-c",
+        "3",
+        "--warmup",
+        "0",
+        "--duration",
+        "0.3",
+        "--one-thread",
+        "--rate",
+        "1000",
+    ];
+    let (out, j) = bench(fake_server(garbage), &args);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(j["results"]["errors"].as_u64().unwrap() >= 3, "{j}");
+    assert!(t.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn one_thread_wrong_values_fail_the_run() {
+    let args = [
+        "-c",
+        "4",
+        "-d",
+        "2",
+        "--warmup",
+        "0",
+        "--duration",
+        "0.3",
+        "--one-thread",
+        "--ratio",
+        "1:1",
+    ];
+    let (out, j) = bench(fake_server(corrupting), &args);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(j["results"]["wrong"].as_u64().unwrap() > 0, "{j}");
+    assert_eq!(j["results"]["errors"], 0);
+}
+
+#[test]
+fn memcached_one_thread_100_connections_open_loop() {
+    let Some(m) = memcached() else { return };
+    // Workload (a): 100 connections, one request in flight each, Poisson
+    // arrivals, every reply verified and every get a hit.
+    let (out, j) = bench(
+        m.port,
+        &[
+            "--one-thread",
+            "--arrivals",
+            "poisson",
+            "-c",
+            "100",
+            "--flush",
+            "--preload",
+            "--expect-hits",
+            "--keys",
+            "5000",
+            "--rate",
+            "4000",
+            "--warmup",
+            "0.2",
+            "--duration",
+            "1.5",
         ],
     );
     let r = &j["results"];
     assert_eq!(out.status.code(), Some(0), "{j}");
-    assert_eq!(r["ops"], 1001);
-    assert!(r["measured_secs"].as_f64().unwrap() < 20.0);
+    assert_eq!(
+        (r["wrong"].as_u64(), r["errors"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(r["misses"], 0);
+    // 6,000 intended in 1.5 s; Poisson: within 4 standard deviations
+    let ops = r["ops"].as_u64().unwrap();
+    assert!((5690..=6310).contains(&ops), "{ops}");
+    let lag = &r["send_lag_us"];
+    assert_eq!(lag["count"].as_u64(), Some(ops));
+    for p in ["p50", "p90", "p99", "p999"] {
+        let cell = &r["reportable_us"][p];
+        assert!(
+            cell.is_u64() || cell == "client-bound",
+            "{p}: {cell} in {r}"
+        );
+        // a number is reported only when the lag is within 10% of it
+        if let Some(v) = cell.as_u64() {
+            assert_eq!(v, r["latency_us"]["all"][p].as_u64().unwrap());
+            assert!(lag[p].as_u64().unwrap() * 10 <= v, "{p} {r}");
+        }
+    }
+    // flush + 5,000 preloaded sets + the measured requests
+    assert!(r["verified_replies"].as_u64().unwrap() > ops + 5000);
+}
+
+#[test]
+fn memcached_one_thread_closed_loop_pipelined_multigets() {
+    let Some(m) = memcached() else { return };
+    let (out, j) = bench(
+        m.port,
+        &[
+            "--one-thread",
+            "-c",
+            "4",
+            "-d",
+            "16",
+            "-m",
+            "10",
+            "--flush",
+            "--preload",
+            "--expect-hits",
+            "--keys",
+            "3000",
+            "--value-size",
+            "10-3000",
+            "--warmup",
+            "0.1",
+            "--duration",
+            "0.7",
+        ],
+    );
+    let r = &j["results"];
+    assert_eq!(out.status.code(), Some(0), "{j}");
+    assert_eq!(j["config"]["mode"], "closed");
+    assert!(r["ops"].as_u64().unwrap() > 500, "{r}");
+    assert_eq!(
+        r["get_keys"].as_u64(),
+        Some(r["gets"].as_u64().unwrap() * 10)
+    );
+    assert_eq!(r["misses"], 0);
+    assert!(r["send_lag_us"].is_null() && r["reportable_us"].is_null());
+}
+
+#[test]
+fn server_delay_is_latency_not_send_lag() {
+    // 1,000 requests/s intended on one connection against a server that
+    // takes 5 ms a reply: requests queue behind the window. Their wait is
+    // the server's (latency from the intended time grows), not the
+    // client's (send lag stays small), in every open-loop driver.
+    for mode in [
+        &["--one-thread"][..],
+        &[],          // threaded, depth 1: one thread sends and reads
+        &["-d", "2"], // threaded, depth 2: a writer and a reader thread
+    ] {
+        let mut args = vec![
+            "-c",
+            "1",
+            "--warmup",
+            "0",
+            "--duration",
+            "0.3",
+            "--rate",
+            "1000",
+            "--ratio",
+            "1:1",
+            "--timeout",
+            "2",
+        ];
+        args.extend_from_slice(mode);
+        let (out, j) = bench(fake_server(slow), &args);
+        let r = &j["results"];
+        assert_eq!(out.status.code(), Some(0), "{mode:?}: {j}");
+        let lat = &r["latency_us"]["all"];
+        let lag = &r["send_lag_us"];
+        // 300 intended in 0.3 s, one answered every 5 ms: the last one
+        // waited over a second since its intended time
+        assert!(lat["max"].as_u64().unwrap() > 200_000, "{mode:?}: {r}");
+        assert!(lat["p50"].as_u64().unwrap() > 100_000, "{mode:?}: {r}");
+        assert!(lag["p50"].as_u64().unwrap() < 2_000, "{mode:?}: {r}");
+        assert_eq!(r["reportable_us"]["p50"], lat["p50"], "{mode:?}");
+    }
 }
