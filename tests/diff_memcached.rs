@@ -244,10 +244,6 @@ fn arithmetic_on_blank_value(bytes: &[u8]) -> bool {
     blank && arith
 }
 
-fn stream_bytes(cmds: &[Cmd]) -> Vec<u8> {
-    cmds.iter().flat_map(|c| c.0.iter().copied()).collect()
-}
-
 /// Whether memcached hangs up on this line: an unknown command (of two or
 /// more bytes, not of a family it knows by the first byte) whose last
 /// token of the first 23 starts with "HTTP/".
