@@ -8,10 +8,9 @@ use crate::convert::{arith_opts, c_item_info, status, status_of, store_mode};
 use crate::guard::{arg, boundary};
 use crate::sys::{
     molt_class_row, molt_class_sink, molt_engine_figure, molt_evict_sink, molt_evicted_item,
-    molt_figure_sink, molt_item_info,
-    molt_meta_arith_opts, molt_meta_delete_opts, molt_meta_get_opts, molt_meta_store_req,
-    molt_status, molt_storage_config, molt_storage_stats, molt_value_sink, molt_walk_cursor,
-    molt_walk_item, molt_walk_sink,
+    molt_figure_sink, molt_item_info, molt_meta_arith_opts, molt_meta_delete_opts,
+    molt_meta_get_opts, molt_meta_store_req, molt_status, molt_storage_config, molt_storage_stats,
+    molt_value_sink, molt_walk_cursor, molt_walk_item, molt_walk_sink,
 };
 use seg::{Seg, SegConfig};
 use std::os::raw::c_void;
