@@ -11,13 +11,14 @@
 use crate::c_core::CStorage;
 use molt_ffi::convert::{c_names, check};
 use molt_ffi::sys;
-use std::cell::{Cell, UnsafeCell};
+use std::cell::{Cell, RefCell, UnsafeCell};
 use std::ffi::{CStr, CString};
 use std::io::Write;
 use std::marker::PhantomData;
 use std::os::raw::{c_char, c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, Ordering};
 use storage::Error;
 
 /// Names of the protocol implementations compiled into this binary.
@@ -229,6 +230,13 @@ impl CProtocol {
             stats_reset: Some(host_stats_reset),
             set_verbosity: Some(host_set_verbosity),
             refresh_certs: Some(host_refresh_certs),
+            shutdown_enabled: Some(host_shutdown_enabled),
+            shutdown: Some(host_shutdown),
+            // SAFETY: host is the leaked Box made above, live until the
+            // session's drop; only its address is taken.
+            watching: unsafe { host.as_ref() }.watching.as_ptr().cast_const(),
+            watch: Some(host_watch),
+            watch_log: Some(host_watch_log),
         });
         Ok(Session {
             raw,
@@ -261,6 +269,18 @@ struct Host {
     verbosity: Cell<Option<u32>>,
     resets: Cell<u64>,
     certs_calls: Cell<u64>,
+    /// What `shutdown_enabled` answers (memcached's -A).
+    shutdown_enabled: Cell<bool>,
+    /// Every `shutdown` call: graceful or not.
+    shutdowns: RefCell<Vec<bool>>,
+    /// The watch kinds the table's `watching` points at.
+    watching: AtomicU32,
+    /// `watch` refuses (no room for another watcher).
+    watch_refused: Cell<bool>,
+    /// Every `watch` call's kinds.
+    watches: RefCell<Vec<u32>>,
+    /// Every reported event, one line each (see host_watch_log).
+    watch_log: RefCell<Vec<u8>>,
 }
 
 impl Host {
@@ -275,6 +295,12 @@ impl Host {
             verbosity: Cell::new(None),
             resets: Cell::new(0),
             certs_calls: Cell::new(0),
+            shutdown_enabled: Cell::new(false),
+            shutdowns: RefCell::new(Vec::new()),
+            watching: AtomicU32::new(0),
+            watch_refused: Cell::new(false),
+            watches: RefCell::new(Vec::new()),
+            watch_log: RefCell::new(Vec::new()),
         }
     }
 
@@ -463,6 +489,52 @@ extern "C" fn host_refresh_certs(
     }
 }
 
+extern "C" fn host_shutdown_enabled(this: *mut c_void) -> c_int {
+    host_ref(this).map_or(0, |h| c_int::from(h.shutdown_enabled.get()))
+}
+
+extern "C" fn host_shutdown(this: *mut c_void, graceful: c_int) {
+    if let Some(h) = host_ref(this) {
+        h.shutdowns.borrow_mut().push(graceful != 0);
+    }
+}
+
+extern "C" fn host_watch(this: *mut c_void, events: u32) -> c_int {
+    let Some(h) = host_ref(this) else { return -1 };
+    h.watches.borrow_mut().push(events);
+    if h.watch_refused.get() {
+        -1
+    } else {
+        0
+    }
+}
+
+/// Appends "<event> <key, escaped> status=.. cmd=.. exptime=.. clsid=..
+/// size=..": every field, so two protocols' events compare byte for byte.
+extern "C" fn host_watch_log(this: *mut c_void, event: u32, item: *const sys::molt_watch_item) {
+    let Some(h) = host_ref(this) else { return };
+    // SAFETY: protocol.h: the item, when not NULL, is valid for the call.
+    let Some(it) = (unsafe { item.as_ref() }) else {
+        return;
+    };
+    let key = if it.key.is_null() || it.key_len == 0 {
+        &[][..]
+    } else {
+        // SAFETY: protocol.h: key_len bytes at key, valid for the call.
+        unsafe { std::slice::from_raw_parts(it.key, it.key_len) }
+    };
+    // A panic must not unwind into the C protocol: the event is lost.
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        let mut log = h.watch_log.borrow_mut();
+        let _ = write!(log, "{event} {} ", key.escape_ascii());
+        let _ = writeln!(
+            log,
+            "status={} cmd={} exptime={} clsid={} size={}",
+            it.status, it.cmd, it.exptime, it.clsid, it.size
+        );
+    }));
+}
+
 /// One connection's session of an implementation, with the host state a
 /// server keeps for it: its counters and the host table. Not Send: a
 /// session is used by one thread (protocol.h).
@@ -549,6 +621,37 @@ impl Session<'_> {
     /// How many `stats reset`s the protocol passed to the host.
     pub fn stats_resets(&self) -> u64 {
         self.host().resets.get()
+    }
+
+    /// What the host answers when asked whether `shutdown` is allowed.
+    pub fn set_shutdown_enabled(&self, enabled: bool) {
+        self.host().shutdown_enabled.set(enabled);
+    }
+
+    /// The watch kinds (protocol.h `molt_watch_event` bits) the host says
+    /// some watcher wants, read by the next process calls.
+    pub fn set_watching(&self, events: u32) {
+        self.host().watching.store(events, Ordering::Relaxed);
+    }
+
+    /// Whether the host refuses `watch` (no room for another watcher).
+    pub fn set_watch_refused(&self, refused: bool) {
+        self.host().watch_refused.set(refused);
+    }
+
+    /// Every `shutdown` the protocol asked for (graceful or not), in order.
+    pub fn shutdowns(&self) -> Vec<bool> {
+        self.host().shutdowns.borrow().clone()
+    }
+
+    /// Every `watch` the protocol asked for (its kinds), in order.
+    pub fn watches(&self) -> Vec<u32> {
+        self.host().watches.borrow().clone()
+    }
+
+    /// Every event the protocol reported, one line each, in order.
+    pub fn watch_log(&self) -> Vec<u8> {
+        self.host().watch_log.borrow().clone()
     }
 }
 

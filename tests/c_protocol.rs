@@ -203,3 +203,65 @@ fn the_host_table_answers_stats_verbosity_and_refresh_certs() {
         );
     });
 }
+
+#[test]
+fn shutdown_asks_the_host_and_hangs_up_when_enabled() {
+    each_protocol(|p, engine| {
+        let mut c = Conn::new(p, engine);
+        let (pr, got) = c.call(b"shutdown\r\n");
+        assert_eq!(pr, more(10, 0), "{engine}");
+        assert_eq!(got, b"ERROR: shutdown not enabled\r\n", "{engine}");
+        c.session.set_shutdown_enabled(true);
+        let (_, got) = c.call(b"shutdown later\r\n");
+        assert_eq!(got, b"CLIENT_ERROR invalid shutdown mode\r\n", "{engine}");
+        assert!(c.session.shutdowns().is_empty());
+        // the version reply of the same read is lost with the connection
+        let (pr, got) = c.call(b"version\r\nshutdown graceful\r\n");
+        assert_eq!(pr.status, ProtocolStatus::Close, "{engine}");
+        assert_eq!(got, b"", "{engine}");
+        assert_eq!(c.session.shutdowns(), vec![true], "{engine}");
+    });
+}
+
+#[test]
+fn watch_registers_with_the_host_and_then_ignores_input() {
+    each_protocol(|p, engine| {
+        let mut c = Conn::new(p, engine);
+        c.session.set_watch_refused(true);
+        let (_, got) = c.call(b"watch mutations\r\n");
+        assert_eq!(got, b"WATCHER_TOO_MANY log watchers\r\n", "{engine}");
+        c.session.set_watch_refused(false);
+        let (pr, got) = c.call(b"watch fetchers rawcmds\r\nversion\r\n");
+        assert_eq!(pr, more(33, 0), "{engine}");
+        assert_eq!(got, b"OK\r\n", "{engine}");
+        let (pr, got) = c.call(b"version\r\n");
+        assert_eq!(pr, more(9, 0), "{engine}");
+        assert_eq!(got, b"", "{engine}");
+        assert_eq!(c.session.watches(), vec![2, 9], "{engine}");
+    });
+}
+
+#[test]
+fn events_are_reported_only_while_someone_watches() {
+    each_protocol(|p, engine| {
+        let mut c = Conn::new(p, engine);
+        c.call(b"set a 0 0 1\r\nx\r\nget a\r\n");
+        assert!(c.session.watch_log().is_empty(), "{engine}");
+        c.session.set_watching(1 | 2);
+        c.call(b"set k 0 100 3\r\nabc\r\nadd k 0 0 1\r\nz\r\nget k nope\r\nmg nope v\r\n");
+        let log = String::from_utf8(c.session.watch_log()).expect("utf8");
+        let exp = NOW + 100;
+        assert_eq!(
+            log,
+            format!(
+                "2 k status=1 cmd=2 exptime={exp} clsid=1 size=3\n\
+                 2 k status=0 cmd=1 exptime=0 clsid=1 size=1\n\
+                 1 k status=1 cmd=0 exptime=0 clsid=1 size=3\n\
+                 1 nope status=0 cmd=0 exptime=0 clsid=0 size=0\n\
+                 1 nope status=0 cmd=0 exptime=0 clsid=0 size=0\n"
+            ),
+            "{} over {engine}",
+            p.name()
+        );
+    });
+}

@@ -128,6 +128,14 @@ const BAD: &[(&str, &str)] = &[
     ),
     ("verbosity = 9\n", ":1: 'verbosity' out of range: 9"),
     (
+        "idle_timeout = -1\n",
+        ":1: 'idle_timeout' out of range: -1 (expected seconds, 0 = off)",
+    ),
+    (
+        "enable_shutdown = 1\n",
+        ":1: 'enable_shutdown' must be true or false, not an integer",
+    ),
+    (
         "# comment\nport 11211\n",
         ":2: syntax error: expected '=' after key 'port'",
     ),
@@ -258,6 +266,8 @@ fn print_config_prints_defaults_and_reads_back_the_same() {
             ("admin_port", "0"),
             ("admin_listen", "\"127.0.0.1\""),
             ("verbosity", "0"),
+            ("enable_shutdown", "false"),
+            ("idle_timeout", "0"),
         ] {
             assert_eq!(value_of(&p, k), v, "{t}: {p}");
         }
@@ -285,6 +295,9 @@ fn print_config_prints_defaults_and_reads_back_the_same() {
                 "--admin-listen",
                 "::1",
                 "-vv",
+                "-A",
+                "-o",
+                "idle_timeout=7",
                 "--tls-cert",
                 "/c \"x\".pem",
                 "--tls-key",
@@ -295,6 +308,8 @@ fn print_config_prints_defaults_and_reads_back_the_same() {
         assert_eq!(value_of(&custom, "max_item_size"), "1000000", "{t}");
         assert_eq!(value_of(&custom, "slab_growth_factor"), "1.07", "{t}");
         assert_eq!(value_of(&custom, "verbosity"), "2", "{t}");
+        assert_eq!(value_of(&custom, "enable_shutdown"), "true", "{t}");
+        assert_eq!(value_of(&custom, "idle_timeout"), "7", "{t}");
         let file = temp_config(&custom);
         let again = print_config(&target, &["--config", file.to_str().unwrap()]);
         assert_eq!(custom, again, "{t}");

@@ -531,7 +531,7 @@ fn connection_flood_beyond_the_limit() {
                 Ok(n) if n > 0 => {
                     assert_eq!(
                         String::from_utf8_lossy(&buf[..n]),
-                        "SERVER_ERROR Too many open connections\r\n",
+                        "ERROR Too many open connections\r\n",
                         "{}",
                         target.name
                     );

@@ -366,6 +366,45 @@ fn stalled_handshakes_do_not_delay_others_and_time_out() {
 }
 
 #[test]
+fn over_the_connection_limit_a_tls_client_gets_no_plaintext() {
+    for target in tls_targets() {
+        let server = Server::start(&target, &["-c", "2"]);
+        let t = target.name;
+        // the start-up probe may still hold a slot: retry until both fit
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut held = loop {
+            let mut a = server.client();
+            if a.request("version")
+                .is_ok_and(|l| l.starts_with("VERSION "))
+            {
+                let mut b = server.client();
+                if b.request("version")
+                    .is_ok_and(|l| l.starts_with("VERSION "))
+                {
+                    break vec![a, b];
+                }
+            }
+            assert!(Instant::now() < deadline, "{t}: could not fill the limit");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // memcached would write "ERROR Too many open connections" here, in
+        // plaintext, into a TLS handshake; molt closes without a byte.
+        let mut s = raw_connect(&server);
+        s.write_all(&client_hello()).unwrap();
+        assert_eq!(read_to_close(&mut s), Ok(Vec::new()), "{t}");
+        assert!(
+            connect_with(&server, fresh_config(None))
+                .and_then(|mut c| c.request("version"))
+                .is_err(),
+            "{t}: a TLS client over the limit"
+        );
+        roundtrip(&mut held[0], "k", b"held connection still served");
+        let mut st = held.pop().unwrap();
+        assert!(stat(&mut st, "rejected_connections") >= 2, "{t}");
+    }
+}
+
+#[test]
 fn plaintext_client_on_the_tls_port_is_closed() {
     for target in tls_targets() {
         let mut server = Server::start(&target, &[]);

@@ -128,6 +128,31 @@ typedef enum molt_certs_result {
     MOLT_CERTS_FAILED = 2  /* refused, old certificates kept; err says why */
 } molt_certs_result;
 
+/* `watch`: memcached's log streams. The event kinds a watcher asks for
+ * (bits); MOLT_WATCH_OTHER stands for the kinds memcached has and molt
+ * accepts without producing lines (rawcmds, sysevents, connevents, proxy*). */
+typedef enum molt_watch_event {
+    MOLT_WATCH_FETCHERS = 1,  /* type=item_get */
+    MOLT_WATCH_MUTATIONS = 2, /* type=item_store */
+    MOLT_WATCH_EVICTIONS = 4, /* type=eviction */
+    MOLT_WATCH_OTHER = 8
+} molt_watch_event;
+
+/* One event, as the protocol reports it (the host adds ts, gid, cfd). */
+typedef struct molt_watch_item {
+    const uint8_t *key;
+    size_t key_len;
+    /* fetchers: 0 not_found, 1 found; mutations: memcached's store status,
+     * 0 not_stored, 1 stored, 2 exists, 3 not_found */
+    uint32_t status;
+    /* mutations: memcached's command, 1 add, 2 set, 3 replace, 4 append,
+     * 5 prepend, 6 cas */
+    uint32_t cmd;
+    int64_t exptime;  /* mutations: absolute unix seconds, 0 = never */
+    uint32_t clsid;   /* memcached's slab class of the item (0 on a miss) */
+    uint64_t size;    /* value bytes (0 on a miss) */
+} molt_watch_item;
+
 /* What belongs to the server rather than to a connection. Report functions
  * append to out (within limit) and return 0, or -1 when the limit refused. */
 typedef struct molt_protocol_host {
@@ -146,6 +171,24 @@ typedef struct molt_protocol_host {
     /* `refresh_certs`: reload the TLS certificates for new connections; on
      * MOLT_CERTS_FAILED a NUL-terminated message is left in err. */
     molt_certs_result (*refresh_certs)(void *self, char *err, size_t err_len);
+    /* `shutdown`: whether the server allows it (memcached's -A); 0 or 1. */
+    int (*shutdown_enabled)(void *self);
+    /* `shutdown [graceful]` when enabled: the server stops accepting and
+     * exits with status 0; graceful (1) lets its connections answer what
+     * they already sent first, 0 closes them at once. Returns at once; the
+     * asking connection closes itself without a reply. */
+    void (*shutdown)(void *self, int graceful);
+    /* The molt_watch_event bits some watcher wants; 0 while nobody watches.
+     * The server changes it at any time: read it with a relaxed atomic load
+     * (the one cost of watch on the request path), and build an event only
+     * when its bit is set. */
+    const uint32_t *watching;
+    /* `watch <events>`: the calling connection becomes a watcher of
+     * `events` (its further input is ignored; log lines follow its reply).
+     * 0, or -1 when the server has no room for another watcher. */
+    int (*watch)(void *self, uint32_t events);
+    /* Report one event of kind `event` (a single bit). */
+    void (*watch_log)(void *self, uint32_t event, const molt_watch_item *item);
 } molt_protocol_host;
 
 /* Everything one call may use. The host owns it; every pointer is required

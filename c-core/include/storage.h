@@ -66,11 +66,29 @@ typedef enum molt_store_mode {
  * engines apply it to stores and to append/prepend results. */
 size_t molt_item_size(size_t key_len, uint32_t flags, size_t value_len);
 
+/* A live item an engine removed to make room (memcached's `watch
+ * evictions`). The key is valid for the call only. */
+typedef struct molt_evicted_item {
+    const uint8_t *key;
+    size_t key_len;
+    int64_t exptime;     /* absolute unix seconds, 0 = never */
+    int64_t last_access; /* unix seconds */
+    uint32_t class_id;   /* as in molt_class_row.id */
+    uint64_t value_len;
+    uint8_t fetched;     /* read at least once since stored */
+} molt_evicted_item;
+
+/* Receives each evicted item, under the engine lock: it must not call the
+ * engine. */
+typedef void (*molt_evict_sink)(void *ctx, const molt_evicted_item *item);
+
 /* Engine construction parameters. */
 typedef struct molt_storage_config {
     uint64_t memory_limit;  /* bytes the engine may use for items */
     uint32_t item_size_max; /* largest molt_item_size() accepted */
     double growth_factor;   /* slab class growth factor (slab only; 0 = default) */
+    molt_evict_sink on_evict; /* NULL: evictions are not reported */
+    void *on_evict_ctx;
 } molt_storage_config;
 
 /* What a read reports about an item besides its value. */

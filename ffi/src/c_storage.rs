@@ -165,6 +165,8 @@ impl CStorage {
             memory_limit: cfg.memory_limit,
             item_size_max: cfg.item_size_max,
             growth_factor: cfg.growth_factor,
+            on_evict: None,
+            on_evict_ctx: std::ptr::null_mut(),
         };
         let mut out: *mut sys::molt_storage = std::ptr::null_mut();
         // SAFETY: cname and ccfg are valid for the call; out is a valid

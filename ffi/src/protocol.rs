@@ -10,12 +10,12 @@ use crate::c_storage::CStorage;
 use crate::guard::{arg, boundary, Refusal};
 use crate::sys::{
     molt_buf, molt_buf_reserve, molt_certs_result, molt_counter, molt_counters, molt_protocol_ctx,
-    molt_protocol_host, molt_protocol_progress, molt_protocol_status,
+    molt_protocol_host, molt_protocol_progress, molt_protocol_status, molt_watch_item,
 };
-use protocol::{Certs, Counter, Ctx, Host, Limits, Output, Report, Session, Status};
+use protocol::{Certs, Counter, Ctx, Host, Limits, Output, Report, Session, Status, WatchItem};
 use std::os::raw::{c_char, c_void};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 impl Refusal for molt_protocol_status {
     fn invalid() -> Self {
@@ -150,6 +150,59 @@ impl<'a> Host for CHost<'a> {
             AtomicU64::from_ptr(base.add(index))
         };
         cell.store(cell.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+    }
+
+    fn shutdown_enabled(&mut self) -> bool {
+        let Some(f) = self.host.shutdown_enabled else {
+            return false;
+        };
+        // SAFETY: the host's own callback with its own self.
+        unsafe { f(self.host.self_) != 0 }
+    }
+
+    fn shutdown(&mut self, graceful: bool) {
+        if let Some(f) = self.host.shutdown {
+            // SAFETY: the host's own callback with its own self.
+            unsafe { f(self.host.self_, i32::from(graceful)) }
+        }
+    }
+
+    #[inline]
+    fn watching(&self) -> u32 {
+        let p = self.host.watching;
+        if p.is_null() || !p.is_aligned() {
+            return 0;
+        }
+        // SAFETY: protocol.h: the host's word, valid while the host lives
+        // and changed by the server at any time, so read as an atomic
+        // (relaxed, as C's __atomic_load_n); checked non-NULL and aligned.
+        unsafe { AtomicU32::from_ptr(p.cast_mut()) }.load(Ordering::Relaxed)
+    }
+
+    fn watch(&mut self, events: u32) -> bool {
+        let Some(f) = self.host.watch else {
+            return false;
+        };
+        // SAFETY: the host's own callback with its own self.
+        unsafe { f(self.host.self_, events) == 0 }
+    }
+
+    fn watch_log(&mut self, event: u32, item: &WatchItem<'_>) {
+        let Some(f) = self.host.watch_log else {
+            return;
+        };
+        let it = molt_watch_item {
+            key: item.key.as_ptr(),
+            key_len: item.key.len(),
+            status: item.status,
+            cmd: item.cmd,
+            exptime: item.exptime,
+            clsid: item.clsid,
+            size: item.size,
+        };
+        // SAFETY: the host's own callback with its own self; it reads the
+        // item (and the key it points at) only during the call.
+        unsafe { f(self.host.self_, event, &it) }
     }
 }
 

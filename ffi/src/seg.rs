@@ -7,10 +7,10 @@
 use crate::convert::{arith_opts, c_item_info, status, status_of, store_mode};
 use crate::guard::{arg, boundary};
 use crate::sys::{
-    molt_class_row, molt_class_sink, molt_engine_figure, molt_figure_sink, molt_item_info,
-    molt_meta_arith_opts, molt_meta_delete_opts, molt_meta_get_opts, molt_meta_store_req,
-    molt_status, molt_storage_config, molt_storage_stats, molt_value_sink, molt_walk_cursor,
-    molt_walk_item, molt_walk_sink,
+    molt_class_row, molt_class_sink, molt_engine_figure, molt_evict_sink, molt_evicted_item,
+    molt_figure_sink, molt_item_info, molt_meta_arith_opts, molt_meta_delete_opts,
+    molt_meta_get_opts, molt_meta_store_req, molt_status, molt_storage_config, molt_storage_stats,
+    molt_value_sink, molt_walk_cursor, molt_walk_item, molt_walk_sink,
 };
 use seg::{Seg, SegConfig};
 use std::os::raw::c_void;
@@ -41,10 +41,37 @@ pub unsafe extern "C" fn molt_seg_new(
         };
         match Seg::new(config) {
             Ok(seg) => {
+                if cfg.on_evict.is_some() {
+                    seg.set_eviction_hook(eviction_hook(cfg.on_evict, cfg.on_evict_ctx));
+                }
                 out.write(Box::into_raw(Box::new(seg)).cast());
                 molt_status::MOLT_OK
             }
             Err(e) => status_of(e),
+        }
+    })
+}
+
+/// storage.h's eviction sink as the engine's hook. The C context pointer
+/// travels as an address: the caller of molt_seg_new keeps it valid (and
+/// usable from any thread) for the engine's life (storage.h).
+fn eviction_hook(sink: molt_evict_sink, ctx: *mut c_void) -> storage::EvictionHook {
+    let ctx = ctx as usize;
+    Box::new(move |e: &storage::Evicted<'_>| {
+        let item = molt_evicted_item {
+            key: e.key.as_ptr(),
+            key_len: e.key.len(),
+            exptime: e.exptime,
+            last_access: e.last_access,
+            class_id: e.class_id,
+            value_len: e.value_len,
+            fetched: u8::from(e.fetched),
+        };
+        if let Some(f) = sink {
+            // SAFETY: f is the C sink given with ctx in the engine's config,
+            // which promises both outlive the engine; `item` and the key it
+            // points at are valid for the call, which does not keep them.
+            unsafe { f(ctx as *mut c_void, &item) };
         }
     })
 }

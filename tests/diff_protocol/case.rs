@@ -32,6 +32,19 @@ pub(crate) struct Case {
     pub(crate) small_items: bool,
     /// Requests generated.
     pub(crate) requests: usize,
+    /// What the host says about `shutdown`, `watch` and its watchers.
+    pub(crate) host: HostVariant,
+}
+
+/// The host's answers that change what a protocol does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct HostVariant {
+    /// `shutdown` is allowed (memcached's -A).
+    pub(crate) shutdown_enabled: bool,
+    /// The watch kinds some watcher wants (events are reported).
+    pub(crate) watching: u32,
+    /// `watch` is refused (no room for another watcher).
+    pub(crate) watch_refused: bool,
 }
 
 impl Case {
@@ -132,7 +145,7 @@ pub(crate) const GROUPS: &[&str] = &[
 pub(crate) fn extra(r: &mut Rng) -> Vec<u8> {
     let key = r.pick(KEYS);
     let noreply = if r.chance(20) { " noreply" } else { "" };
-    let line = match r.below(16) {
+    let line = match r.below(18) {
         0 => format!("stats{}", r.pick(GROUPS)),
         1 => format!(
             "lru_crawler {}",
@@ -234,6 +247,31 @@ pub(crate) fn extra(r: &mut Rng) -> Vec<u8> {
             let delta = r.pick(&["1", "0", "18446744073709551615", "-1"]);
             format!("{} {key} {delta}{noreply}", r.pick(&["incr", "decr"]))
         }
+        14 => r
+            .pick(&[
+                "watch",
+                "watch fetchers",
+                "watch mutations",
+                "watch fetchers mutations evictions",
+                "watch  rawcmds sysevents connevents proxyreqs proxyevents proxyuser",
+                "watch bogus",
+                "watch fetchers bogus",
+                "watch noreply",
+                "watch mutations noreply",
+                "watch noreply fetchers",
+                "watch a b c d e f g h i j k l m n o p q r s t u v w",
+            ])
+            .to_string(),
+        15 => r
+            .pick(&[
+                "shutdown",
+                "shutdown graceful",
+                "shutdown x",
+                "shutdown graceful x",
+                "shutdown noreply",
+                "shutdown  graceful",
+            ])
+            .to_string(),
         _ => {
             // binary garbage, sometimes with the binary protocol's magic first
             let n = 1 + r.below(64);
@@ -312,5 +350,11 @@ pub(crate) fn generate(seed: u64, index: u64, seeds: &[Vec<u8>]) -> Case {
         small_output: r.chance(20),
         small_items: r.chance(10),
         requests: n,
+        host: HostVariant {
+            shutdown_enabled: r.chance(50),
+            // none, one kind, or all bits (unknown ones included)
+            watching: [0, 0, 1, 2, 3, u32::MAX][r.below(6)],
+            watch_refused: r.chance(20),
+        },
     }
 }

@@ -91,6 +91,9 @@ impl Fuzz<'_, '_> {
             |c: &mut Case| c.slow_reader = false,
             |c: &mut Case| c.small_output = false,
             |c: &mut Case| c.small_items = false,
+            |c: &mut Case| c.host.shutdown_enabled = false,
+            |c: &mut Case| c.host.watching = 0,
+            |c: &mut Case| c.host.watch_refused = false,
         ] {
             let mut p = case.clone();
             plain(&mut p);
@@ -148,14 +151,17 @@ impl Fuzz<'_, '_> {
             (
                 "host".into(),
                 format!(
-                    "slow reader {}, out_high {}, item_size_max {}",
+                    "slow reader {}, out_high {}, item_size_max {}, {:?}",
                     case.slow_reader,
                     case.limits().out_high,
-                    case.limits().item_size_max
+                    case.limits().item_size_max,
+                    case.host
                 ),
             ),
             (format!("{na} replied"), replies(&a)),
             (format!("{nb} replied"), replies(&b)),
+            (format!("{na} told the host"), a.host.to_string()),
+            (format!("{nb} told the host"), b.host.to_string()),
             (format!("{na} calls (status@consumed+need)"), calls(&a)),
             (format!("{nb} calls (status@consumed+need)"), calls(&b)),
         ];

@@ -5,6 +5,7 @@
 use crate::case::Case;
 use molt::storage::{Stats, Storage};
 use molt::{counter_name, CStorage, Context, OutBuf, Progress, ProtocolStatus, Session, COUNTERS};
+use molt_test_support::escape_bytes;
 
 /// The clock at the start of every case.
 pub(crate) const T0: i64 = 1_800_000_000;
@@ -16,7 +17,8 @@ const ROUNDS_MAX: usize = 100_000;
 /// wrapper that changes what it answers.
 pub(crate) trait Proto {
     fn process(&mut self, cx: &Context<'_>, input: &[u8], out: &mut OutBuf) -> Progress;
-    fn counters(&self) -> [u64; COUNTERS];
+    /// The host's session whose table the protocol calls.
+    fn session(&self) -> &Session<'_>;
 }
 
 impl Proto for Session<'_> {
@@ -24,8 +26,29 @@ impl Proto for Session<'_> {
         Session::process(self, cx, input, out)
     }
 
-    fn counters(&self) -> [u64; COUNTERS] {
-        Session::counters(self)
+    fn session(&self) -> &Session<'_> {
+        self
+    }
+}
+
+/// What a protocol told the host besides its counters: shutdowns asked
+/// for, watches asked for, and every watch event.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct HostRecord {
+    pub(crate) shutdowns: Vec<bool>,
+    pub(crate) watches: Vec<u32>,
+    pub(crate) events: Vec<u8>,
+}
+
+impl std::fmt::Display for HostRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "shutdowns (graceful) {:?}, watches {:?}, events {}",
+            self.shutdowns,
+            self.watches,
+            escape_bytes(&self.events)
+        )
     }
 }
 
@@ -46,6 +69,7 @@ pub(crate) struct Outcome {
     pub(crate) replies: Vec<u8>,
     pub(crate) calls: Vec<Call>,
     pub(crate) counters: [u64; COUNTERS],
+    pub(crate) host: HostRecord,
     pub(crate) engine: Stats,
 }
 
@@ -54,6 +78,10 @@ pub(crate) struct Outcome {
 /// output, call again while paused), into `proto` over a fresh `engine`.
 pub(crate) fn run_side(proto: &mut dyn Proto, engine: &str, case: &Case) -> Outcome {
     let storage = CStorage::open(engine, &case.storage_config()).expect("open engine");
+    let session = proto.session();
+    session.set_shutdown_enabled(case.host.shutdown_enabled);
+    session.set_watching(case.host.watching);
+    session.set_watch_refused(case.host.watch_refused);
     let limits = case.limits();
     let mut out = OutBuf::new();
     let mut input: Vec<u8> = Vec::new();
@@ -121,7 +149,12 @@ pub(crate) fn run_side(proto: &mut dyn Proto, engine: &str, case: &Case) -> Outc
     Outcome {
         replies,
         calls,
-        counters: proto.counters(),
+        counters: proto.session().counters(),
+        host: HostRecord {
+            shutdowns: proto.session().shutdowns(),
+            watches: proto.session().watches(),
+            events: proto.session().watch_log(),
+        },
         engine: storage.stats(last_now),
     }
 }
@@ -165,6 +198,21 @@ pub(crate) fn difference(case: &Case, a: &Outcome, b: &Outcome, exact: bool) -> 
             a.counters[i],
             b.counters[i]
         ));
+    }
+    if a.host.shutdowns != b.host.shutdowns {
+        return Some(format!(
+            "shutdowns {:?} vs {:?}",
+            a.host.shutdowns, b.host.shutdowns
+        ));
+    }
+    if a.host.watches != b.host.watches {
+        return Some(format!(
+            "watches {:?} vs {:?}",
+            a.host.watches, b.host.watches
+        ));
+    }
+    if a.host.events != b.host.events {
+        return Some("watch events differ".to_string());
     }
     if a.engine != b.engine {
         return Some(format!("engine figures: {:?} vs {:?}", a.engine, b.engine));

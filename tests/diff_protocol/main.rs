@@ -11,18 +11,20 @@
 //!   request boundary of the generated stream (inside a request an
 //!   implementation may take bytes at its own pace; DIFF_PROGRESS=exact
 //!   compares it on every call);
-//! - the session's counters and the engine's figures at the end.
+//! - the session's counters, what it told the host (shutdowns, watches,
+//!   watch events) and the engine's figures at the end.
 //!
 //! The streams: the shared command generator of diff_memcached (classic and
 //! meta, good and malformed, noreply, multi-gets of up to 400 keys,
 //! over-long lines), plus what only an in-process comparison can judge:
 //! `stats` and its groups, `stats reset`, `verbosity`, `refresh_certs`,
-//! `lru_crawler metadump`, delayed `flush_all` and TTLs of 1..3 s with the
+//! `watch`, `shutdown [graceful]`, `lru_crawler metadump`, delayed `flush_all` and TTLs of 1..3 s with the
 //! clock moving between pieces, huge announced lengths, 250/251-byte keys,
 //! pipelined meta gets, binary garbage, and mutated corpus input
 //! (fuzz/corpus/proto). Hosts vary too: a slow reader (output left queued,
 //! so calls pause and the output limit is met), a 4 KiB output high-water
-//! mark, a 4 KiB item limit.
+//! mark, a 4 KiB item limit, `shutdown` allowed or not, watchers wanting
+//! no events, one kind or all (so events are reported), `watch` refused.
 //!
 //! Which protocols: DIFF_PROTOCOLS=a,b; by default "c" vs "rust" when this
 //! binary registers "rust" (molt_protocol_names), else "c" vs "c" (the
@@ -45,7 +47,7 @@ mod host;
 
 use fuzz::{Budget, Divergence, Fuzz};
 use host::{Opener, Proto};
-use molt::{protocols, CProtocol, Context, OutBuf, Progress, Session, COUNTERS};
+use molt::{protocols, CProtocol, Context, OutBuf, Progress, Session};
 use molt_test_support::mutate::{corpus_dir, load_dir};
 use std::time::Duration;
 
@@ -175,8 +177,8 @@ impl Proto for MisspeltNotFound<'_> {
         p
     }
 
-    fn counters(&self) -> [u64; COUNTERS] {
-        self.0.counters()
+    fn session(&self) -> &Session<'_> {
+        &self.0
     }
 }
 
@@ -192,8 +194,22 @@ impl Proto for NeedsOneMore<'_> {
         p
     }
 
-    fn counters(&self) -> [u64; COUNTERS] {
-        self.0.counters()
+    fn session(&self) -> &Session<'_> {
+        &self.0
+    }
+}
+
+/// The C protocol whose host never has watchers: it reports no events.
+struct Unwatched<'p>(Session<'p>);
+
+impl Proto for Unwatched<'_> {
+    fn process(&mut self, cx: &Context<'_>, input: &[u8], out: &mut OutBuf) -> Progress {
+        self.0.set_watching(0);
+        self.0.process(cx, input, out)
+    }
+
+    fn session(&self) -> &Session<'_> {
+        &self.0
     }
 }
 
@@ -251,4 +267,14 @@ fn a_wrong_need_is_caught_and_shrunk_to_a_partial_block() {
     assert!(d.what.contains(": need "), "{}", d.report);
     // a storage line whose block has not all arrived; nothing else
     assert!(d.case.stream.len() < 40, "not shrunk:\n{}", d.report);
+}
+
+#[test]
+fn a_missing_watch_event_is_caught_and_shrunk_to_one_request() {
+    let c = CProtocol::open("c").expect("open c");
+    let wrong = || Box::new(Unwatched(c.session().expect("session"))) as Box<dyn Proto + '_>;
+    let d = catch(&wrong, &c);
+    assert_eq!(d.what, "watch events differ", "{}", d.report);
+    assert_eq!(d.case.ends.len(), 1, "not shrunk:\n{}", d.report);
+    assert!(d.report.contains("status="), "{}", d.report);
 }

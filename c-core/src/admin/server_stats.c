@@ -38,6 +38,7 @@ void server_stats_read_raw(molt_server *s, int64_t now, molt_counter_totals *t,
     for (int i = 0; i < s->nworkers; i++) counters_sum(&s->workers[i].counters, t);
     t->total_connections = atomic_load_explicit(&s->total_conns, memory_order_relaxed);
     t->rejected_connections = atomic_load_explicit(&s->rejected_conns, memory_order_relaxed);
+    t->idle_kicks = atomic_load_explicit(&s->idle_kicks, memory_order_relaxed);
     molt_storage_stats_read(s->storage, now, e);
 }
 

@@ -17,6 +17,7 @@ void counters_subtract(molt_counter_totals *into, const molt_counter_totals *bas
     for (int i = 0; i < MOLT_COUNTER_COUNT; i++) into->counter[i] -= base->counter[i];
     into->total_connections -= base->total_connections;
     into->rejected_connections -= base->rejected_connections;
+    into->idle_kicks -= base->idle_kicks;
 }
 
 static int stat_line(molt_buf *out, size_t limit, const char *name,
@@ -70,8 +71,13 @@ int stats_report(molt_buf *out, size_t limit, const molt_server_facts *f,
     rc |= stat_u64(out, limit, "curr_connections", f->curr_connections);
     rc |= stat_u64(out, limit, "total_connections", t->total_connections);
     rc |= stat_u64(out, limit, "rejected_connections", t->rejected_connections);
-    for (int i = 0; i < MOLT_COUNTER_COUNT; i++)
+    for (int i = 0; i < MOLT_COUNTER_COUNT; i++) {
+        /* memcached lists idle_kicks, when the timeout is on, before
+         * bytes_read */
+        if (i == MOLT_COUNTER_BYTES_READ && f->idle_timeout > 0)
+            rc |= stat_u64(out, limit, "idle_kicks", t->idle_kicks);
         rc |= stat_u64(out, limit, molt_counter_name((molt_counter)i), t->counter[i]);
+    }
     rc |= stat_u64(out, limit, "limit_maxbytes", e->memory_limit);
     rc |= stat_u64(out, limit, "threads", (uint64_t)f->threads);
     rc |= stat_u64(out, limit, "hash_power_level", hash_power);
@@ -81,6 +87,9 @@ int stats_report(molt_buf *out, size_t limit, const molt_server_facts *f,
     rc |= stat_u64(out, limit, "total_items", e->total_items);
     rc |= stat_u64(out, limit, "evictions", e->evictions);
     rc |= stat_u64(out, limit, "reclaimed", e->expired);
+    rc |= stat_u64(out, limit, "log_watcher_skipped", f->log_watcher_skipped);
+    rc |= stat_u64(out, limit, "log_watcher_sent", f->log_watcher_sent);
+    rc |= stat_u64(out, limit, "log_watchers", f->log_watchers);
     rc |= stat_line(out, limit, "storage_engine", f->engine);
     rc |= stat_u64(out, limit, "storage_memory_used", e->memory_used);
     figure_lines fl = {out, limit, 0};
@@ -115,6 +124,7 @@ int stats_settings_report(molt_buf *out, size_t limit, const molt_options *o,
     rc |= stat_u64(out, limit, "verbosity", (uint64_t)o->verbose);
     rc |= stat_line(out, limit, "evictions", "on");
     rc |= stat_line(out, limit, "domain_socket", "NULL");
+    rc |= stat_line(out, limit, "shutdown_command", o->enable_shutdown ? "yes" : "no");
     snprintf(f, sizeof(f), "%.2f", o->growth_factor);
     rc |= stat_line(out, limit, "growth_factor", f);
     rc |= stat_u64(out, limit, "num_threads", (uint64_t)o->threads);
@@ -125,6 +135,7 @@ int stats_settings_report(molt_buf *out, size_t limit, const molt_options *o,
     rc |= stat_u64(out, limit, "item_size_max", o->item_size_max);
     rc |= stat_line(out, limit, "maxconns_fast", "yes");
     rc |= stat_line(out, limit, "flush_enabled", "yes");
+    rc |= stat_u64(out, limit, "idle_timeout", (uint64_t)o->idle_timeout);
     rc |= stat_line(out, limit, "storage_engine", engine);
     /* molt's own (memcached has only binding_protocol): which protocol.h
      * implementation answers, c or rust */

@@ -15,6 +15,7 @@ typedef struct molt_counter_totals {
     uint64_t counter[MOLT_COUNTER_COUNT]; /* indexed by molt_counter */
     uint64_t total_connections;
     uint64_t rejected_connections;
+    uint64_t idle_kicks;
 } molt_counter_totals;
 
 void counters_sum(const molt_counters *c, molt_counter_totals *into);
@@ -28,6 +29,8 @@ typedef struct molt_server_facts {
     uint64_t curr_connections;
     int max_connections;
     int threads;
+    int idle_timeout; /* seconds; 0: off (no idle_kicks line) */
+    uint64_t log_watchers, log_watcher_sent, log_watcher_skipped; /* watch */
     const char *engine;
     const char *transport;          /* "tcp" or "tls" */
     molt_transport_stats transport_stats;

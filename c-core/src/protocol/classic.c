@@ -97,6 +97,8 @@ static int run_get(proto_exec *x, const proto_request *req, const char *line, si
             return 1;
         }
         count_read(ctx->counters, req->touch, st == MOLT_OK);
+        if (x->watching & MOLT_WATCH_FETCHERS)
+            proto_watch_get(x, (const uint8_t *)v.key, klen, st == MOLT_OK);
         pos += klen;
         served++;
     }
@@ -218,6 +220,21 @@ static void run_refresh_certs(proto_exec *x) {
     }
 }
 
+/* memcached's shutdown (allowed with -A): the connection closes without a
+ * reply, and the server stops. Like memcached, replies queued in the same
+ * read are lost (proto_hang_up keeps what memcached would have flushed). */
+static void run_shutdown(proto_exec *x, const proto_request *req) {
+    const molt_protocol_host *host = x->ctx->host;
+    if (!host->shutdown_enabled(host->self)) {
+        proto_reply_line(&x->out, "ERROR: shutdown not enabled");
+    } else if (req->shutdown_mode < 0) {
+        proto_reply_line(&x->out, "CLIENT_ERROR invalid shutdown mode");
+    } else {
+        host->shutdown(host->self, req->shutdown_mode);
+        proto_hang_up(x);
+    }
+}
+
 int classic_run(proto_exec *x, const proto_request *req, const char *line, size_t len) {
     x->out.noreply = req->noreply;
     switch (req->cmd) {
@@ -253,6 +270,12 @@ int classic_run(proto_exec *x, const proto_request *req, const char *line, size_
         break;
     case PROTO_CMD_REFRESH_CERTS:
         run_refresh_certs(x);
+        break;
+    case PROTO_CMD_SHUTDOWN:
+        run_shutdown(x, req);
+        break;
+    case PROTO_CMD_WATCH:
+        proto_run_watch(x, req);
         break;
     case PROTO_CMD_METADUMP:
         return metadump_run(x, req);

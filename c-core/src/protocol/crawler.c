@@ -12,6 +12,7 @@
 
 #include "protocol/session.h"
 #include "util/numparse.h"
+#include "util/uri.h"
 
 #define DUMP_SLICE 64
 #define DUMP_CLASSES 64 /* memcached's class ids: 1..63 */
@@ -57,27 +58,6 @@ typedef struct dump_ctx {
     int failed;
 } dump_ctx;
 
-static int unreserved(uint8_t c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~';
-}
-
-/* The key percent-encoded (RFC 3986 unreserved characters kept). */
-static size_t put_uri(char *p, const uint8_t *key, size_t n) {
-    static const char hex[] = "0123456789ABCDEF";
-    size_t h = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (unreserved(key[i])) {
-            p[h++] = (char)key[i];
-        } else {
-            p[h++] = '%';
-            p[h++] = hex[key[i] >> 4];
-            p[h++] = hex[key[i] & 15];
-        }
-    }
-    return h;
-}
-
 static size_t put_field(char *p, const char *name, uint64_t v) {
     size_t h = put_lit(p, name);
     return h + format_u64(p + h, v);
@@ -93,7 +73,7 @@ static void dump_item(void *ctx, const molt_walk_item *it) {
         return;
     char line[3 * MOLT_KEY_MAX + 160];
     size_t h = put_lit(line, "key=");
-    h += put_uri(line + h, it->key, it->key_len < MOLT_KEY_MAX ? it->key_len : MOLT_KEY_MAX);
+    h += uri_encode(line + h, it->key, it->key_len < MOLT_KEY_MAX ? it->key_len : MOLT_KEY_MAX);
     h += put_lit(line + h, " exp=");
     h += it->exptime == 0 ? put_lit(line + h, "-1") : put_i64(line + h, it->exptime);
     h += put_lit(line + h, " la=");

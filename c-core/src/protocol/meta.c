@@ -35,13 +35,7 @@
 #include "protocol/base64.h"
 #include "protocol/counters.h"
 #include "protocol/session.h"
-#include "util/chunk_size.h"
 #include "util/numparse.h"
-
-/* memcached's smallest slab chunk (its 48-byte item header plus 48 bytes)
- * and its most classes: what me's cls= counts in. */
-#define ME_FIRST_CHUNK 96
-#define ME_CLASSES_MAX 63
 
 static meta_echo echo_of(const meta_request *m) {
     meta_echo e = {
@@ -73,6 +67,8 @@ typedef struct mg_ctx {
     const meta_request *m;
     int64_t now;
     int failed;
+    uint32_t flags; /* of the value read, for watch */
+    size_t value_len;
 } mg_ctx;
 
 /* The read's sink: the reply line, then the value when v asked for it. */
@@ -80,6 +76,8 @@ static void mg_sink(void *ctx, const molt_item_info *info, const uint8_t *value,
                     size_t value_len) {
     mg_ctx *x = ctx;
     const meta_request *m = x->m;
+    x->flags = info->flags;
+    x->value_len = value_len;
     meta_echo echo = echo_of(m);
     meta_values values = {
         .known = META_KNOWN_SIZE | META_KNOWN_TTL | META_KNOWN_CAS | META_KNOWN_FLAGS |
@@ -140,6 +138,8 @@ static void meta_get(proto_exec *x, const meta_request *m) {
         x->out.close = 1;
         return;
     }
+    if (x->watching & MOLT_WATCH_FETCHERS)
+        proto_watch_fetch(x, m->key, m->key_len, st == MOLT_OK, sink.flags, sink.value_len);
     /* As memcached: a hit with T counts as a touch, else as a get (a
      * vivified miss counts as a hit); a miss is a get miss. */
     if (st == MOLT_OK) {
@@ -175,8 +175,10 @@ static void meta_set(proto_exec *x, const meta_request *m) {
     pm->active = 1;
     pm->quiet = m->quiet;
     /* As memcached: C turns set/replace into a cas (I then lets an older
-     * cas store a stale value), append/prepend check it, add ignores it. */
-    if (m->has_cas && m->store_mode != MOLT_STORE_ADD) {
+     * cas store a stale value), append/prepend check it unless it is 0
+     * (memcached's "no cas"), add ignores it. */
+    int appends = m->store_mode == MOLT_STORE_APPEND || m->store_mode == MOLT_STORE_PREPEND;
+    if (m->has_cas && m->store_mode != MOLT_STORE_ADD && !(appends && m->cas == 0)) {
         pm->has_compare_cas = 1;
         pm->compare_cas = m->cas;
         pm->invalidate = m->invalidate && (m->store_mode == MOLT_STORE_SET ||
@@ -229,7 +231,8 @@ static void meta_arith(proto_exec *x, const meta_request *m) {
     molt_meta_arith_opts a = {
         .incr = m->incr,
         .delta = m->delta,
-        .has_compare_cas = m->has_cas,
+        /* memcached's arithmetic takes cas 0 as "no compare" */
+        .has_compare_cas = m->has_cas && m->cas != 0,
         .compare_cas = m->cas,
         .has_new_cas = m->has_new_cas,
         .new_cas = m->new_cas,
@@ -271,41 +274,32 @@ static void meta_arith(proto_exec *x, const meta_request *m) {
 
 /* ---- me ----------------------------------------------------------------- */
 
-typedef struct me_ctx {
-    molt_item_info info;
-    size_t value_len;
-} me_ctx;
+typedef struct peek_ctx {
+    molt_item_info *info;
+    size_t *value_len;
+} peek_ctx;
 
-static void me_sink(void *ctx, const molt_item_info *info, const uint8_t *value,
-                    size_t value_len) {
+static void peek_sink(void *ctx, const molt_item_info *info, const uint8_t *value,
+                      size_t value_len) {
     (void)value;
-    me_ctx *x = ctx;
-    x->info = *info;
-    x->value_len = value_len;
+    peek_ctx *p = ctx;
+    *p->info = *info;
+    *p->value_len = value_len;
 }
 
-/* A slab class number for me's cls=: memcached's classes, from its smallest
- * chunk growing by the configured factor. Only a debugging aid: the seg
- * engine has no classes. */
-static unsigned me_class(size_t size, double factor) {
-    unsigned cls = 1;
-    size_t chunk = ME_FIRST_CHUNK;
-    while (size > chunk && cls < ME_CLASSES_MAX) {
-        chunk = chunk_size_next(chunk, SIZE_MAX / 2, factor);
-        if (chunk == 0) break;
-        cls++;
-    }
-    return cls;
+molt_status proto_peek(const molt_protocol_ctx *ctx, const uint8_t *key, size_t key_len,
+                       molt_item_info *info, size_t *value_len) {
+    molt_meta_get_opts g = {.no_bump = 1};
+    peek_ctx p = {info, value_len};
+    return molt_storage_meta_get(ctx->storage, key, key_len, ctx->now, &g, peek_sink, &p);
 }
 
 static void meta_debug(proto_exec *x, const meta_request *m) {
     const molt_protocol_ctx *ctx = x->ctx;
     int64_t now = ctx->now;
-    molt_meta_get_opts g = {.no_bump = 1};
-    me_ctx item;
-    memset(&item, 0, sizeof(item));
-    molt_status st =
-        molt_storage_meta_get(ctx->storage, m->key, m->key_len, now, &g, me_sink, &item);
+    molt_item_info info_read = {0};
+    size_t value_len = 0;
+    molt_status st = proto_peek(ctx, m->key, m->key_len, &info_read, &value_len);
     counter_add(ctx->counters, MOLT_COUNTER_CMD_META, 1);
     if (st != MOLT_OK) {
         proto_reply_line(&x->out, "EN");
@@ -319,8 +313,8 @@ static void meta_debug(proto_exec *x, const meta_request *m) {
         memcpy(line + h, m->key, m->key_len);
         h += m->key_len;
     }
-    const molt_item_info *info = &item.info;
-    size_t size = molt_item_size(m->key_len, info->flags, item.value_len);
+    const molt_item_info *info = &info_read;
+    size_t size = molt_item_size(m->key_len, info->flags, value_len);
     /* exp as memcached prints it: now - exptime (negative while live),
      * -1 for an item without expiry */
     h += put_lit(line + h, " exp=");
@@ -331,7 +325,7 @@ static void meta_debug(proto_exec *x, const meta_request *m) {
     h += format_u64(line + h, info->cas);
     h += put_lit(line + h, info->fetched ? " fetch=yes" : " fetch=no");
     h += put_lit(line + h, " cls=");
-    h += format_u64(line + h, me_class(size, ctx->limits.growth_factor));
+    h += format_u64(line + h, proto_mc_class(size, ctx->limits.growth_factor));
     h += put_lit(line + h, " size=");
     h += format_u64(line + h, size);
     line[h++] = '\r';

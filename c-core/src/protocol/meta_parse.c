@@ -55,6 +55,7 @@ static void number_flag(const proto_token *t, int *on, int on_when_bad, int32_t 
 static const char *parse_flags(meta_request *m, const proto_token *key,
                                const proto_token *f, size_t nf, char cmd) {
     uint8_t seen[128] = {0};
+    char last_ttl_flag = 0; /* 'N' or 'T', whichever came last */
     const char *err = err_bad_format;
     int bad = 0;
     m->delta = 1;
@@ -75,9 +76,11 @@ static const char *parse_flags(meta_request *m, const proto_token *key,
             break;
         case 'N':
             number_flag(&f[i], &m->vivify, 1, &m->vivify_ttl, NULL, &err, &bad);
+            last_ttl_flag = 'N';
             break;
         case 'T':
             number_flag(&f[i], &m->touch, 1, &m->touch_ttl, NULL, &err, &bad);
+            last_ttl_flag = 'T';
             break;
         case 'R':
             number_flag(&f[i], &m->recache, 1, &m->recache_ttl, NULL, &err, &bad);
@@ -147,6 +150,14 @@ static const char *parse_flags(meta_request *m, const proto_token *key,
         default:
             return "CLIENT_ERROR invalid flag";
         }
+    }
+    /* memcached keeps one exptime for N and T: the later flag's TTL both
+     * vivifies and touches (mg k N1000 T-1 creates an item that is
+     * already expired). */
+    if (m->vivify && m->touch) {
+        int32_t ttl = last_ttl_flag == 'N' ? m->vivify_ttl : m->touch_ttl;
+        m->vivify_ttl = ttl;
+        m->touch_ttl = ttl;
     }
     return bad ? err : NULL;
 }

@@ -166,6 +166,14 @@ static const char *parse_refresh_certs(proto_request *req, const proto_token *t,
     return NULL;
 }
 
+/* memcached answers a wrong mode only once shutdown is known to be
+ * enabled, so the mode is judged when the command runs. */
+static const char *parse_shutdown(proto_request *req, const proto_token *t, size_t n) {
+    req->cmd = PROTO_CMD_SHUTDOWN;
+    req->shutdown_mode = n == 1 ? 0 : n == 2 && proto_token_is(&t[1], "graceful") ? 1 : -1;
+    return NULL;
+}
+
 static const char *parse_stats(proto_request *req, const proto_token *t, size_t n) {
     /* memcached resets whatever follows "stats reset" */
     if (n > 2 && !proto_token_is(&t[1], "reset")) return msg_error;
@@ -178,7 +186,8 @@ static const char *parse_stats(proto_request *req, const proto_token *t, size_t 
 /* The commands that take a fixed set of tokens. */
 typedef enum token_kind {
     KIND_STORE, KIND_ARITH, KIND_DELETE, KIND_TOUCH, KIND_FLUSH, KIND_VERSION,
-    KIND_VERBOSITY, KIND_QUIT, KIND_STATS, KIND_REFRESH_CERTS, KIND_LRU_CRAWLER
+    KIND_VERBOSITY, KIND_QUIT, KIND_STATS, KIND_REFRESH_CERTS, KIND_LRU_CRAWLER,
+    KIND_SHUTDOWN, KIND_WATCH
 } token_kind;
 
 static const struct {
@@ -204,6 +213,8 @@ static const struct {
     {"stats", 5, KIND_STATS, 0},
     {"refresh_certs", 13, KIND_REFRESH_CERTS, 0},
     {"lru_crawler", 11, KIND_LRU_CRAWLER, 0},
+    {"shutdown", 8, KIND_SHUTDOWN, 0},
+    {"watch", 5, KIND_WATCH, 0},
 };
 
 /* A short word compared in line: cheaper than a call to memcmp. */
@@ -264,6 +275,8 @@ static const char *parse_tokens(proto_request *req, const char *line, size_t len
     case KIND_STATS: return parse_stats(req, t, n);
     case KIND_REFRESH_CERTS: return parse_refresh_certs(req, t, n);
     case KIND_LRU_CRAWLER: return proto_parse_lru_crawler(req, t, n);
+    case KIND_SHUTDOWN: return parse_shutdown(req, t, n);
+    case KIND_WATCH: return proto_parse_watch(req, line, len); /* its own limits */
     case KIND_VERSION: req->cmd = PROTO_CMD_VERSION; return NULL;
     case KIND_QUIT: req->cmd = PROTO_CMD_QUIT; return NULL;
     }

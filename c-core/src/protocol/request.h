@@ -75,6 +75,8 @@ typedef enum proto_command {
     PROTO_CMD_STATS,
     PROTO_CMD_REFRESH_CERTS,
     PROTO_CMD_METADUMP,      /* lru_crawler metadump all|hash|<classes> */
+    PROTO_CMD_SHUTDOWN,      /* shutdown [graceful] */
+    PROTO_CMD_WATCH,         /* watch [kinds] */
     PROTO_CMD_META           /* mg, ms, ...: parse it with meta_parse */
 } proto_command;
 
@@ -101,6 +103,10 @@ typedef struct proto_request {
     uint64_t delta;
     /* verbosity */
     uint32_t level;
+    /* shutdown: 0 now, 1 graceful, -1 a mode memcached does not know */
+    int shutdown_mode;
+    /* watch: molt_watch_event bits */
+    uint32_t watch_events;
     /* stats: the one word after it (reset, settings...), n = 0 for none */
     proto_token group;
     /* lru_crawler metadump: bit c set for class id c (1..63); 0 = all */
@@ -110,6 +116,9 @@ typedef struct proto_request {
 /* lru_crawler (crawler.c): the tokens of the whole line; the error line,
  * or NULL when req is ready to run. */
 const char *proto_parse_lru_crawler(proto_request *req, const proto_token *t, size_t n);
+
+/* watch (watch.c): the whole line; the error line, or NULL. */
+const char *proto_parse_watch(proto_request *req, const char *line, size_t len);
 
 /* Parse one command line (without its line ending). */
 void proto_parse_line(const char *line, size_t len, proto_request *req);

@@ -46,6 +46,8 @@ static molt_protocol_status c_process(void *session, const molt_protocol_ctx *ct
         .ctx = ctx,
         .s = s,
         .kept = out->end - out->start,
+        /* the one cost of watch per call: a relaxed load (protocol.h) */
+        .watching = __atomic_load_n(ctx->host->watching, __ATOMIC_RELAXED),
     };
     /* A block awaited since an earlier call: memcached reads the rest of
      * it straight from the socket, finds its buffer empty after it and
@@ -54,6 +56,12 @@ static molt_protocol_status c_process(void *session, const molt_protocol_ctx *ct
     molt_protocol_status status = MOLT_PROTOCOL_MORE;
     size_t pos = 0; /* input consumed so far */
     size_t need = 0;
+    /* a log stream (after `watch`): memcached reads no more commands */
+    if (s->watching) {
+        progress->consumed = in_len;
+        progress->need = 0;
+        return MOLT_PROTOCOL_MORE;
+    }
     while (!x.out.close) {
         size_t have = in_len - pos;
         if (s->swallow > 0) {
@@ -109,6 +117,12 @@ static molt_protocol_status c_process(void *session, const molt_protocol_ctx *ct
         }
         s->scanned = 0;
         pos += line_end + 1;
+    }
+    if (x.out.close && s->watching) {
+        /* the line was `watch` (it ends the loop as a close would): the
+         * rest is not read as commands, the connection stays open */
+        pos = in_len;
+        x.out.close = 0;
     }
     if (x.out.close) status = MOLT_PROTOCOL_CLOSE;
     progress->consumed = pos;

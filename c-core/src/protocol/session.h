@@ -48,6 +48,7 @@ typedef struct proto_session {
     int want_data;     /* pending holds a command awaiting its data block */
     pending_store pending;
     int dumping;       /* a metadump paused for output; dump says where */
+    int watching;      /* after `watch`: input is ignored (memcached) */
     molt_walk_cursor dump;
 } proto_session;
 
@@ -58,6 +59,7 @@ typedef struct proto_exec {
     proto_session *s;
     size_t kept; /* output (from out.buf->start) memcached would have sent
                     already: what a hang-up keeps (see session.c) */
+    uint32_t watching; /* the watch kinds wanted, read once per call */
 } proto_exec;
 
 /* classic.c: run a parsed classic request (not PROTO_CMD_META). Returns 0
@@ -76,6 +78,28 @@ void proto_hang_up(proto_exec *x);
 /* memcached hangs up on a line over MC_READ_BUFFER (request.h) unless
  * this says it is a get or gets (after at most 100 spaces). */
 int proto_long_line_allowed(const char *line, size_t len);
+
+/* watch.c: run `watch` (the connection becomes a log stream), and the
+ * events of the other commands: x->watching (read once per process call)
+ * says which kinds someone wants; report only those. */
+void proto_run_watch(proto_exec *x, const proto_request *req);
+void proto_watch_fetch(const proto_exec *x, const uint8_t *key, size_t key_len, int found,
+                       uint32_t flags, size_t value_len);
+/* A get's key: found or not (a hit is read again for its flags and
+ * size, so the get's own path pays nothing for watch). */
+void proto_watch_get(const proto_exec *x, const uint8_t *key, size_t key_len, int found);
+/* cas: a compare-and-swap store (cas, or ms C on set/replace). */
+void proto_watch_store(const proto_exec *x, molt_status st, molt_store_mode mode, int cas,
+                       const uint8_t *key, size_t key_len, uint32_t flags, int64_t exptime,
+                       size_t value_len);
+/* memcached's slab class of an item of molt_item_size() bytes at growth
+ * factor `factor` (me's cls=, watch's clsid=). */
+unsigned proto_mc_class(size_t item_size, double factor);
+
+/* meta.c: an item's info and value length, recency untouched (me, and
+ * watch's second read); the value is not copied. */
+molt_status proto_peek(const molt_protocol_ctx *ctx, const uint8_t *key, size_t key_len,
+                       molt_item_info *info, size_t *value_len);
 
 /* meta.c: parse and run one meta command line. */
 void meta_run(proto_exec *x, const char *line, size_t len);

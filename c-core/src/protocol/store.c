@@ -70,9 +70,11 @@ static void complete_meta_store(proto_exec *x, const char *data, size_t value_le
     uint64_t cas = 0;
     molt_status st = molt_storage_meta_store(ctx->storage, &req, ctx->now, &cas);
     /* C turns set/replace into a cas, counted as one */
-    count_store(ctx->counters, st,
-                m->has_compare_cas &&
-                    (p->mode == MOLT_STORE_SET || p->mode == MOLT_STORE_REPLACE));
+    int cas_mode = m->has_compare_cas && (p->mode == MOLT_STORE_SET || p->mode == MOLT_STORE_REPLACE);
+    count_store(ctx->counters, st, cas_mode);
+    if (x->watching & MOLT_WATCH_MUTATIONS)
+        proto_watch_store(x, st, p->mode, cas_mode, p->key, p->key_len, p->flags, p->exptime,
+                          value_len);
     if (st == MOLT_OK && m->quiet) return;
     /* memcached answers c0 when nothing was stored */
     meta_values values = {.known = META_KNOWN_CAS, .cas = st == MOLT_OK ? cas : 0};
@@ -98,5 +100,8 @@ void store_complete(proto_exec *x, const char *data) {
                                         (const uint8_t *)data, value_len, p->flags,
                                         p->exptime, p->cas, ctx->now, NULL);
     count_store(ctx->counters, st, p->mode == MOLT_STORE_CAS);
+    if (x->watching & MOLT_WATCH_MUTATIONS)
+        proto_watch_store(x, st, p->mode, p->mode == MOLT_STORE_CAS, p->key, p->key_len,
+                          p->flags, p->exptime, value_len);
     proto_reply_status(&x->out, st, op_of(p->mode), NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "server/watch.h"
 #include "server/worker.h"
 #include "util/log.h"
 
@@ -17,6 +18,8 @@
 #define READS_PER_TURN 4
 /* Rounds of parse-then-write per turn before yielding to other clients. */
 #define ROUNDS_PER_TURN 16
+/* A watcher's output holds at most this much of its log at a time. */
+#define WATCH_OUT_MAX (64 * 1024)
 
 /* The connection being run on this worker thread (stats conns names it
  * conn_parse_cmd, as memcached names the one asking). */
@@ -87,6 +90,7 @@ void conn_close(molt_conn *c) {
         while (*pp && *pp != c) pp = &(*pp)->ready_next;
         if (*pp) *pp = c->ready_next;
     }
+    if (c->watching) watch_remove(&w->server->watch, c);
     pthread_mutex_lock(&w->conns_lock);
     if (c->prev) c->prev->next = c->next;
     else w->conns = c->next;
@@ -187,6 +191,7 @@ static void run_protocol(molt_conn *c) {
         molt_buf_len(&c->rbuf), &c->wbuf, &progress);
     molt_buf_consume(&c->rbuf, progress.consumed);
     c->paused = st == MOLT_PROTOCOL_PAUSED;
+    c->awaiting_block = st == MOLT_PROTOCOL_MORE && progress.need > 0;
     if (st == MOLT_PROTOCOL_CLOSE) {
         c->close_after_write = 1;
     } else if (progress.need > 0 &&
@@ -227,6 +232,9 @@ void conn_on_events(molt_conn *c, uint32_t events) {
     }
     int blocked = 0;
     size_t unparsed = molt_buf_len(&c->rbuf);
+    /* a watcher's log lines, at most WATCH_OUT_MAX queued at a time */
+    int watch_left = c->watching && !c->close_after_write &&
+                     watch_take(&c->worker->server->watch, c, &c->wbuf, WATCH_OUT_MAX);
     current = c;
     for (int round = 0; round < ROUNDS_PER_TURN; round++) {
         if (!c->close_after_write) run_protocol(c);
@@ -260,7 +268,8 @@ void conn_on_events(molt_conn *c, uint32_t events) {
     set_interest(c, want);
     /* Work left that no socket event will announce: parsing paused for
      * fairness, or plaintext buffered inside the transport. */
-    if (!blocked && (c->paused || (want & EPOLLIN && molt_transport_pending(c->tc) > 0)))
+    if (!blocked && (c->paused || watch_left ||
+                     (want & EPOLLIN && molt_transport_pending(c->tc) > 0)))
         worker_defer(c->worker, c);
 }
 
@@ -268,6 +277,19 @@ void conn_expire_handshake(molt_conn *c, int64_t now) {
     if (!c->handshaking || now - c->opened_at < CONN_HANDSHAKE_TIMEOUT_S) return;
     molt_transport_note_handshake_timeout(c->worker->server->transport);
     conn_close(c);
+}
+
+int conn_expire_idle(molt_conn *c, int64_t now, int64_t timeout) {
+    if (c->handshaking || c->draining || c->lingering || c->awaiting_block || c->paused ||
+        c->watching ||
+        c->close_after_write || molt_buf_len(&c->wbuf) > 0)
+        return 0;
+    if (now - atomic_load_explicit(&c->last_cmd, memory_order_relaxed) <= timeout) return 0;
+    if (log_enabled(MOLT_LOG_DEBUG))
+        log_msg(MOLT_LOG_DEBUG, "connection fd %d idle for over %lld s: closed", c->fd,
+                (long long)timeout);
+    conn_close(c);
+    return 1;
 }
 
 void conn_drain(molt_conn *c) {

@@ -46,6 +46,9 @@ typedef struct molt_conn {
     int draining;         /* server shutdown: no more reads, answer, close */
     int lingering;        /* replies sent and write side shut: discarding
                              input until the peer closes (no RST) */
+    int awaiting_block;   /* the protocol waits for the rest of a data
+                             block: not idle (as memcached's conn_nread) */
+    int watching;         /* a `watch` log stream (server/watch.c) */
     /* For `stats conns` (server/conns.c), read by any worker: the peer is
      * set before the connection is listed and never changes; last_cmd
      * (unix seconds of the last read batch that ran a command, else of the
@@ -72,6 +75,10 @@ void conn_on_events(molt_conn *c, uint32_t events);
 void conn_close(molt_conn *c);
 /* Close c if its handshake has run past the deadline (now, seconds). */
 void conn_expire_handshake(molt_conn *c, int64_t now);
+/* -o idle_timeout: close c if it has waited for a command longer than
+ * `timeout` seconds (memcached's rule: not while a data block is coming in
+ * or replies are going out, nor a watcher). Returns 1 if it closed c. */
+int conn_expire_idle(molt_conn *c, int64_t now, int64_t timeout);
 /* Graceful shutdown: read what the socket already holds, stop reading,
  * answer every complete request, flush, shut the write side and close once
  * the peer has seen everything. May close and free c. */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -26,17 +27,22 @@
 #include "server/host.h"
 #include "server/worker.h"
 
-static const char too_many_conns[] = "SERVER_ERROR Too many open connections\r\n";
+/* memcached's words; on a TLS port nothing is written (see reject). */
+static const char too_many_conns[] = "ERROR Too many open connections\r\n";
 
 static int open_listener(const molt_options *o, char *err, size_t err_len) {
     return net_listen(o->listen, o->port, 1024, "", err, err_len);
 }
 
 static void reject(molt_server *s, int fd) {
-    /* Best effort: the socket is new, so the short reply fits its buffer. */
-    ssize_t n = send(fd, too_many_conns, sizeof(too_many_conns) - 1,
-                     MSG_NOSIGNAL | MSG_DONTWAIT);
-    (void)n;
+    /* Best effort: the socket is new, so the short reply fits its buffer.
+     * A TLS client must never get plaintext (memcached writes it anyway):
+     * there the connection is closed without a word. */
+    if (!s->tls_port) {
+        ssize_t n = send(fd, too_many_conns, sizeof(too_many_conns) - 1,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)n;
+    }
     close(fd);
     atomic_fetch_add_explicit(&s->rejected_conns, 1, memory_order_relaxed);
 }
@@ -88,7 +94,8 @@ static int take_signal(int sfd) {
     return (int)si.ssi_signo;
 }
 
-/* Accept until SIGINT/SIGTERM arrives on sfd. */
+/* Accept until SIGINT/SIGTERM arrives on sfd or the shutdown command
+ * wakes s->stop_fd. */
 static void listen_loop(molt_server *s, int lfd, int sfd) {
     int ep = epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0) return;
@@ -96,14 +103,19 @@ static void listen_loop(molt_server *s, int lfd, int sfd) {
     epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
     ev.data.fd = sfd;
     epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+    if (s->stop_fd >= 0) {
+        ev.data.fd = s->stop_fd;
+        epoll_ctl(ep, EPOLL_CTL_ADD, s->stop_fd, &ev);
+    }
     unsigned next_worker = 0;
     for (;;) {
-        struct epoll_event events[2];
-        int n = epoll_wait(ep, events, 2, -1);
+        struct epoll_event events[3];
+        int n = epoll_wait(ep, events, 3, -1);
         if (n < 0 && errno != EINTR) break;
         int stop = 0;
         for (int i = 0; i < n; i++) {
-            if (events[i].data.fd != sfd) accept_all(s, lfd, &next_worker);
+            if (events[i].data.fd == s->stop_fd) stop = 1;
+            else if (events[i].data.fd != sfd) accept_all(s, lfd, &next_worker);
             else if (take_signal(sfd) == SIGHUP) reload_certificates(s);
             else stop = 1;
         }
@@ -141,6 +153,9 @@ static int run(molt_server *s) {
         .memory_limit = o->memory_mb * 1024 * 1024,
         .item_size_max = o->item_size_max,
         .growth_factor = o->growth_factor,
+        /* s->watch is set up before a worker can run a request */
+        .on_evict = watch_evicted,
+        .on_evict_ctx = &s->watch,
     };
     molt_status st = molt_storage_open(o->storage, &cfg, &s->storage);
     if (st != MOLT_OK) {
@@ -191,6 +206,16 @@ static int run(molt_server *s) {
         molt_storage_free(s->storage);
         return 1;
     }
+    s->tls_port = strcmp(molt_transport_name(s->transport), "tcp") != 0;
+    s->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (watch_setup(&s->watch) != 0) {
+        fprintf(stderr, "molt: cannot set up watch\n");
+        if (s->stop_fd >= 0) close(s->stop_fd);
+        molt_protocol_free(s->protocol);
+        molt_transport_free(s->transport);
+        molt_storage_free(s->storage);
+        return 1;
+    }
     server_host_init(s);
     sigset_t sigs;
     int sfd = block_signals(&sigs);
@@ -199,6 +224,8 @@ static int run(molt_server *s) {
         fprintf(stderr, "molt: %s\n", err[0] ? err : "start-up failed");
         if (lfd >= 0) close(lfd);
         if (sfd >= 0) close(sfd);
+        if (s->stop_fd >= 0) close(s->stop_fd);
+        watch_teardown(&s->watch);
         molt_protocol_free(s->protocol);
         molt_transport_free(s->transport);
         molt_storage_free(s->storage);
@@ -234,8 +261,13 @@ static int run(molt_server *s) {
                 (unsigned long long)o->memory_mb,
                 o->threads, admin_at);
         listen_loop(s, lfd, sfd);
-        log_msg(MOLT_LOG_INFO, "shutting down: listener closed, draining %llu connection(s)",
-                (unsigned long long)atomic_load_explicit(&s->curr_conns, memory_order_relaxed));
+        unsigned long long open =
+            atomic_load_explicit(&s->curr_conns, memory_order_relaxed);
+        if (atomic_load_explicit(&s->stop_mode, memory_order_acquire) == SERVER_STOP_NOW)
+            log_msg(MOLT_LOG_INFO, "shutdown command: closing %llu connection(s)", open);
+        else
+            log_msg(MOLT_LOG_INFO, "shutting down: listener closed, draining %llu connection(s)",
+                    open);
     } else {
         fprintf(stderr, "molt: cannot start worker threads\n");
         rc = 1;
@@ -245,9 +277,11 @@ static int run(molt_server *s) {
     for (int i = 0; i < started; i++) worker_join(&s->workers[i]);
     admin_stop(admin);
     for (int i = 0; i < started; i++) worker_teardown(&s->workers[i]);
+    watch_teardown(&s->watch);
     free(s->workers);
     server_stats_teardown(s);
     close(sfd);
+    if (s->stop_fd >= 0) close(s->stop_fd);
     molt_protocol_free(s->protocol);
     molt_transport_free(s->transport);
     molt_storage_free(s->storage);
@@ -259,6 +293,7 @@ static int run(molt_server *s) {
 int molt_main(int argc, char **argv) {
     molt_server server;
     memset(&server, 0, sizeof(server));
+    server.stop_fd = -1;
     options_defaults(&server.opts);
     char err[256];
     switch (options_parse(&server.opts, argc, argv, err, sizeof(err))) {

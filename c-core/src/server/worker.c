@@ -93,6 +93,18 @@ int worker_give(molt_worker *w, int fd) {
     return 0;
 }
 
+void worker_wake_watcher(molt_worker *w) {
+    atomic_store_explicit(&w->watch_wake, 1, memory_order_release);
+    notify(w);
+}
+
+/* The watchers among w's connections get a turn to take their lines. */
+static void wake_watchers(molt_worker *w) {
+    if (!atomic_exchange_explicit(&w->watch_wake, 0, memory_order_acquire)) return;
+    for (molt_conn *c = w->conns; c; c = c->next)
+        if (c->watching) worker_defer(w, c);
+}
+
 void worker_defer(molt_worker *w, molt_conn *c) {
     if (c->deferred) return;
     c->deferred = 1;
@@ -104,6 +116,7 @@ static void adopt_queued(molt_worker *w) {
     uint64_t count;
     ssize_t n = read(w->notify_fd, &count, sizeof(count));
     (void)n;
+    wake_watchers(w);
     int fds[64];
     for (;;) {
         size_t take = 0;
@@ -138,7 +151,9 @@ static int worker_turn(molt_worker *w, int timeout_ms) {
     struct epoll_event events[EVENTS_PER_WAIT];
     /* While handshakes are pending, wake at least once a second to expire
      * the stalled ones. */
-    if (w->handshaking > 0 && (timeout_ms < 0 || timeout_ms > 1000)) timeout_ms = 1000;
+    int idle_timeout = w->server->opts.idle_timeout;
+    if ((w->handshaking > 0 || idle_timeout > 0) && (timeout_ms < 0 || timeout_ms > 1000))
+        timeout_ms = 1000;
     int n = epoll_wait(w->epfd, events, EVENTS_PER_WAIT, w->ready ? 0 : timeout_ms);
     set_clock(w, wall_seconds());
     w->wake_ns = latency_now_ns();
@@ -162,6 +177,16 @@ static int worker_turn(molt_worker *w, int timeout_ms) {
             next = c->next;
             conn_expire_handshake(c, w->now);
         }
+    }
+    if (idle_timeout > 0 && w->now != w->idle_sweep && !w->draining) {
+        w->idle_sweep = w->now;
+        uint64_t kicked = 0;
+        for (molt_conn *c = w->conns, *next; c; c = next) {
+            next = c->next;
+            kicked += (uint64_t)conn_expire_idle(c, w->now, idle_timeout);
+        }
+        if (kicked > 0)
+            atomic_fetch_add_explicit(&w->server->idle_kicks, kicked, memory_order_relaxed);
     }
     return done;
 }
@@ -189,7 +214,10 @@ static void worker_drain(molt_worker *w) {
 static void *worker_main(void *arg) {
     molt_worker *w = arg;
     while (!atomic_load_explicit(&w->stop, memory_order_acquire)) worker_turn(w, -1);
-    worker_drain(w);
+    /* `shutdown` (not graceful) closes connections without draining them,
+     * as memcached's does; worker_teardown closes them. */
+    if (atomic_load_explicit(&w->server->stop_mode, memory_order_acquire) != SERVER_STOP_NOW)
+        worker_drain(w);
     return NULL;
 }
 

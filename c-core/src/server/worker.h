@@ -40,6 +40,8 @@ typedef struct molt_worker {
     struct molt_conn *ready; /* connections with work left over */
     int handshaking;         /* connections still in their handshake */
     int64_t handshake_sweep; /* last second the handshake deadline ran */
+    int64_t idle_sweep;      /* last second the idle timeout ran */
+    _Atomic int watch_wake;  /* a watcher of this worker has lines */
 } molt_worker;
 
 /* setup/teardown: teardown closes every connection the worker owns. */
@@ -56,6 +58,10 @@ void worker_join(molt_worker *w);
 /* Hand an accepted socket to the worker (called by the listener). Returns
  * 0, or -1 if it could not be queued (the caller closes the socket). */
 int worker_give(molt_worker *w, int fd);
+
+/* A watcher connection of w has log lines: wake w to send them (any
+ * thread). */
+void worker_wake_watcher(molt_worker *w);
 
 /* Mark a connection for another turn without waiting for epoll. */
 void worker_defer(molt_worker *w, struct molt_conn *c);

@@ -29,6 +29,8 @@ typedef enum key_id {
     K_TLS_CERT,
     K_TLS_KEY,
     K_TLS_CA,
+    K_ENABLE_SHUTDOWN,
+    K_IDLE_TIMEOUT,
     K_COUNT
 } key_id;
 
@@ -42,10 +44,11 @@ enum {
     OPT_ADMIN_LISTEN,
     OPT_TLS_CERT,
     OPT_TLS_KEY,
-    OPT_TLS_CA
+    OPT_TLS_CA,
+    OPT_IDLE_TIMEOUT
 };
 
-typedef enum key_type { T_INT, T_SIZE, T_FLOAT, T_STRING } key_type;
+typedef enum key_type { T_INT, T_SIZE, T_FLOAT, T_STRING, T_BOOL } key_type;
 
 static const struct key_def {
     const char *table; /* "" or "tls" */
@@ -79,6 +82,10 @@ static const struct key_def {
                     "a file"},
     [K_TLS_KEY] = {"tls", "key", T_STRING, 1, MOLT_PATH_MAX - 1, "TLS key path", "a file"},
     [K_TLS_CA] = {"tls", "ca", T_STRING, 1, MOLT_PATH_MAX - 1, "TLS CA path", "a file"},
+    [K_ENABLE_SHUTDOWN] = {"", "enable_shutdown", T_BOOL, 0, 1, "enable shutdown",
+                           "true or false"},
+    [K_IDLE_TIMEOUT] = {"", "idle_timeout", T_INT, 0, INT32_MAX, "idle timeout",
+                        "seconds, 0 = off"},
 };
 
 static const char usage_text[] =
@@ -101,6 +108,10 @@ static const char usage_text[] =
     "      --tls-cert=FILE        TLS certificate chain (PEM)\n"
     "      --tls-key=FILE         TLS private key (PEM)\n"
     "      --tls-ca=FILE          CA bundle for client certificates (PEM)\n"
+    "  -A, --enable-shutdown      allow the shutdown command (as memcached -A)\n"
+    "      --idle-timeout=SECONDS close connections idle longer than this;\n"
+    "                             0 = never (default: 0)\n"
+    "  -o idle_timeout=SECONDS    the same, memcached's spelling\n"
     "      --config=FILE          read settings from a TOML file; flags win\n"
     "      --print-config         print the effective settings as TOML and exit\n"
     "  -v, --verbose              log info (-v) or debug (-vv) events to stderr\n"
@@ -281,6 +292,17 @@ static int get_growth(const source *src, double *out, char *err, size_t err_len)
     return 0;
 }
 
+/* A flag that takes no argument arrives as the text "true". */
+static int get_bool(key_id k, const source *src, int *out, char *err, size_t err_len) {
+    if (src->text) {
+        *out = strcmp(src->text, "true") == 0;
+        return 0;
+    }
+    if (src->val->kind != CONFIG_BOOL) return wrong_type(k, "true or false", src->val, err, err_len);
+    *out = src->val->boolean;
+    return 0;
+}
+
 static int apply(molt_options *o, key_id k, const source *src, char *err, size_t err_len) {
     int64_t v = 0;
     switch (k) {
@@ -331,6 +353,12 @@ static int apply(molt_options *o, key_id k, const source *src, char *err, size_t
     case K_TLS_CA:
         o->tls_requested = 1;
         return get_string(k, src, o->tls_ca, sizeof(o->tls_ca), err, err_len);
+    case K_ENABLE_SHUTDOWN:
+        return get_bool(k, src, &o->enable_shutdown, err, err_len);
+    case K_IDLE_TIMEOUT:
+        if (get_int(k, src, &v, err, err_len) != 0) return -1;
+        o->idle_timeout = (int)v;
+        return 0;
     case K_COUNT:
         break;
     }
@@ -376,8 +404,30 @@ static key_id flag_key(int c) {
     case OPT_TLS_CERT: return K_TLS_CERT;
     case OPT_TLS_KEY: return K_TLS_KEY;
     case OPT_TLS_CA: return K_TLS_CA;
+    case 'A': return K_ENABLE_SHUTDOWN;
+    case OPT_IDLE_TIMEOUT: return K_IDLE_TIMEOUT;
     default: return K_COUNT;
     }
+}
+
+/* memcached's -o: comma-separated name=value settings; molt knows
+ * idle_timeout. */
+static int apply_extended(molt_options *o, const char *list, int *item_size_set, char *err,
+                          size_t err_len) {
+    char copy[256];
+    if (strlen(list) >= sizeof(copy)) return fail(err, err_len, "-o argument too long");
+    snprintf(copy, sizeof(copy), "%s", list);
+    char *save = NULL;
+    for (char *opt = strtok_r(copy, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(opt, '=');
+        if (eq == NULL || strncmp(opt, "idle_timeout", (size_t)(eq - opt)) != 0 ||
+            eq - opt != 12)
+            return fail(err, err_len, "unknown -o setting '%s' (molt knows idle_timeout=N)",
+                        opt);
+        source src = {eq + 1, NULL, item_size_set};
+        if (apply(o, K_IDLE_TIMEOUT, &src, err, err_len) != 0) return -1;
+    }
+    return 0;
 }
 
 #define FAIL(...)                              \
@@ -407,6 +457,9 @@ options_action options_parse(molt_options *o, int argc, char **argv,
         {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
         {"tls-key", required_argument, NULL, OPT_TLS_KEY},
         {"tls-ca", required_argument, NULL, OPT_TLS_CA},
+        {"enable-shutdown", no_argument, NULL, 'A'},
+        {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+        {"extended", required_argument, NULL, 'o'},
         {"config", required_argument, NULL, OPT_CONFIG},
         {"print-config", no_argument, NULL, OPT_PRINT_CONFIG},
         {"verbose", no_argument, NULL, 'v'},
@@ -414,7 +467,7 @@ options_action options_parse(molt_options *o, int argc, char **argv,
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    static const char shortopts[] = ":p:l:m:t:c:I:f:U:vhV";
+    static const char shortopts[] = ":p:l:m:t:c:I:f:U:o:AvhV";
     int item_size_set = 0, print_config = 0, verbose_flags = 0;
     opterr = 0;
     for (int pass = 0; pass < 2; pass++) {
@@ -425,8 +478,11 @@ options_action options_parse(molt_options *o, int argc, char **argv,
             key_id k = flag_key(c);
             if (pass == 1) {
                 if (k != K_COUNT) {
-                    source src = {optarg, NULL, &item_size_set};
+                    source src = {c == 'A' ? "true" : optarg, NULL, &item_size_set};
                     if (apply(o, k, &src, err, err_len) != 0) return OPTIONS_ERROR;
+                } else if (c == 'o') {
+                    if (apply_extended(o, optarg, &item_size_set, err, err_len) != 0)
+                        return OPTIONS_ERROR;
                 } else if (c == 'v') {
                     verbose_flags++;
                 }
@@ -534,6 +590,8 @@ int options_to_toml(const molt_options *o, char *out, size_t len) {
     rc |= put(out, len, &pos, "admin_port = %d\n", o->admin_port);
     rc |= put_str(out, len, &pos, "admin_listen", o->admin_listen);
     rc |= put(out, len, &pos, "verbosity = %d\n", o->verbose);
+    rc |= put(out, len, &pos, "enable_shutdown = %s\n", o->enable_shutdown ? "true" : "false");
+    rc |= put(out, len, &pos, "idle_timeout = %d\n", o->idle_timeout);
     if (o->tls_requested) {
         rc |= put(out, len, &pos, "\n[tls]\n");
         if (o->tls_cert[0]) rc |= put_str(out, len, &pos, "cert", o->tls_cert);

@@ -31,6 +31,8 @@ typedef struct molt_options {
     char tls_key[MOLT_PATH_MAX];
     char tls_ca[MOLT_PATH_MAX];
     int tls_requested;
+    int enable_shutdown;    /* -A: the shutdown command is allowed */
+    int idle_timeout;       /* seconds; 0: idle connections stay open */
     char config_path[MOLT_PATH_MAX]; /* "" when no --config */
 } molt_options;
 

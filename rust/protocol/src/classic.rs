@@ -9,7 +9,7 @@ use crate::parse::{
 };
 use crate::session::{long_line_allowed, State};
 use crate::store::run_store;
-use crate::{Certs, Counter, Host, Output, Report, VERSION_REPLY};
+use crate::{Certs, Counter, Host, Output, Report, VERSION_REPLY, WATCH_FETCHERS};
 use storage::{ItemInfo, Storage, KEY_MAX};
 
 /// A key too long: take back the values written since `mark` (bytes
@@ -86,6 +86,9 @@ fn run_get<S: Storage, H: Host>(
             return true;
         }
         x.count_read(touch, r.is_ok());
+        if x.watching & WATCH_FETCHERS != 0 {
+            x.watch_get(key, r.is_ok());
+        }
         pos = at + klen;
         served += 1;
     }
@@ -149,6 +152,20 @@ fn run_refresh_certs<S: Storage, H: Host>(x: &mut Exec<'_, S, H>) {
     }
 }
 
+/// memcached's shutdown (allowed with -A): the connection closes without a
+/// reply, and the server stops. Like memcached, replies queued in the same
+/// read are lost (hang_up keeps what memcached would have flushed).
+fn run_shutdown<S: Storage, H: Host>(x: &mut Exec<'_, S, H>, mode: Option<bool>) {
+    if !x.host.shutdown_enabled() {
+        x.reply_line("ERROR: shutdown not enabled");
+    } else if let Some(graceful) = mode {
+        x.host.shutdown(graceful);
+        x.hang_up();
+    } else {
+        x.reply_line("CLIENT_ERROR invalid shutdown mode");
+    }
+}
+
 /// Run a parsed classic line. False when it paused for output and must run
 /// again on the same line later. Inline: its one caller hands it the parsed
 /// request straight from the parser.
@@ -209,6 +226,13 @@ pub fn classic_run<S: Storage, H: Host>(
         Request::Quit => x.close = true,
         Request::Stats { group } => run_stats(x, group),
         Request::RefreshCerts => run_refresh_certs(x),
+        Request::Shutdown { mode } => run_shutdown(x, mode),
+        Request::Watch { events } => {
+            if x.run_watch(events) {
+                st.watching = true;
+                x.close = true; // ends the request loop; session.rs keeps it open
+            }
+        }
         Request::Metadump { classes } => return crate::crawler::metadump_run(x, st, classes),
         Request::Meta => crate::meta::meta_run(x, st, line, keybuf),
         Request::Unknown | Request::Error(_) => {

@@ -20,6 +20,8 @@ pub struct Exec<'a, S: Storage, H: Host> {
     pub close: bool,
     /// Output memcached would have sent already: what a hang-up keeps.
     pub kept: usize,
+    /// The watch kinds wanted (`WATCH_*`), read once per call.
+    pub watching: u32,
 }
 
 /// What a storage outcome answers in each operation.

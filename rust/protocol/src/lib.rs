@@ -29,6 +29,7 @@ pub mod num;
 mod parse;
 mod session;
 mod store;
+mod watch;
 
 pub use session::Session;
 
@@ -136,6 +137,36 @@ pub enum Certs {
     Failed(usize),
 }
 
+/// `watch`'s event kinds, as bits (protocol.h `molt_watch_event`):
+/// memcached's item_get lines.
+pub const WATCH_FETCHERS: u32 = 1;
+/// item_store lines.
+pub const WATCH_MUTATIONS: u32 = 2;
+/// eviction lines.
+pub const WATCH_EVICTIONS: u32 = 4;
+/// The kinds memcached has and molt accepts without producing lines.
+pub const WATCH_OTHER: u32 = 8;
+
+/// One `watch` event as the protocol reports it (protocol.h
+/// `molt_watch_item`; the host adds ts, gid, cfd).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WatchItem<'a> {
+    /// The key.
+    pub key: &'a [u8],
+    /// Fetchers: 0 not found, 1 found; mutations: memcached's store
+    /// status, 0 not stored, 1 stored, 2 exists, 3 not found.
+    pub status: u32,
+    /// Mutations: memcached's command, 1 add, 2 set, 3 replace, 4 append,
+    /// 5 prepend, 6 cas.
+    pub cmd: u32,
+    /// Mutations: absolute unix seconds, 0 = never.
+    pub exptime: i64,
+    /// memcached's slab class of the item (0 on a miss).
+    pub clsid: u32,
+    /// Value bytes (0 on a miss).
+    pub size: u64,
+}
+
 /// What belongs to the server rather than to a connection (protocol.h
 /// `molt_protocol_host`, plus the worker's counters).
 pub trait Host {
@@ -153,6 +184,19 @@ pub trait Host {
     fn refresh_certs(&mut self, err: &mut [u8]) -> Certs;
     /// Add `n` to a counter.
     fn count(&mut self, which: Counter, n: u64);
+    /// Whether the server allows `shutdown` (memcached's -A).
+    fn shutdown_enabled(&mut self) -> bool;
+    /// `shutdown [graceful]` when enabled; the connection then closes
+    /// without a reply.
+    fn shutdown(&mut self, graceful: bool);
+    /// The `WATCH_*` bits some watcher wants; 0 while nobody watches. Read
+    /// once per process call.
+    fn watching(&self) -> u32;
+    /// `watch <events>`: the connection becomes a watcher; false when the
+    /// server has no room for another.
+    fn watch(&mut self, events: u32) -> bool;
+    /// Report one event of kind `event` (a single bit).
+    fn watch_log(&mut self, event: u32, item: &WatchItem<'_>);
 }
 
 /// Everything one call may use besides the session, the input and the

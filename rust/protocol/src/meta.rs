@@ -13,16 +13,12 @@ use crate::meta_parse::{meta_parse, MetaRequest};
 use crate::parse::{absolute_exptime, MC_READ_BUFFER};
 use crate::session::State;
 use crate::store::{store_fits, PendingMeta};
-use crate::{Counter, Host, Output};
+use crate::watch::mc_class;
+use crate::{Counter, Host, Output, WATCH_FETCHERS};
 use storage::{
     item_size, ArithOptions, DeleteOptions, Error, GetOptions, ItemInfo, Storage, StoreCommand,
     StoreMode, StoreOptions, KEY_MAX,
 };
-
-/// memcached's smallest slab chunk (its 48-byte item header plus 48
-/// bytes) and its most classes: what me's cls= counts in.
-const ME_FIRST_CHUNK: usize = 96;
-const ME_CLASSES_MAX: u32 = 63;
 
 /// What a meta reply echoes whatever the outcome: O and k.
 pub struct Echo<'a> {
@@ -135,7 +131,10 @@ fn meta_get<S: Storage, H: Host>(x: &mut Exec<'_, S, H>, m: &MetaRequest<'_>) {
     };
     let echo = Echo::of(m);
     let (out, line) = (&mut *x.out, &mut *x.line);
+    // of the value read, for watch
+    let read = std::cell::Cell::new(None);
     let sink = |info: &ItemInfo, value: &[u8]| {
+        read.set(Some((info.flags, value.len())));
         let values = Values {
             size: Some(value.len() as u64),
             ttl: Some(ttl_left(info.exptime, now)),
@@ -164,6 +163,13 @@ fn meta_get<S: Storage, H: Host>(x: &mut Exec<'_, S, H>, m: &MetaRequest<'_>) {
         }
     };
     let r = x.storage.meta_get(m.key, now, &g, sink);
+    if x.watching & WATCH_FETCHERS != 0 && r != Ok(false) {
+        let found = match &r {
+            Ok(_) => read.get(),
+            Err(_) => None,
+        };
+        x.watch_fetch(m.key, found);
+    }
     match r {
         Ok(false) => {
             x.reply_line("SERVER_ERROR out of memory writing get response");
@@ -212,8 +218,13 @@ fn meta_set<S: Storage, H: Host>(x: &mut Exec<'_, S, H>, st: &mut State, m: &Met
         ..StoreOptions::default()
     };
     // As memcached: C turns set/replace into a cas (I then lets an older
-    // cas store a stale value), append/prepend check it, add ignores it.
-    if let Some(cas) = m.cas.filter(|_| mode != StoreMode::Add) {
+    // cas store a stale value), append/prepend check it unless it is 0
+    // (memcached's "no cas"), add ignores it.
+    let appends = matches!(mode, StoreMode::Append | StoreMode::Prepend);
+    if let Some(cas) = m
+        .cas
+        .filter(|&c| mode != StoreMode::Add && !(appends && c == 0))
+    {
         opts.compare_cas = Some(cas);
         opts.invalidate = m.invalidate && matches!(mode, StoreMode::Set | StoreMode::Replace);
     }
@@ -261,7 +272,8 @@ fn meta_delete<S: Storage, H: Host>(x: &mut Exec<'_, S, H>, m: &MetaRequest<'_>)
 fn meta_arith<S: Storage, H: Host>(x: &mut Exec<'_, S, H>, m: &MetaRequest<'_>) {
     let now = x.now;
     let a = ArithOptions {
-        compare_cas: m.cas,
+        // memcached's arithmetic takes cas 0 as "no compare"
+        compare_cas: m.cas.filter(|&c| c != 0),
         new_cas: m.new_cas,
         vivify: m.vivify.map(|t| abs(t, now)),
         initial: m.initial,
@@ -297,34 +309,6 @@ fn meta_arith<S: Storage, H: Host>(x: &mut Exec<'_, S, H>, m: &MetaRequest<'_>) 
         line.push(&num[..nlen]).crlf();
     }
     x.reply_scratch();
-}
-
-/// A slab class number for me's cls=: memcached's classes, from its
-/// smallest chunk growing by the configured factor.
-fn me_class(size: usize, factor: f64) -> u32 {
-    let mut cls = 1;
-    let mut chunk = ME_FIRST_CHUNK;
-    while size > chunk && cls < ME_CLASSES_MAX {
-        chunk = chunk_size_next(chunk, usize::MAX / 2, factor);
-        if chunk == 0 {
-            break;
-        }
-        cls += 1;
-    }
-    cls
-}
-
-/// c-core/src/util/chunk_size.c: size * factor rounded up to 8 bytes, at
-/// least 8 more; a factor below 1.01 (or NaN) counts as 1.25; 0 past limit.
-fn chunk_size_next(size: usize, limit: usize, factor: f64) -> usize {
-    let factor = if factor >= 1.01 { factor } else { 1.25 };
-    let next = size as f64 * factor;
-    // also NaN and infinity
-    if next.partial_cmp(&(limit as f64)) != Some(std::cmp::Ordering::Less) && next != limit as f64 {
-        return 0;
-    }
-    let aligned = ((next as usize) + 7) & !7;
-    aligned.max(size + 8)
 }
 
 fn meta_debug<S: Storage, H: Host>(x: &mut Exec<'_, S, H>, m: &MetaRequest<'_>) {
@@ -365,7 +349,7 @@ fn meta_debug<S: Storage, H: Host>(x: &mut Exec<'_, S, H>, m: &MetaRequest<'_>) 
         b" fetch=no"
     });
     line.push(b" cls=")
-        .u64(u64::from(me_class(size, x.limits.growth_factor)));
+        .u64(u64::from(mc_class(size, x.limits.growth_factor)));
     line.push(b" size=").u64(size as u64).crlf();
     x.reply_scratch();
 }

@@ -101,6 +101,7 @@ fn parse_flags<'a>(
     m.delta = 1;
     m.key = key;
     let mut keybuf = Some(keybuf);
+    let mut last_ttl_flag = 0u8; // b'N' or b'T', whichever came last
     for &t in f {
         let ch = t[0];
         if ch >= 127 || seen[ch as usize] {
@@ -119,8 +120,14 @@ fn parse_flags<'a>(
                 m.key = &buf[..n];
                 m.key_binary = true;
             }
-            b'N' => ttl_flag(t, &mut m.vivify, &mut err, &mut bad),
-            b'T' => ttl_flag(t, &mut m.touch, &mut err, &mut bad),
+            b'N' => {
+                ttl_flag(t, &mut m.vivify, &mut err, &mut bad);
+                last_ttl_flag = b'N';
+            }
+            b'T' => {
+                ttl_flag(t, &mut m.touch, &mut err, &mut bad);
+                last_ttl_flag = b'T';
+            }
             b'R' => ttl_flag(t, &mut m.recache, &mut err, &mut bad),
             b'v' => m.value = true,
             b'u' => m.no_update = true,
@@ -176,6 +183,14 @@ fn parse_flags<'a>(
             b'P' | b'L' => {}
             _ => return Some("CLIENT_ERROR invalid flag"),
         }
+    }
+    // memcached keeps one exptime for N and T: the later flag's TTL both
+    // vivifies and touches (mg k N1000 T-1 creates an item that is already
+    // expired).
+    if let (Some(vivify), Some(touch)) = (m.vivify, m.touch) {
+        let ttl = if last_ttl_flag == b'N' { vivify } else { touch };
+        m.vivify = Some(ttl);
+        m.touch = Some(ttl);
     }
     bad.then_some(err)
 }

@@ -130,6 +130,15 @@ pub enum Request<'a> {
     Metadump {
         classes: u64,
     },
+    /// shutdown [graceful]: Some(graceful), None for a mode memcached does
+    /// not know (judged when it runs: it answers that only when enabled).
+    Shutdown {
+        mode: Option<bool>,
+    },
+    /// watch [kinds]: the `WATCH_*` bits, 0 for a kind it does not know.
+    Watch {
+        events: u32,
+    },
     Meta,
 }
 
@@ -399,6 +408,7 @@ enum Kind {
     Stats,
     RefreshCerts,
     LruCrawler,
+    Shutdown,
 }
 
 fn parse_tokens<'a>(line: &'a [u8], word: &[u8], noreply: &mut bool) -> Request<'a> {
@@ -420,6 +430,9 @@ fn parse_tokens<'a>(line: &'a [u8], word: &[u8], noreply: &mut bool) -> Request<
         b"stats" => Kind::Stats,
         b"refresh_certs" => Kind::RefreshCerts,
         b"lru_crawler" => Kind::LruCrawler,
+        b"shutdown" => Kind::Shutdown,
+        // its own token limit
+        b"watch" => return crate::watch::parse_watch(line, noreply),
         _ => return Request::Unknown,
     };
     let mut t: [&[u8]; MAX_TOKENS] = [b""; MAX_TOKENS];
@@ -434,6 +447,13 @@ fn parse_tokens<'a>(line: &'a [u8], word: &[u8], noreply: &mut bool) -> Request<
         Kind::Stats => parse_stats(&t, n),
         Kind::RefreshCerts => parse_refresh_certs(&t, n, noreply),
         Kind::LruCrawler => parse_lru_crawler(&t, n),
+        Kind::Shutdown => Request::Shutdown {
+            mode: match (n, t[1]) {
+                (1, _) => Some(false),
+                (2, b"graceful") => Some(true),
+                _ => None,
+            },
+        },
         Kind::Version => Request::Version,
         Kind::Quit => Request::Quit,
     }

@@ -48,6 +48,8 @@ pub struct State {
     pub pending: Pending,
     /// A metadump paused for output, and where it continues.
     pub dump: Option<WalkCursor>,
+    /// After `watch`: input is ignored (memcached).
+    pub watching: bool,
 }
 
 /// One connection's protocol state. Created once per connection; its
@@ -75,6 +77,7 @@ impl Session {
                 want_data: false,
                 pending: Pending::new(),
                 dump: None,
+                watching: false,
             },
             line: Line::new(),
             keybuf: [0; KEY_MAX],
@@ -92,6 +95,8 @@ impl Session {
     ) -> (Status, Progress) {
         let st = &mut self.state;
         let kept = out.queued();
+        // the one cost of watch per call
+        let watching = ctx.host.watching();
         let mut x = Exec {
             storage: ctx.storage,
             host: ctx.host,
@@ -102,7 +107,16 @@ impl Session {
             noreply: false,
             close: false,
             kept,
+            watching,
         };
+        // a log stream (after `watch`): memcached reads no more commands
+        if st.watching {
+            let progress = Progress {
+                consumed: input.len(),
+                need: 0,
+            };
+            return (Status::More, progress);
+        }
         // A block awaited since an earlier call: memcached reads the rest
         // of it straight from the socket, finds its buffer empty after it
         // and flushes; so does it after a block too big for its buffer.
@@ -181,6 +195,12 @@ impl Session {
             }
             st.scanned = 0;
             pos += line_end + 1;
+        }
+        if x.close && st.watching {
+            // the line was `watch` (it ends the loop as a close would): the
+            // rest is not read as commands, the connection stays open
+            pos = input.len();
+            x.close = false;
         }
         if x.close {
             status = Status::Close;

@@ -7,7 +7,7 @@ use crate::exec::{Exec, Op};
 use crate::meta::{put_echo, Echo, Values};
 use crate::meta_parse::{OPAQUE_MAX, RET_MAX};
 use crate::session::State;
-use crate::{Counter, Host};
+use crate::{Counter, Host, WATCH_MUTATIONS};
 use storage::{item_size, Error, Storage, StoreCommand, StoreMode, StoreOptions, KEY_MAX};
 
 /// What an ms needs besides the classic fields, copied out of its line
@@ -146,7 +146,11 @@ pub fn store_complete<S: Storage, H: Host>(x: &mut Exec<'_, S, H>, st: &State, d
         let r = x
             .storage
             .store(p.cmd, key, value, p.flags, p.exptime, x.now);
-        count_store(x, &r, matches!(p.cmd, StoreCommand::Cas(_)));
+        let cas_mode = matches!(p.cmd, StoreCommand::Cas(_));
+        count_store(x, &r, cas_mode);
+        if x.watching & WATCH_MUTATIONS != 0 {
+            x.watch_store(&r, p.cmd, cas_mode, key, p.flags, p.exptime, value_len);
+        }
         x.reply_status(r.map(|_| ()), op_of(p.cmd));
         return;
     };
@@ -158,6 +162,9 @@ pub fn store_complete<S: Storage, H: Host>(x: &mut Exec<'_, S, H>, st: &State, d
     let cas_mode =
         m.opts.compare_cas.is_some() && matches!(mode, StoreMode::Set | StoreMode::Replace);
     count_store(x, &r, cas_mode);
+    if x.watching & WATCH_MUTATIONS != 0 {
+        x.watch_store(&r, p.cmd, cas_mode, key, p.flags, p.exptime, value_len);
+    }
     if r.is_ok() && m.quiet {
         return;
     }

@@ -5,6 +5,7 @@
 
 use protocol::{
     Certs, Counter, Ctx, Host, Limits, Output, Progress, Report, Session, Status, VecOutput,
+    WatchItem,
 };
 use seg::{Seg, SegConfig};
 
@@ -12,6 +13,11 @@ use seg::{Seg, SegConfig};
 struct TestHost {
     counters: [u64; 20],
     verbosity: Option<u32>,
+    shutdown_enabled: bool,
+    shutdowns: Vec<bool>,
+    watching: u32,
+    watches: Vec<u32>,
+    events: Vec<String>,
 }
 
 impl Host for TestHost {
@@ -46,6 +52,30 @@ impl Host for TestHost {
     }
     fn count(&mut self, which: Counter, n: u64) {
         self.counters[which as usize] += n;
+    }
+    fn shutdown_enabled(&mut self) -> bool {
+        self.shutdown_enabled
+    }
+    fn shutdown(&mut self, graceful: bool) {
+        self.shutdowns.push(graceful);
+    }
+    fn watching(&self) -> u32 {
+        self.watching
+    }
+    fn watch(&mut self, events: u32) -> bool {
+        self.watches.push(events);
+        true
+    }
+    fn watch_log(&mut self, event: u32, it: &WatchItem<'_>) {
+        self.events.push(format!(
+            "{event} {} {} {} {} {} {}",
+            String::from_utf8_lossy(it.key),
+            it.status,
+            it.cmd,
+            it.exptime,
+            it.clsid,
+            it.size
+        ));
     }
 }
 
@@ -339,5 +369,80 @@ fn an_output_limit_refusal_closes() {
     assert_eq!(
         out.bytes,
         b"SERVER_ERROR out of memory writing get response\r\n"
+    );
+}
+
+#[test]
+fn shutdown_answers_as_memcached_and_hangs_up_when_enabled() {
+    let mut srv = Server::new();
+    assert_eq!(
+        srv.feed(b"shutdown\r\nshutdown graceful noreply\r\n", &[]),
+        (
+            b"ERROR: shutdown not enabled\r\nERROR: shutdown not enabled\r\n".to_vec(),
+            false
+        )
+    );
+    srv.host.shutdown_enabled = true;
+    assert_eq!(
+        srv.feed(b"shutdown now\r\n", &[]),
+        (b"CLIENT_ERROR invalid shutdown mode\r\n".to_vec(), false)
+    );
+    // the reply queued in the same read is lost with the connection
+    assert_eq!(
+        srv.feed(b"version\r\nshutdown graceful\r\nversion\r\n", &[]),
+        (Vec::new(), true)
+    );
+    assert_eq!(srv.host.shutdowns, vec![true]);
+}
+
+#[test]
+fn watch_takes_over_the_connection_and_events_are_reported() {
+    let mut srv = Server::new();
+    assert_eq!(
+        srv.feed(b"watch bogus\r\nversion\r\nwatch\r\n", &[]),
+        (
+            b"ERROR\r\nVERSION 1.6.0-molt-0.1.0\r\nERROR cannot pipeline other commands before watch\r\n"
+                .to_vec(),
+            false
+        )
+    );
+    assert_eq!(
+        srv.feed(b"watch mutations fetchers\r\nversion\r\n", &[14]),
+        (b"OK\r\n".to_vec(), false)
+    );
+    assert_eq!(srv.host.watches, vec![3]);
+    srv.host.watching = 3;
+    srv.whole(b"set k 7 0 2\r\nhi\r\nget k nope\r\nmg k v\r\n");
+    assert_eq!(
+        srv.host.events,
+        vec![
+            "2 k 1 2 0 1 2".to_string(),
+            "1 k 1 0 0 1 2".to_string(),
+            "1 nope 0 0 0 0 0".to_string(),
+            "1 k 1 0 0 1 2".to_string(),
+        ]
+    );
+}
+
+#[test]
+fn meta_ttl_takes_the_later_of_n_and_t_and_cas_0_means_no_compare() {
+    let got = ask(concat!(
+        "mg k N1000 T-1 v\r\n",
+        "mg k v\r\n",
+        "set n 0 0 1\r\n5\r\n",
+        "ma n C0 v\r\n",
+        "ms n 1 C0 MA\r\n!\r\n",
+        "mg n v\r\n",
+    ));
+    assert_eq!(
+        got,
+        concat!(
+            "VA 0 W\r\n\r\n",
+            "EN\r\n",
+            "STORED\r\n",
+            "VA 1\r\n6\r\n",
+            "HD\r\n",
+            "VA 2\r\n6!\r\n",
+        )
     );
 }

@@ -80,6 +80,8 @@ pub(crate) struct Inner {
     pub merge_buf: Vec<crate::eviction::MergeItem>,
     /// Slot values of the old table's bucket being moved (table growth).
     pub drain_buf: Vec<u64>,
+    /// Told of each live item evicted (see [`crate::Seg::set_eviction_hook`]).
+    pub evict_hook: Option<storage::EvictionHook>,
 }
 
 impl Inner {
@@ -106,6 +108,7 @@ impl Inner {
             scratch: Vec::new(),
             merge_buf: Vec::new(),
             drain_buf: Vec::new(),
+            evict_hook: None,
         }
     }
 
@@ -555,6 +558,10 @@ impl Inner {
             let vexp = opts.vivify.ok_or(Error::NotFound)?;
             return self.arith_vivify(key, hash, now, vexp, opts);
         };
+        // memcached refuses an empty value before it compares the cas
+        if o.hdr.vlen == 0 {
+            return Err(Error::NonNumeric);
+        }
         let mut digits = [0u8; 20];
         if opts.compare_cas.is_some_and(|c| c != o.hdr.cas) {
             return Err(Error::Exists);
@@ -565,23 +572,37 @@ impl Inner {
         } else {
             v.saturating_sub(delta)
         };
-        let d = crate::num::format_u64(v, &mut digits);
+        let number = crate::num::format_u64(v, &mut digits);
+        // memcached rewrites a shorter number in place, padded with spaces
+        // to the old length ("10" decremented reads "9 ")
+        let mut padded = std::mem::take(&mut self.scratch);
+        padded.clear();
+        padded.extend_from_slice(number);
+        padded.resize(number.len().max(o.hdr.vlen as usize), b' ');
+        let d = &padded[..];
         let cas = self.cas_for(opts.new_cas);
         let exp = match opts.touch {
             None => Some(o.hdr.exptime),
             Some(t) => item::norm_exptime(t, now),
         };
         let reported = exp.map_or_else(|| opts.touch.unwrap_or(0), i64::from);
-        match exp {
+        let written = match exp {
             Some(exp) => {
                 let access = self.access_word(0, now);
-                if !self.replace_in_place(&o, d, exp, cas, access) {
-                    self.write_item(key, hash, d, &[], o.hdr.flags, exp, cas, access, Some(o), 0)?;
+                if self.replace_in_place(&o, d, exp, cas, access) {
+                    Ok(())
+                } else {
+                    self.write_item(key, hash, d, &[], o.hdr.flags, exp, cas, access, Some(o), 0)
                 }
             }
             // Touched into the past: the result is reported, then gone.
-            None => self.drop_touched(&o),
-        }
+            None => {
+                self.drop_touched(&o);
+                Ok(())
+            }
+        };
+        self.scratch = padded;
+        written?;
         self.took_cas(opts.new_cas);
         Ok(ArithResult {
             value: v,

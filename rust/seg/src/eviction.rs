@@ -154,6 +154,16 @@ impl Inner {
                         self.counters.evictions += 1;
                         self.counters.evicted_segment += 1;
                         evicted = true;
+                        if let Some(hook) = &self.evict_hook {
+                            hook(&storage::Evicted {
+                                key: &data[kstart..kstart + h.klen as usize],
+                                exptime: i64::from(h.exptime),
+                                last_access: self.time_base + i64::from(h.access & item::A_TIME),
+                                class_id: u32::from(self.segs.meta[id as usize].bucket) + 1,
+                                value_len: u64::from(h.vlen),
+                                fetched: h.access & item::A_FETCHED != 0,
+                            });
+                        }
                     } else {
                         self.counters.reclaimed(Gone::Segment, h.cas < flush_cas);
                     }
@@ -341,6 +351,17 @@ impl Inner {
                 if it.live {
                     self.counters.evictions += 1;
                     self.counters.evicted_merge += 1;
+                    if let Some(hook) = &self.evict_hook {
+                        let data = &self.segs.data[it.seg as usize];
+                        hook(&storage::Evicted {
+                            key: &data[off + hl..off + hl + klen],
+                            exptime: i64::from(h.exptime),
+                            last_access: self.time_base + i64::from(h.access & item::A_TIME),
+                            class_id: u32::from(self.segs.meta[it.seg as usize].bucket) + 1,
+                            value_len: vlen as u64,
+                            fetched: h.access & item::A_FETCHED != 0,
+                        });
+                    }
                 } else {
                     self.counters.reclaimed(Gone::Merge, it.flushed);
                 }

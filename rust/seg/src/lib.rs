@@ -104,6 +104,12 @@ fn check_key(key: &[u8]) -> Result<(), Error> {
 }
 
 impl Seg {
+    /// Have `hook` told of every live item evicted from now on (memcached's
+    /// `watch evictions`); it runs under the engine's lock.
+    pub fn set_eviction_hook(&self, hook: storage::EvictionHook) {
+        self.lock().evict_hook = Some(hook);
+    }
+
     /// Build an engine. `Invalid` for a memory limit below one minimum
     /// segment or an `item_size_max` above [`LARGEST_ITEM_SIZE_MAX`].
     pub fn new(cfg: SegConfig) -> Result<Seg, Error> {

@@ -297,6 +297,28 @@ pub struct WalkItem<'a> {
     pub fetched: bool,
 }
 
+/// A live item an engine removed to make room (storage.h
+/// `molt_evicted_item`; memcached's `watch evictions`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Evicted<'a> {
+    /// The key.
+    pub key: &'a [u8],
+    /// Absolute unix seconds, 0 = never.
+    pub exptime: i64,
+    /// Last access, unix seconds.
+    pub last_access: i64,
+    /// Its class, as in [`ClassRow::id`].
+    pub class_id: u32,
+    /// Value bytes.
+    pub value_len: u64,
+    /// Read at least once since stored.
+    pub fetched: bool,
+}
+
+/// Receives each evicted item, under the engine's lock (it must not call
+/// the engine).
+pub type EvictionHook = Box<dyn for<'k> Fn(&Evicted<'k>) + Send + Sync>;
+
 /// What [`Storage::classes`] hands each row to.
 pub type ClassFn<'a> = dyn FnMut(&ClassRow) + 'a;
 /// What [`Storage::walk`] hands each item to.

@@ -68,11 +68,15 @@ impl Target {
     }
 }
 
-/// Every target for the molt binary at `molt` (see `targets!()`).
-/// Adding a target is one line here. The `-rs` targets answer with the
-/// Rust protocol (`--protocol rust`), the others with the C one.
+/// Every target for the molt binary at `molt` (see `targets!()`;
+/// `MOLT_BIN` overrides it, e.g. a copy a long run keeps while cargo
+/// rebuilds target/release). Adding a target is one line here. The `-rs`
+/// targets answer with the Rust protocol (`--protocol rust`), the others
+/// with the C one.
 pub fn all(molt: &Path) -> Vec<Target> {
     const RUST: &[&str] = &["--protocol", "rust"];
+    let molt_bin = std::env::var_os("MOLT_BIN").filter(|p| !p.is_empty());
+    let molt = molt_bin.as_deref().map_or(molt, Path::new);
     vec![
         Target::new("molt-c", molt_c_program(), &[]),
         Target::new("molt-slab", molt, &["--storage", "slab"]),

@@ -113,6 +113,22 @@ void slab_pages_release(slab_engine *e) {
 
 /* ---- reclaim and evict within the class ---- */
 
+/* A live item is removed to make room: counted, and reported (storage.h). */
+static void note_eviction(slab_engine *e, slab_item *it) {
+    e->evictions++;
+    if (e->on_evict == NULL) return;
+    molt_evicted_item ev = {
+        .key = slab_item_key(it),
+        .key_len = it->nkey,
+        .exptime = it->exptime,
+        .last_access = it->atime,
+        .class_id = (uint32_t)it->clsid + 1,
+        .value_len = it->nbytes,
+        .fetched = (it->mflags & SLAB_META_FETCHED) != 0,
+    };
+    e->on_evict(e->on_evict_ctx, &ev);
+}
+
 static slab_item *take_from_lru(slab_engine *e, slab_class *c, int64_t now,
                                 const slab_item *protect) {
     slab_item *it = c->lru_tail;
@@ -126,7 +142,7 @@ static slab_item *take_from_lru(slab_engine *e, slab_class *c, int64_t now,
     it = c->lru_tail;
     if (it == protect && it != NULL) it = it->prev;
     if (it == NULL) return NULL;
-    if (slab_item_live(e, it, now)) e->evictions++;
+    if (slab_item_live(e, it, now)) note_eviction(e, it);
     else e->expired++;
     slab_item_unlink_nohv(e, it);
     return it;
@@ -151,7 +167,7 @@ static void page_empty(slab_engine *e, slab_page *p, int64_t now) {
     for (size_t i = 0; i < chunks; i++) {
         slab_item *it = (slab_item *)(p->mem + i * c->size);
         if (it->iflags & SLAB_ITEM_LINKED) {
-            if (slab_item_live(e, it, now)) e->evictions++;
+            if (slab_item_live(e, it, now)) note_eviction(e, it);
             else e->expired++;
             slab_item_unlink_nohv(e, it);
         } else if (it->iflags & SLAB_ITEM_FREE) {

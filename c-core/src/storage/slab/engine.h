@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "storage.h"
 #include "storage/slab/hash.h"
 #include "storage/slab/item.h"
 
@@ -46,6 +47,8 @@ typedef struct slab_engine {
     size_t page_size;
     uint32_t item_size_max;
     uint64_t memory_limit; /* as configured, for stats */
+    molt_evict_sink on_evict; /* storage.h: each evicted item, or NULL */
+    void *on_evict_ctx;
     size_t max_pages;
     slab_page *pages;
     size_t npages;

@@ -305,6 +305,11 @@ static molt_status slab_meta_arith(void *self, const uint8_t *key,
         }
         goto done;
     }
+    /* memcached refuses an empty value before it compares the cas */
+    if (old->nbytes == 0) {
+        rc = MOLT_NON_NUMERIC;
+        goto out;
+    }
     if (o->has_compare_cas && old->cas != o->compare_cas) {
         rc = MOLT_EXISTS;
         goto out;
@@ -329,8 +334,11 @@ static molt_status slab_meta_arith(void *self, const uint8_t *key,
         goto done;
     }
     slab_item *it = old;
-    if (n != old->nbytes) {
-        it = slab_alloc(e, slab_item_total(key_len, n), now, old);
+    /* memcached rewrites a shorter number in place, padded with spaces to
+     * the old length ("10" decremented reads "9 ") */
+    size_t len = n < old->nbytes ? old->nbytes : n;
+    if (len != old->nbytes) {
+        it = slab_alloc(e, slab_item_total(key_len, len), now, old);
         if (it == NULL) {
             rc = MOLT_NO_MEMORY;
             goto out;
@@ -339,8 +347,9 @@ static molt_status slab_meta_arith(void *self, const uint8_t *key,
     }
     /* A new version: fresh meta state, in place when the length allows. */
     res.cas = cas_take(e, o->has_new_cas, o->new_cas);
-    item_init(it, key_len, n, old->flags, exp, res.cas, now, 0);
+    item_init(it, key_len, len, old->flags, exp, res.cas, now, 0);
     memcpy(slab_item_value(it), digits, n);
+    memset(slab_item_value(it) + n, ' ', len - n);
     if (it != old) {
         slab_item_replace(e, old, it, hv);
         slab_free(e, old);
@@ -528,6 +537,8 @@ molt_status molt_slab_create(const molt_storage_config *cfg, void **self_out) {
     e->page_size = largest > SLAB_MIN_PAGE ? largest : SLAB_MIN_PAGE;
     e->item_size_max = item_max;
     e->memory_limit = cfg->memory_limit;
+    e->on_evict = cfg->on_evict;
+    e->on_evict_ctx = cfg->on_evict_ctx;
     uint64_t max_pages = cfg->memory_limit / e->page_size;
     if (max_pages > SIZE_MAX / e->page_size) max_pages = SIZE_MAX / e->page_size;
     e->max_pages = max_pages ? (size_t)max_pages : 1;
