@@ -176,9 +176,10 @@ impl OutBuf {
 
 impl Drop for OutBuf {
     fn drop(&mut self) {
-        // SAFETY: data is NULL or came from molt_buf_reserve's realloc, i.e.
-        // the C allocator, and is freed once here.
-        unsafe { libc::free(self.raw.data.cast()) }
+        // SAFETY: raw is this OutBuf's own molt_buf, grown only by
+        // molt_buf_reserve; molt_buf_release frees it with the allocator that
+        // allocated it, once, here.
+        unsafe { sys::molt_buf_release(&mut self.raw) }
     }
 }
 

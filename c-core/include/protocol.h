@@ -65,6 +65,10 @@ typedef struct molt_buf {
 int molt_buf_reserve(molt_buf *b, size_t want, size_t limit);
 /* Reserve and copy n bytes from p. Returns 0 or -1 as molt_buf_reserve. */
 int molt_buf_append(molt_buf *b, const void *p, size_t n, size_t limit);
+/* Free the memory molt_buf_reserve allocated and empty the buffer: the
+ * host's last call on a buffer it owns (the C allocator allocated it, so C
+ * frees it, also for a host written in Rust). */
+void molt_buf_release(molt_buf *b);
 
 /* ---- per-worker counters ------------------------------------------------ */
 
