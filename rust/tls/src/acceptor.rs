@@ -102,7 +102,8 @@ impl TlsAcceptor {
         TlsServerConfig::load(cert_path, key_path, client_ca_path).map(Self::new)
     }
 
-    /// Load new files and use them for new sessions. On failure the current
+    /// Load new files and use them for new sessions (with the current
+    /// configuration's crypto provider). On failure the current
     /// configuration stays in place and the error is returned.
     pub fn reload(
         &self,
@@ -110,7 +111,8 @@ impl TlsAcceptor {
         key_path: impl AsRef<Path>,
         client_ca_path: Option<impl AsRef<Path>>,
     ) -> Result<(), TlsError> {
-        match TlsServerConfig::load(cert_path, key_path, client_ca_path) {
+        let provider = self.config().provider();
+        match TlsServerConfig::load_with(provider, cert_path, key_path, client_ca_path) {
             Ok(cfg) => {
                 self.set_config(cfg);
                 Ok(())

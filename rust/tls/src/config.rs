@@ -14,7 +14,7 @@ use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{RootCertStore, ServerConfig};
 
 use crate::error::TlsError;
-use crate::provider::{crypto_provider, ticketer};
+use crate::provider::Provider;
 
 /// Entries in the server-side session cache (TLS 1.2 session IDs, and TLS
 /// 1.3 stateful resumption if tickets were ever off). Each entry is a few
@@ -33,6 +33,7 @@ pub const SESSION_CACHE_SIZE: usize = 4096;
 pub struct TlsServerConfig {
     inner: Arc<ServerConfig>,
     mutual: bool,
+    provider: Provider,
 }
 
 impl fmt::Debug for TlsServerConfig {
@@ -57,6 +58,17 @@ impl TlsServerConfig {
         key_path: impl AsRef<Path>,
         client_ca_path: Option<impl AsRef<Path>>,
     ) -> Result<Self, TlsError> {
+        Self::load_with(Provider::DEFAULT, cert_path, key_path, client_ca_path)
+    }
+
+    /// [`TlsServerConfig::load`] with the named crypto provider (an error
+    /// when this build does not have it).
+    pub fn load_with(
+        provider: Provider,
+        cert_path: impl AsRef<Path>,
+        key_path: impl AsRef<Path>,
+        client_ca_path: Option<impl AsRef<Path>>,
+    ) -> Result<Self, TlsError> {
         let cert_path = cert_path.as_ref();
         let key_path = key_path.as_ref();
         let cert_label = format!("tls cert file {}", cert_path.display());
@@ -73,6 +85,7 @@ impl TlsServerConfig {
             None => None,
         };
         build(
+            provider,
             (&cert_pem, &cert_label),
             (&key_pem, &key_label),
             ca.as_ref().map(|(b, l)| (b.as_slice(), l.as_str())),
@@ -88,6 +101,7 @@ impl TlsServerConfig {
         client_ca_pem: Option<&[u8]>,
     ) -> Result<Self, TlsError> {
         build(
+            Provider::DEFAULT,
             (cert_pem, "tls cert"),
             (key_pem, "tls key"),
             client_ca_pem.map(|b| (b, "tls client CA")),
@@ -97,6 +111,11 @@ impl TlsServerConfig {
     /// Whether client certificates are required and verified.
     pub fn is_mutual_tls(&self) -> bool {
         self.mutual
+    }
+
+    /// The crypto provider it was built with.
+    pub fn provider(&self) -> Provider {
+        self.provider
     }
 
     /// The underlying rustls configuration.
@@ -172,11 +191,17 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 fn build(
+    which: Provider,
     (cert_pem, cert_label): (&[u8], &str),
     (key_pem, key_label): (&[u8], &str),
     client_ca: Option<(&[u8], &str)>,
 ) -> Result<TlsServerConfig, TlsError> {
-    let provider: Arc<CryptoProvider> = crypto_provider();
+    let provider: Arc<CryptoProvider> = which.crypto().ok_or_else(|| {
+        TlsError::Config(format!(
+            "tls: crypto provider {} is not in this build",
+            which.name()
+        ))
+    })?;
     let cfg_err = |label: &str, what: String| TlsError::Config(format!("{label}: {what}"));
 
     // Certificate chain.
@@ -259,10 +284,12 @@ fn build(
     };
     let mut config = builder.with_cert_resolver(Arc::new(SingleCertAndKey::from(certified)));
     config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE_SIZE);
-    config.ticketer = ticketer()
+    config.ticketer = which
+        .ticketer()
         .map_err(|e| TlsError::Config(format!("tls: cannot create session ticketer: {e}")))?;
     Ok(TlsServerConfig {
         inner: Arc::new(config),
         mutual,
+        provider: which,
     })
 }

@@ -43,7 +43,7 @@ mod session;
 pub use acceptor::{TlsAcceptor, TlsStats, TlsStatsSnapshot};
 pub use config::{TlsServerConfig, SESSION_CACHE_SIZE};
 pub use error::TlsError;
-pub use provider::{crypto_provider, CRYPTO_PROVIDER};
+pub use provider::{crypto_provider, Provider, CRYPTO_PROVIDER};
 pub use session::{
     IoOutcome, Progress, TlsSession, TlsVersion, MAX_SOCKET_READS_PER_CALL, SEND_BUFFER_LIMIT,
 };

@@ -72,7 +72,9 @@ impl Target {
 /// `MOLT_BIN` overrides it, e.g. a copy a long run keeps while cargo
 /// rebuilds target/release). Adding a target is one line here. The `-rs`
 /// targets answer with the Rust protocol (`--protocol rust`), the others
-/// with the C one.
+/// with the C one. `molt-rs` is the all-Rust server (rust/server), built by
+/// cargo beside `molt` but in its own package, so `cargo test` does not
+/// build it: `cargo build --release --workspace` does.
 pub fn all(molt: &Path) -> Vec<Target> {
     const RUST: &[&str] = &["--protocol", "rust"];
     let molt_bin = std::env::var_os("MOLT_BIN").filter(|p| !p.is_empty());
@@ -90,7 +92,17 @@ pub fn all(molt: &Path) -> Vec<Target> {
         ),
         Target::new("molt-seg-rs", molt, &[RUST, &["--storage", "seg"]].concat()),
         Target::molt_tls("molt-seg-rs-tls", molt, RUST, "seg"),
+        Target::new("molt-rs", molt_rs_program(molt), &["--storage", "seg"]),
     ]
+}
+
+/// The all-Rust server: the sibling of the molt binary in use
+/// (`MOLT_RS_BIN` overrides it).
+fn molt_rs_program(molt: &Path) -> PathBuf {
+    match std::env::var_os("MOLT_RS_BIN") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => molt.with_file_name("molt-rs"),
+    }
 }
 
 /// `MOLT_TARGETS=name[,name]` keeps only those of `targets` (for suites
@@ -167,6 +179,14 @@ fn running_as_root() -> bool {
 
 /// Panics (with a hint to build) unless the target's binary exists.
 pub fn require_built(target: &Target) {
+    if !target.program.is_file() && target.name == "molt-rs" {
+        panic!(
+            "target molt-rs: binary {} does not exist; build it with \
+             `cargo build --release --workspace` (cargo test builds only the \
+             molt package's binaries)",
+            target.program.display()
+        );
+    }
     if !target.program.is_file() {
         panic!(
             "target {}: binary {} does not exist; run `make build` first \
