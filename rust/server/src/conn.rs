@@ -7,8 +7,7 @@
 //! up no new request is parsed, so a client that does not read its replies
 //! cannot make the server buffer without bound.
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::Shutdown;
+use std::io::{ErrorKind, Read};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -20,6 +19,7 @@ use protocol::{Ctx, Limits, Session, Status};
 use crate::buf::Buf;
 use crate::host::ConnHost;
 use crate::shared::{Shared, BYTES_READ, BYTES_WRITTEN};
+use crate::transport::{Got, Handshake, Transport};
 
 pub const BUF_INITIAL: usize = 16 * 1024;
 /// Buffers above this size go back to BUF_INITIAL when idle.
@@ -36,6 +36,9 @@ const READS_PER_TURN: usize = 4;
 const ROUNDS_PER_TURN: usize = 16;
 /// A watcher's output holds at most this much of its log at a time.
 const WATCH_OUT_MAX: usize = 64 * 1024;
+/// A TLS handshake not finished within this many seconds is dropped, so
+/// a client that stalls mid-handshake cannot hold a connection slot.
+pub const HANDSHAKE_TIMEOUT_S: i64 = 10;
 /// Reads of a lingering connection per turn.
 const LINGER_READS: usize = 64;
 
@@ -64,6 +67,10 @@ pub struct Conn {
     pub stream: TcpStream,
     pub token: Token,
     pub fd: i32,
+    transport: Transport,
+    /// A TLS handshake is under way (since `opened_at`).
+    pub handshaking: bool,
+    opened_at: i64,
     rbuf: Buf,
     wbuf: Buf,
     session: Session,
@@ -98,12 +105,22 @@ pub struct TurnCtx<'a> {
 }
 
 impl Conn {
-    pub fn new(stream: TcpStream, token: Token, fd: i32, item_size_max: u32, now: i64) -> Conn {
+    pub fn new(
+        stream: TcpStream,
+        token: Token,
+        fd: i32,
+        transport: Transport,
+        item_size_max: u32,
+        now: i64,
+    ) -> Conn {
         let item = item_size_max as usize;
         Conn {
             stream,
             token,
             fd,
+            handshaking: transport.is_tls(),
+            transport,
+            opened_at: now,
             rbuf: Buf::new(BUF_INITIAL, item + LINE_MAX + 2),
             wbuf: Buf::new(BUF_INITIAL, item + WBUF_HIGH + WBUF_SLACK),
             session: Session::new(),
@@ -127,32 +144,31 @@ impl Conn {
             if !self.rbuf.reserve(BUF_INITIAL) && self.rbuf.room().is_empty() {
                 return Ok(()); // full: the protocol decides (line too long)
             }
-            let room = self.rbuf.room();
-            let want = room.len();
-            match self.stream.read(room) {
-                Ok(0) => {
+            match self.transport.read(&mut self.stream, self.rbuf.room())? {
+                Got::Eof => {
                     self.peer_closed = true;
                     self.may_read = false;
                     return Ok(());
                 }
-                Ok(n) => {
+                Got::Bytes(n, drained) => {
                     self.rbuf.filled(n);
                     t.shared.workers[t.worker]
                         .counters
                         .add(BYTES_READ, n as u64);
-                    if n < want {
-                        // a short read emptied the socket: the next
-                        // arrival is a new edge
+                    if drained {
+                        // the socket is empty: the next arrival is a new
+                        // edge
                         self.may_read = false;
                         return Ok(());
                     }
                 }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                Got::WouldBlock => {
                     self.may_read = false;
                     return Ok(());
                 }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(_) => return Err(()),
+                // TLS wants to write first: writable interest is asked for
+                // by the flush that follows
+                Got::WantWrite => return Ok(()),
             }
         }
         Ok(())
@@ -161,20 +177,17 @@ impl Conn {
     /// Send what wbuf holds. Ok(true) when the socket refused more.
     fn flush_output(&mut self, t: &TurnCtx<'_>) -> Result<bool, ()> {
         while !self.wbuf.is_empty() {
-            match self.stream.write(self.wbuf.bytes()) {
-                Ok(0) => return Err(()),
-                Ok(n) => {
+            match self.transport.write(&mut self.stream, self.wbuf.bytes())? {
+                Some(n) => {
                     self.wbuf.consume(n);
                     t.shared.workers[t.worker]
                         .counters
                         .add(BYTES_WRITTEN, n as u64);
                 }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(true),
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(_) => return Err(()),
+                None => return Ok(true),
             }
         }
-        Ok(false)
+        self.transport.flush(&mut self.stream)
     }
 
     /// Hand the unconsumed input to the protocol and act on its answer.
@@ -211,7 +224,29 @@ impl Conn {
         if self.lingering {
             return self.linger_read();
         }
-        if self.may_read && !self.paused && !self.peer_closed && self.read_input(t).is_err() {
+        if self.handshaking {
+            match self.transport.handshake(&mut self.stream) {
+                Handshake::Done => {
+                    self.handshaking = false;
+                    self.may_read = true;
+                }
+                Handshake::WantRead => {
+                    return match self.want_writable(t.registry, false) {
+                        Ok(()) => After::Wait,
+                        Err(_) => After::Close,
+                    }
+                }
+                Handshake::WantWrite => {
+                    return match self.want_writable(t.registry, true) {
+                        Ok(()) => After::Wait,
+                        Err(_) => After::Close,
+                    }
+                }
+                Handshake::Failed => return After::Close,
+            }
+        }
+        let may_read = self.may_read || self.transport.pending() > 0;
+        if may_read && !self.paused && !self.peer_closed && self.read_input(t).is_err() {
             return After::Close;
         }
         let unparsed = self.rbuf.len();
@@ -256,7 +291,8 @@ impl Conn {
             return After::Close;
         }
         let wants_input = !self.paused && !self.close_after_write && !self.peer_closed;
-        if !blocked && (self.paused || watch_left || (wants_input && self.may_read)) {
+        let more_input = self.may_read || self.transport.pending() > 0;
+        if !blocked && (self.paused || watch_left || (wants_input && more_input)) {
             return After::Again;
         }
         After::Wait
@@ -299,18 +335,24 @@ impl Conn {
     fn linger(&mut self, t: &TurnCtx<'_>) -> After {
         self.lingering = true;
         self.rbuf.consume(self.rbuf.len());
-        let _ = self.stream.shutdown(Shutdown::Write);
+        self.transport.shutdown_write(&mut self.stream);
         if self.want_writable(t.registry, false).is_err() {
             return After::Close;
         }
         self.linger_read()
     }
 
+    /// A TLS handshake running past HANDSHAKE_TIMEOUT_S.
+    pub fn handshake_expired(&self, now: i64) -> bool {
+        self.handshaking && now - self.opened_at >= HANDSHAKE_TIMEOUT_S
+    }
+
     /// -o idle_timeout: whether it waited for a command longer than
     /// `timeout` seconds (memcached's rule: not while a data block is
     /// coming in or replies are going out, nor a watcher).
     pub fn idle_expired(&self, now: i64, timeout: i64) -> bool {
-        if self.draining
+        if self.handshaking
+            || self.draining
             || self.lingering
             || self.awaiting_block
             || self.paused
@@ -328,6 +370,9 @@ impl Conn {
     /// once the peer has seen everything.
     pub fn drain(&mut self, t: &TurnCtx<'_>) -> After {
         self.draining = true;
+        if self.handshaking {
+            return After::Close;
+        }
         if !self.peer_closed && !self.paused && self.read_input(t).is_err() {
             return After::Close;
         }

@@ -52,8 +52,18 @@ impl Host for ConnHost<'_> {
         log::setup(level.min(2));
     }
 
-    fn refresh_certs(&mut self, _err: &mut [u8]) -> Certs {
-        Certs::NoTls
+    fn refresh_certs(&mut self, err: &mut [u8]) -> Certs {
+        if self.shared.tls.is_none() {
+            return Certs::NoTls;
+        }
+        match self.shared.reload_certs() {
+            Ok(()) => Certs::Reloaded,
+            Err(e) => {
+                let n = e.len().min(err.len());
+                err[..n].copy_from_slice(&e.as_bytes()[..n]);
+                Certs::Failed(n)
+            }
+        }
     }
 
     #[inline]

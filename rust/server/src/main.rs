@@ -18,6 +18,7 @@ mod server;
 mod shared;
 mod signals;
 mod stats;
+mod transport;
 mod watch;
 mod worker;
 

@@ -73,7 +73,8 @@ pub fn render(s: &Shared) -> String {
     );
     let _ = writeln!(
         p.0,
-        "molt_info{{version=\"{VERSION}\",engine=\"seg\",transport=\"tcp\"}} 1"
+        "molt_info{{version=\"{VERSION}\",engine=\"seg\",transport=\"{}\"}} 1",
+        s.transport_name()
     );
     p.one(
         "molt_uptime_seconds",

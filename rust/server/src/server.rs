@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
+use molt_tls::{Provider, TlsAcceptor, TlsServerConfig};
 use seg::{Seg, SegConfig};
 
 use crate::admin::Admin;
@@ -59,8 +60,8 @@ fn refuse(o: &Settings) -> Option<String> {
             ))
         }
     }
-    if o.tls_requested {
-        return Some("TLS is not in molt-rs yet (use molt)".into());
+    if o.tls_requested && (o.tls_cert.is_empty() || o.tls_key.is_empty()) {
+        return Some("TLS needs both --tls-cert and --tls-key".into());
     }
     None
 }
@@ -105,7 +106,20 @@ pub fn run(o: Settings) -> i32 {
     }
 }
 
+/// The TLS acceptor of --tls-cert/--tls-key/--tls-ca, with graviola (the
+/// Rust-only provider) whatever else the build has.
+fn tls_acceptor(o: &Settings) -> Result<Option<TlsAcceptor>, String> {
+    if !o.tls_requested {
+        return Ok(None);
+    }
+    let ca = (!o.tls_ca.is_empty()).then_some(o.tls_ca.as_str());
+    TlsServerConfig::load_with(Provider::Graviola, &o.tls_cert, &o.tls_key, ca)
+        .map(|c| Some(TlsAcceptor::new(c)))
+        .map_err(|e| e.to_string())
+}
+
 fn start(o: Settings) -> Result<(), String> {
+    let tls = tls_acceptor(&o)?;
     let mut listener = listen(&o)?;
     let mut poll = Poll::new().map_err(|e| format!("cannot start: {e}"))?;
     let listener_waker =
@@ -159,6 +173,7 @@ fn start(o: Settings) -> Result<(), String> {
         workers,
         baseline: Mutex::new(Baseline::default()),
         watch,
+        tls,
         settings: o,
     });
     let mut threads = Vec::new();
@@ -188,9 +203,10 @@ fn start(o: Settings) -> Result<(), String> {
     };
     log!(
         Info,
-        "molt {VERSION} starting: listening on {}:{}, engine seg, transport tcp, protocol rust, memory limit {} MiB, {} threads, admin {admin_at}",
+        "molt {VERSION} starting: listening on {}:{}, engine seg, transport {}, protocol rust, memory limit {} MiB, {} threads, admin {admin_at}",
         o.listen,
         o.port,
+        shared.transport_name(),
         o.memory_mb,
         o.threads
     );
@@ -247,11 +263,15 @@ fn listen_loop(s: &Shared, poll: &mut Poll, listener: &TcpListener, signals: &mu
             match ev.token() {
                 LISTENER => retry = accept_all(s, listener, &mut next),
                 SIG_STOP => stop |= signals::take(&mut signals.stop) > 0,
-                // new connections would get fresh certificates; plain TCP
-                // has none to read
-                SIG_HUP if signals::take(&mut signals.hup) > 0 => {
-                    log!(Info, "SIGHUP: tcp certificates reloaded");
-                }
+                // new connections get fresh certificates, open ones keep
+                // theirs (plain TCP has none to read)
+                SIG_HUP if signals::take(&mut signals.hup) > 0 => match s.reload_certs() {
+                    Ok(()) => log!(Info, "SIGHUP: {} certificates reloaded", s.transport_name()),
+                    Err(e) => log!(
+                        Error,
+                        "SIGHUP: certificate reload failed, keeping the old ones: {e}"
+                    ),
+                },
                 _ => {}
             }
         }
@@ -276,8 +296,11 @@ fn accept_all(s: &Shared, listener: &TcpListener, next: &mut usize) -> bool {
             }
         };
         if s.curr_conns.load(Ordering::Relaxed) >= s.settings.max_conns {
-            // best effort: the socket is new, the short reply fits
-            let _ = stream.write(TOO_MANY_CONNS);
+            // best effort: the socket is new, the short reply fits; a
+            // TLS client must never get plaintext: closed without a word
+            if s.tls.is_none() {
+                let _ = stream.write(TOO_MANY_CONNS);
+            }
             drop(stream);
             s.rejected_conns.fetch_add(1, Ordering::Relaxed);
             refused += 1;

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use mio::net::TcpStream;
 use mio::Waker;
+use molt_tls::TlsAcceptor;
 use seg::Seg;
 
 use crate::latency::Latency;
@@ -127,6 +128,8 @@ pub struct Shared {
     pub workers: Vec<Arc<WorkerShared>>,
     pub baseline: Mutex<Baseline>,
     pub watch: Arc<Watch>,
+    /// With --tls-cert/--tls-key: every connection speaks TLS.
+    pub tls: Option<TlsAcceptor>,
 }
 
 /// A lock that keeps serving after a panic elsewhere (nothing guarded here
@@ -159,5 +162,27 @@ impl Shared {
 
     pub fn stop_mode(&self) -> u8 {
         self.stop_mode.load(Ordering::Acquire)
+    }
+
+    /// "tls" or "tcp".
+    pub fn transport_name(&self) -> &'static str {
+        if self.tls.is_some() {
+            "tls"
+        } else {
+            "tcp"
+        }
+    }
+
+    /// Read the certificate files again for new connections (SIGHUP,
+    /// `refresh_certs`); open connections keep theirs.
+    pub fn reload_certs(&self) -> Result<(), String> {
+        let Some(acceptor) = &self.tls else {
+            return Ok(());
+        };
+        let o = &self.settings;
+        let ca = (!o.tls_ca.is_empty()).then_some(o.tls_ca.as_str());
+        acceptor
+            .reload(&o.tls_cert, &o.tls_key, ca)
+            .map_err(|e| e.to_string())
     }
 }

@@ -140,7 +140,15 @@ pub fn general(s: &Shared, now: i64, out: &mut Buf) -> Report {
     s.storage.figures(now, &mut |f| {
         l.stat(f.name.to_str().unwrap_or("?"), f.value);
     });
-    l.stat("transport", "tcp");
+    l.stat("transport", s.transport_name());
+    if let Some(a) = &s.tls {
+        let t = a.stats().snapshot();
+        l.stat("tls_handshakes", t.handshakes);
+        l.stat("tls_handshake_errors", t.handshake_errors);
+        l.stat("tls_resumed_sessions", t.resumed);
+        l.stat("tls_cert_reloads", t.reloads);
+        l.stat("tls_cert_reload_errors", t.reload_errors);
+    }
     l.end(out)
 }
 

@@ -15,6 +15,7 @@ use mio::{Events, Interest, Poll, Token};
 use crate::conn::{After, Conn, TurnCtx};
 use crate::log::log;
 use crate::shared::{lock, ConnInfo, Shared, STOP_NOW};
+use crate::transport::Transport;
 
 /// The token of the worker's Waker (connections use their slot index).
 pub const WAKE: Token = Token(usize::MAX);
@@ -38,6 +39,7 @@ pub struct Worker {
     /// When poll last returned.
     wake: Instant,
     idle_sweep: i64,
+    handshake_sweep: i64,
     draining: bool,
 }
 
@@ -60,6 +62,7 @@ impl Worker {
             now: wall_seconds(),
             wake: Instant::now(),
             idle_sweep: 0,
+            handshake_sweep: 0,
             draining: false,
         }
     }
@@ -102,7 +105,10 @@ impl Worker {
     fn turn(&mut self, events: &mut Events, wait: Option<Duration>) -> usize {
         let idle_timeout = self.shared.settings.idle_timeout;
         let mut wait = wait;
-        if idle_timeout > 0 && wait.is_none_or(|w| w > Duration::from_secs(1)) {
+        // while handshakes are pending, wake at least once a second to
+        // expire the stalled ones
+        let sweep = idle_timeout > 0 || self.handshaking() > 0;
+        if sweep && wait.is_none_or(|w| w > Duration::from_secs(1)) {
             wait = Some(Duration::from_secs(1));
         }
         if !self.ready.is_empty() {
@@ -143,6 +149,10 @@ impl Worker {
             done += 1;
             self.run_conn(i);
         }
+        if self.now != self.handshake_sweep && self.handshaking() > 0 {
+            self.handshake_sweep = self.now;
+            self.expire_handshakes();
+        }
         if idle_timeout > 0 && self.now != self.idle_sweep && !self.draining {
             self.idle_sweep = self.now;
             self.expire_idle(idle_timeout);
@@ -167,6 +177,32 @@ impl Worker {
             if !c.deferred {
                 c.deferred = true;
                 self.ready.push(i);
+            }
+        }
+    }
+
+    /// Connections still in their TLS handshake.
+    fn handshaking(&self) -> usize {
+        if self.shared.tls.is_none() {
+            return 0;
+        }
+        self.conns
+            .iter()
+            .flatten()
+            .filter(|c| c.handshaking)
+            .count()
+    }
+
+    fn expire_handshakes(&mut self) {
+        for i in 0..self.conns.len() {
+            if self.conns[i]
+                .as_ref()
+                .is_some_and(|c| c.handshake_expired(self.now))
+            {
+                if let Some(a) = &self.shared.tls {
+                    a.stats().note_handshake_timeout();
+                }
+                self.close(i);
             }
         }
     }
@@ -247,10 +283,22 @@ impl Worker {
             self.free.push(i);
             return None;
         }
+        let transport = match &self.shared.tls {
+            None => Transport::plain(),
+            Some(a) => match a.accept() {
+                Ok(session) => Transport::tls(session),
+                Err(e) => {
+                    log!(Error, "cannot start a TLS session: {e}");
+                    let _ = self.poll.registry().deregister(&mut stream);
+                    self.free.push(i);
+                    return None;
+                }
+            },
+        };
         let fd = stream.as_raw_fd();
         let peer = stream.peer_addr().ok();
         let s = &self.shared.settings;
-        let c = Conn::new(stream, token, fd, s.item_size_max, self.now);
+        let c = Conn::new(stream, token, fd, transport, s.item_size_max, self.now);
         lock(&self.shared.workers[self.id].conns).insert(
             i,
             ConnInfo {

@@ -79,6 +79,7 @@ pub fn all(molt: &Path) -> Vec<Target> {
     const RUST: &[&str] = &["--protocol", "rust"];
     let molt_bin = std::env::var_os("MOLT_BIN").filter(|p| !p.is_empty());
     let molt = molt_bin.as_deref().map_or(molt, Path::new);
+    let molt_rs = molt_rs_program(molt);
     vec![
         Target::new("molt-c", molt_c_program(), &[]),
         Target::new("molt-slab", molt, &["--storage", "slab"]),
@@ -92,7 +93,8 @@ pub fn all(molt: &Path) -> Vec<Target> {
         ),
         Target::new("molt-seg-rs", molt, &[RUST, &["--storage", "seg"]].concat()),
         Target::molt_tls("molt-seg-rs-tls", molt, RUST, "seg"),
-        Target::new("molt-rs", molt_rs_program(molt), &["--storage", "seg"]),
+        Target::new("molt-rs", &molt_rs, &["--storage", "seg"]),
+        Target::molt_tls("molt-rs-tls", &molt_rs, &[], "seg"),
     ]
 }
 
@@ -179,11 +181,12 @@ fn running_as_root() -> bool {
 
 /// Panics (with a hint to build) unless the target's binary exists.
 pub fn require_built(target: &Target) {
-    if !target.program.is_file() && target.name == "molt-rs" {
+    if !target.program.is_file() && target.name.starts_with("molt-rs") {
         panic!(
-            "target molt-rs: binary {} does not exist; build it with \
+            "target {}: binary {} does not exist; build it with \
              `cargo build --release --workspace` (cargo test builds only the \
              molt package's binaries)",
+            target.name,
             target.program.display()
         );
     }
