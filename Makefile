@@ -40,7 +40,7 @@ run: build
 	$(MOLT) -l 127.0.0.1 -p $(PORT) $(ARGS)
 
 # ---- checks --------------------------------------------------------------
-test: deps test-deps build lint cargo-test memccapable bench-smoke tls-clients asan fuzz-smoke
+test: deps test-deps build lint cargo-test memccapable bench-smoke tls-clients asan fuzz-smoke no-cc
 	@echo "make test: all checks passed"
 
 lint:
@@ -57,6 +57,7 @@ memccapable: build
 	@sh scripts/memccapable.sh $(MOLT) --storage seg
 	@sh scripts/memccapable.sh $(MOLT) --protocol rust --storage slab
 	@sh scripts/memccapable.sh $(MOLT) --protocol rust --storage seg
+	@sh scripts/memccapable.sh target/release/molt-rs
 
 # molt-bench against a live server: JSON shape and zero wrong replies.
 bench-smoke: build
