@@ -1,5 +1,6 @@
 """`make ab-callgrind`: instructions per request only, for the plaintext molt
-targets (molt-c, molt slab, molt seg, and molt slab/seg with --protocol rust),
+targets (molt-c, molt slab, molt seg, molt slab/seg with --protocol rust, and
+the all-Rust molt-rs),
 with the full plan's request count.
 
 Callgrind counts instructions, not seconds, so one run per target is
@@ -25,7 +26,7 @@ from targets import MEMCACHED, ROOT, available_plaintext, snapshot_binaries
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", default=os.path.join(ROOT, "target/ab"))
-    ap.add_argument("--targets", default="molt-c,molt slab,molt seg,molt slab rs,molt seg rs",
+    ap.add_argument("--targets", default="molt-c,molt slab,molt seg,molt slab rs,molt seg rs,molt-rs",
                     help="comma-separated target names (see scripts/ab/targets.py)")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)

@@ -19,10 +19,12 @@ from typing import Callable
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 # `make build` output, copied to BIN_DIR when a run starts: a rebuild during
 # the run (the tree is shared) cannot change what is being measured.
-BUILT = {"molt-c": "target/c-only/molt-c", "molt": "target/release/molt", "molt-bench": "target/release/molt-bench"}
+BUILT = {"molt-c": "target/c-only/molt-c", "molt": "target/release/molt", "molt-rs": "target/release/molt-rs",
+         "molt-bench": "target/release/molt-bench"}
 BIN_DIR = os.path.join(ROOT, "target/ab/bin")
 MOLT_C = os.path.join(BIN_DIR, "molt-c")
 MOLT = os.path.join(BIN_DIR, "molt")
+MOLT_RS = os.path.join(BIN_DIR, "molt-rs")
 BENCH = os.path.join(BIN_DIR, "molt-bench")
 MEMCACHED = shutil.which("memcached") or "/usr/bin/memcached"
 
@@ -160,6 +162,10 @@ TARGETS: list[Target] = [
     # The same with the Rust protocol (--protocol rust), beside the C one.
     Target("molt slab rs", _molt(MOLT, "--protocol", "rust", "--storage", "slab"), _exists(MOLT), engine="slab"),
     Target("molt seg rs", _molt(MOLT, "--protocol", "rust", "--storage", "seg"), _exists(MOLT), engine="seg"),
+    # The all-Rust server (rust/server): seg and the Rust protocol only. No
+    # engine figure: nothing stands between protocol and engine to measure
+    # at (no storage.h entry points; the calls are inlined).
+    Target("molt-rs", _molt(MOLT_RS), _exists(MOLT_RS)),
     Target("memcached", _memcached(), _exists(MEMCACHED)),
     # TLS: both need a TLS-capable molt-bench (bench_args carry its TLS
     # options) and the test certificates (made on the availability check).
