@@ -82,7 +82,8 @@ fn default_is_silent_and_v_logs_start_up_and_shutdown() {
         signal(server.pid(), "-TERM");
         wait_exit(&mut server, Duration::from_secs(10));
         let lines = log_lines(&server.stderr_text());
-        let engine = if t.starts_with("molt-seg") {
+        // the engine flag is each target's last argument (molt-c: none)
+        let engine = if target.args.last().is_some_and(|a| a == "seg") {
             "seg"
         } else {
             "slab"
