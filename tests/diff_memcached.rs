@@ -63,6 +63,10 @@
 //! commands only, `expired`/`flushed` read `not_found`, append/prepend
 //! `size` is the data sent, eviction lines carry the engine's class ids).
 //!
+//! `molt_rs_replies_match_molt_c` runs the same machinery with molt-c as
+//! the reference and the all-Rust molt-rs as the target, over the same
+//! streams.
+//!
 //! Budget: DIFF_SECONDS per target (default 3 in `make test`) or
 //! DIFF_COMMANDS (commands per target; the run stops at whichever comes
 //! first when both are set), DIFF_SEED for another stream, MOLT_TARGETS to
@@ -538,17 +542,59 @@ fn replies_match_memcached() {
         eprintln!("diff_memcached: memcached not installed; skipped");
         return;
     };
+    let targets: Vec<Target> = molt_test_support::targets::selected_by_env(targets!())
+        .into_iter()
+        .filter(|t| !t.is_tls())
+        .collect();
+    let failures = diff_against(&mc, &targets, excluded);
+    assert!(
+        failures.is_empty(),
+        "replies differ from memcached 1.6.18:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// The all-Rust server against the all-C one: the same streams, the same
+/// exclusions (the time- and process-dependent replies among them), replies
+/// byte for byte after the same normalisation.
+#[test]
+fn molt_rs_replies_match_molt_c() {
+    let all = targets!();
+    let molt_c = all
+        .iter()
+        .find(|t| t.name == "molt-c")
+        .expect("molt-c target")
+        .clone();
+    let rs: Vec<Target> = molt_test_support::targets::selected_by_env(all)
+        .into_iter()
+        .filter(|t| t.name == "molt-rs")
+        .collect();
+    let failures = diff_against(&molt_c, &rs, excluded);
+    assert!(
+        failures.is_empty(),
+        "replies differ from molt-c:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// Feed every target the random streams `reference` gets (skipping those
+/// `exclude` names) and return the shrunk differences, one text each.
+fn diff_against(
+    reference: &Target,
+    targets: &[Target],
+    exclude: fn(&[Cmd]) -> bool,
+) -> Vec<String> {
     let seed: u64 = std::env::var("DIFF_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0x6d6f_6c74);
     let (time, max_commands) = budget();
-    let targets: Vec<Target> = molt_test_support::targets::selected_by_env(targets!())
-        .into_iter()
-        .filter(|t| !t.is_tls())
-        .collect();
-    let reference = Server::start(&mc, &settings());
     let mut failures = Vec::new();
+    if targets.is_empty() {
+        return failures;
+    }
+    let ref_name = reference.name;
+    let reference = Server::start(reference, &settings());
     // DIFF_KEEP_GOING=N: collect up to N differences instead of stopping at
     // the first (while fixing several at once).
     let keep_going: usize = std::env::var("DIFF_KEEP_GOING")
@@ -556,7 +602,7 @@ fn replies_match_memcached() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(1);
     for target in targets {
-        let server = Server::start(&target, &settings());
+        let server = Server::start(target, &settings());
         let mut r = Rng(seed);
         let start = Instant::now();
         let (mut commands, mut cases, mut skipped) = (0u64, 0u64, 0u64);
@@ -565,7 +611,7 @@ fn replies_match_memcached() {
             let cmds: Vec<Cmd> = (0..n).map(|_| command(&mut r)).collect();
             let bytes = stream_bytes(&cmds);
             let cut = cuts(&mut r, bytes.len());
-            if excluded(&cmds) {
+            if exclude(&cmds) {
                 skipped += 1;
                 continue;
             }
@@ -594,7 +640,7 @@ fn replies_match_memcached() {
                 ));
                 let _ = std::fs::write(&saved, stream_bytes(&d.cmds));
                 failures.push(format!(
-                    "{}: after {cases} cases (stream saved to {})\n  send:      {}\n  cut at:    {:?}\n  memcached: {}\n  {}: {}",
+                    "{}: after {cases} cases (stream saved to {})\n  send:      {}\n  cut at:    {:?}\n  {ref_name}: {}\n  {}: {}",
                     target.name,
                     saved.display(),
                     escape_bytes(&stream_bytes(&d.cmds)),
@@ -609,14 +655,10 @@ fn replies_match_memcached() {
             }
         }
         eprintln!(
-            "diff_memcached[{}]: {commands} commands in {cases} cases ({skipped} streams skipped) in {:.1?}, seed {seed}",
+            "diff[{} vs {ref_name}]: {commands} commands in {cases} cases ({skipped} streams skipped) in {:.1?}, seed {seed}",
             target.name,
             start.elapsed()
         );
     }
-    assert!(
-        failures.is_empty(),
-        "replies differ from memcached 1.6.18:\n{}",
-        failures.join("\n")
-    );
+    failures
 }

@@ -76,6 +76,9 @@ pub struct Conn {
     session: Session,
     /// A readable edge not yet read to the end.
     pub may_read: bool,
+    /// The peer's end of the stream was announced (EPOLLRDHUP): a short
+    /// read then does not mean drained, the EOF is still to be read.
+    pub peer_hup: bool,
     close_after_write: bool,
     peer_closed: bool,
     /// The protocol paused: output backed up.
@@ -125,6 +128,7 @@ impl Conn {
             wbuf: Buf::new(BUF_INITIAL, item + WBUF_HIGH + WBUF_SLACK),
             session: Session::new(),
             may_read: true,
+            peer_hup: false,
             close_after_write: false,
             peer_closed: false,
             paused: false,
@@ -155,7 +159,7 @@ impl Conn {
                     t.shared.workers[t.worker]
                         .counters
                         .add(BYTES_READ, n as u64);
-                    if drained {
+                    if drained && !self.peer_hup {
                         // the socket is empty: the next arrival is a new
                         // edge
                         self.may_read = false;

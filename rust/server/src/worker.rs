@@ -135,6 +135,9 @@ impl Worker {
             if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
                 c.may_read = true;
             }
+            if ev.is_read_closed() || ev.is_error() {
+                c.peer_hup = true;
+            }
             self.run_conn(i);
         }
         let ready = std::mem::take(&mut self.ready);
