@@ -25,6 +25,7 @@ import measure_memory
 import measure_workload
 import report
 import summary
+import timeslice
 from plan import Plan, plan_for
 from targets import (BASELINE, BENCH, MEMCACHED, MOLT, MOLT_C, REFERENCE, ROOT, TARGETS, Settings, Target,
                      snapshot_binaries, split_available)
@@ -209,6 +210,7 @@ def main() -> int:
                                      "molt-bench": [BENCH, "-V"], "valgrind": ["valgrind", "--version"],
                                      "rustc": ["rustc", "--version"], "cc": ["cc", "--version"]}),
         "loadavg": {}, "rates": {}, "runs": {},
+        "time_slice": timeslice.describe(),
     }
     figs = figures(plan, targets, results)
     if args.only:
