@@ -160,6 +160,12 @@ TARGETS: list[Target] = [
     # The same with the Rust protocol (--protocol rust), beside the C one.
     Target("molt slab rs", _molt(MOLT, "--protocol", "rust", "--storage", "slab"), _exists(MOLT), engine="slab"),
     Target("molt seg rs", _molt(MOLT, "--protocol", "rust", "--storage", "seg"), _exists(MOLT), engine="seg"),
+    # Shadow mode (--shadow-storage): slab answers, seg runs every request
+    # too; beside "molt slab" it gives the cost of shadowing. No engine
+    # figure: the request runs through two engines and the comparison.
+    Target("molt slab+shadow seg", _molt(MOLT, "--storage", "slab", "--shadow-storage", "seg"),
+           _all(_exists(MOLT), lambda: None if _help_mentions(MOLT, "--shadow-storage")
+                else "molt has no --shadow-storage flag yet")),
     Target("memcached", _memcached(), _exists(MEMCACHED)),
     # TLS: both need a TLS-capable molt-bench (bench_args carry its TLS
     # options) and the test certificates (made on the availability check).
