@@ -20,6 +20,8 @@
 #include "util/log.h"
 
 #define SHADOW_STRIPES 4096u
+/* Bits per engine in the evicted-key maps (2 MiB each). */
+#define SHADOW_EVICTED_BITS (1u << 24)
 /* -v logs this many mismatches; -vv logs every one, at most
  * SHADOW_LOG_PER_SECOND lines a second. */
 #define SHADOW_LOG_FIRST 100u
@@ -52,8 +54,8 @@ static const struct {
     [SC_MISMATCH_TTL] = {"shadow_mismatch_ttl",
                          "Compared operations whose remaining TTL differed by more than 1 s"},
     [SC_EVICTION_EXPLAINED] = {"shadow_eviction_explained",
-                               "Hit on one engine, miss on the other, after the missing "
-                               "engine evicted a key of that stripe since its last write"},
+                               "Hit on one engine, miss on the other, where the missing "
+                               "engine evicted that key since both last wrote it"},
     [SC_ERRORS] = {"shadow_errors",
                    "Shadow operations that failed (internal error, no memory) or were "
                    "not comparable"},
@@ -61,10 +63,6 @@ static const struct {
 
 typedef struct shadow_stripe {
     pthread_mutex_t lock;
-    /* evictions[] at the last write both engines applied (under lock) */
-    uint64_t evictions_at_write[2];
-    /* evicted items whose key hashes here, per engine (eviction sinks) */
-    _Atomic uint64_t evictions[2];
 } shadow_stripe;
 
 typedef struct shadow_engine {
@@ -76,16 +74,25 @@ typedef struct shadow_engine {
     _Atomic uint64_t logged;
     _Atomic int64_t log_second;
     _Atomic uint64_t logged_this_second;
+    /* Per engine, one bit per key hash: set when the engine evicts a key
+     * with that hash, cleared when both engines apply a write to it. */
+    _Atomic uint64_t *evicted[2];
     shadow_stripe stripes[SHADOW_STRIPES];
 } shadow_engine;
+
+/* One key of an operation: its hash and the stripe it locks. */
+typedef struct shadow_key {
+    uint64_t hash;
+    shadow_stripe *stripe;
+} shadow_key;
 
 static void count(shadow_engine *sh, shadow_counter c) {
     atomic_fetch_add_explicit(&sh->counters[c], 1, memory_order_relaxed);
 }
 
-static uint32_t key_hash(const uint8_t *key, size_t len) {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (size_t i = 0; i < len; i++) h = (h ^ key[i]) * 16777619u;
+static uint64_t key_hash(const uint8_t *key, size_t len) {
+    uint64_t h = 14695981039346656037ull; /* FNV-1a */
+    for (size_t i = 0; i < len; i++) h = (h ^ key[i]) * 1099511628211ull;
     return h;
 }
 
@@ -93,16 +100,24 @@ static int key_ok(const uint8_t *key, size_t len) {
     return key != NULL && len > 0 && len <= MOLT_KEY_MAX;
 }
 
-static shadow_stripe *stripe_of(shadow_engine *sh, const uint8_t *key, size_t len) {
-    return &sh->stripes[key_hash(key, len) % SHADOW_STRIPES];
+static shadow_key key_of(shadow_engine *sh, const uint8_t *key, size_t len) {
+    uint64_t h = key_hash(key, len);
+    shadow_key k = {h, &sh->stripes[h % SHADOW_STRIPES]};
+    return k;
 }
+
+/* The word and bit of the evicted-key maps for a hash (its high bits: the
+ * low ones pick the stripe). */
+static size_t evicted_word(uint64_t h) { return (size_t)((h >> 32) % SHADOW_EVICTED_BITS) / 64; }
+static uint64_t evicted_bit(uint64_t h) { return 1ull << ((h >> 32) % 64); }
 
 /* ---- evictions ---- */
 
 static void note_eviction(shadow_engine *sh, int role, const molt_evicted_item *item) {
     if (item == NULL || !key_ok(item->key, item->key_len)) return;
-    shadow_stripe *s = stripe_of(sh, item->key, item->key_len);
-    atomic_fetch_add_explicit(&s->evictions[role], 1, memory_order_relaxed);
+    uint64_t h = key_hash(item->key, item->key_len);
+    atomic_fetch_or_explicit(&sh->evicted[role][evicted_word(h)], evicted_bit(h),
+                             memory_order_relaxed);
 }
 
 static void primary_evicted(void *ctx, const molt_evicted_item *item) {
@@ -115,17 +130,42 @@ static void shadow_evicted(void *ctx, const molt_evicted_item *item) {
     note_eviction(ctx, SHADOW, item);
 }
 
-/* Whether `role` evicted a key of this stripe since the stripe's last
- * write both engines applied: conservative, as a later write to another
- * key of the stripe moves the mark past an older eviction. */
-static int evicted_since_write(shadow_stripe *s, int role) {
-    return atomic_load_explicit(&s->evictions[role], memory_order_relaxed) !=
-           s->evictions_at_write[role];
+/* Whether `role` evicted this key since both engines last wrote it. A
+ * key whose hash shares a bit with an evicted one can pass for evicted (a
+ * mismatch counted as explained), and a write of the other clears the bit
+ * (an evicted key counted as a mismatch): each needs two of the keys in
+ * flux to agree in 24 hash bits. */
+static int evicted_since_write(shadow_engine *sh, uint64_t h, int role) {
+    return (atomic_load_explicit(&sh->evicted[role][evicted_word(h)], memory_order_relaxed) &
+            evicted_bit(h)) != 0;
 }
 
-static void mark_write(shadow_stripe *s) {
+/* Before a write: clear the key's bits, returning which were set (bit r:
+ * engine r). Clearing first keeps an eviction that lands while the write
+ * runs; a write that does not apply on both puts them back. */
+static unsigned take_marks(shadow_engine *sh, uint64_t h) {
+    unsigned had = 0;
+    for (int r = 0; r < 2; r++) {
+        uint64_t old = atomic_fetch_and_explicit(&sh->evicted[r][evicted_word(h)],
+                                                 ~evicted_bit(h), memory_order_relaxed);
+        if (old & evicted_bit(h)) had |= 1u << r;
+    }
+    return had;
+}
+
+/* After the operation: both engines applied it (the key is in step
+ * again), or the taken bits go back. */
+static void settle_marks(shadow_engine *sh, uint64_t h, unsigned had, molt_status p,
+                         molt_status s) {
+    if (p == MOLT_OK && s == MOLT_OK) return;
     for (int r = 0; r < 2; r++)
-        s->evictions_at_write[r] = atomic_load_explicit(&s->evictions[r], memory_order_relaxed);
+        if (had & (1u << r))
+            atomic_fetch_or_explicit(&sh->evicted[r][evicted_word(h)], evicted_bit(h),
+                                     memory_order_relaxed);
+}
+
+static int was_evicted(shadow_engine *sh, uint64_t h, unsigned had, int role) {
+    return (had & (1u << role)) || evicted_since_write(sh, h, role);
 }
 
 /* ---- logging (bounded) ---- */
@@ -214,11 +254,13 @@ static int shadow_failed(molt_status p, molt_status s) {
 }
 
 /* Different statuses where exactly one engine lacked the key: explained
- * when that engine evicted a key of this stripe since the last write both
- * applied; anything else is a status mismatch. */
-static shadow_counter status_kind(shadow_stripe *st, int p_missing, int s_missing) {
-    if (s_missing && !p_missing && evicted_since_write(st, SHADOW)) return SC_EVICTION_EXPLAINED;
-    if (p_missing && !s_missing && evicted_since_write(st, PRIMARY)) return SC_EVICTION_EXPLAINED;
+ * when that engine evicted the key since both last wrote it; anything
+ * else is a status mismatch. */
+static shadow_counter status_kind(shadow_engine *sh, uint64_t h, unsigned had, int p_missing,
+                                  int s_missing) {
+    if (s_missing && !p_missing && was_evicted(sh, h, had, SHADOW)) return SC_EVICTION_EXPLAINED;
+    if (p_missing && !s_missing && was_evicted(sh, h, had, PRIMARY))
+        return SC_EVICTION_EXPLAINED;
     return SC_MISMATCH_STATUS;
 }
 
@@ -239,10 +281,10 @@ static void record(shadow_engine *sh, shadow_counter kind, const char *op, const
     if (kind != SC_EVICTION_EXPLAINED) log_mismatch(sh, op, key, len, kind, p, s, now);
 }
 
-static shadow_counter compare_statuses(shadow_stripe *st, molt_status p, molt_status s,
-                                       int is_add) {
+static shadow_counter compare_statuses(shadow_engine *sh, uint64_t h, unsigned had,
+                                       molt_status p, molt_status s, int is_add) {
     if (shadow_failed(p, s)) return SC_ERRORS;
-    if (p != s) return status_kind(st, key_missing(p, is_add), key_missing(s, is_add));
+    if (p != s) return status_kind(sh, h, had, key_missing(p, is_add), key_missing(s, is_add));
     return SC_COUNT;
 }
 
@@ -255,19 +297,21 @@ static molt_status shadow_meta_get(void *self, const uint8_t *key, size_t key_le
     molt_storage *p = sh->engine[PRIMARY], *s = sh->engine[SHADOW];
     if (opts == NULL || sink == NULL || !key_ok(key, key_len))
         return p->ops->meta_get(p->self, key, key_len, now, opts, sink, ctx);
-    shadow_stripe *st = stripe_of(sh, key, key_len);
+    shadow_key k = key_of(sh, key, key_len);
+    shadow_stripe *st = k.stripe;
     read_capture pc = {sink, ctx, 0, 0, 0, 0, 0}, sc = {NULL, NULL, 0, 0, 0, 0, 0};
     pthread_mutex_lock(&st->lock);
+    /* a vivifying or touching read is a write */
+    unsigned had = opts->vivify || opts->touch ? take_marks(sh, k.hash) : 0;
     molt_status pr = p->ops->meta_get(p->self, key, key_len, now, opts, capture_value, &pc);
     molt_status sr = s->ops->meta_get(s->self, key, key_len, now, opts, capture_value, &sc);
-    shadow_counter kind = compare_statuses(st, pr, sr, 0);
+    shadow_counter kind = compare_statuses(sh, k.hash, had, pr, sr, 0);
     if (kind == SC_COUNT && pr == MOLT_OK) {
         if (pc.len != sc.len || pc.digest != sc.digest) kind = SC_MISMATCH_VALUE;
         else if (pc.flags != sc.flags) kind = SC_MISMATCH_FLAGS;
         else if (ttl_differs(pc.exptime, sc.exptime)) kind = SC_MISMATCH_TTL;
     }
-    /* a vivifying or touching read is a write both applied */
-    if (pr == MOLT_OK && sr == MOLT_OK && (opts->vivify || opts->touch)) mark_write(st);
+    settle_marks(sh, k.hash, had, pr, sr);
     pthread_mutex_unlock(&st->lock);
     record(sh, kind, "get", key, key_len, pr, sr, now);
     return pr;
@@ -279,15 +323,17 @@ static molt_status shadow_meta_store(void *self, const molt_meta_store_req *req,
     molt_storage *p = sh->engine[PRIMARY], *s = sh->engine[SHADOW];
     if (req == NULL || !key_ok(req->key, req->key_len))
         return p->ops->meta_store(p->self, req, now, cas_out);
-    shadow_stripe *st = stripe_of(sh, req->key, req->key_len);
+    shadow_key k = key_of(sh, req->key, req->key_len);
+    shadow_stripe *st = k.stripe;
     pthread_mutex_lock(&st->lock);
+    unsigned had = take_marks(sh, k.hash);
     molt_status pr = p->ops->meta_store(p->self, req, now, cas_out);
     molt_status sr = pr;
     shadow_counter kind = SC_COUNT;
     int compared = 1, is_add = req->mode == MOLT_STORE_ADD;
     if (!req->has_compare_cas) {
         sr = s->ops->meta_store(s->self, req, now, NULL);
-        kind = compare_statuses(st, pr, sr, is_add);
+        kind = compare_statuses(sh, k.hash, had, pr, sr, is_add);
     } else if (pr == MOLT_OK) {
         /* cas numbers are each engine's own: mirror the primary's
          * acceptance as the same write without the comparison */
@@ -295,11 +341,11 @@ static molt_status shadow_meta_store(void *self, const molt_meta_store_req *req,
         mirror.has_compare_cas = 0;
         mirror.invalidate = 0;
         sr = s->ops->meta_store(s->self, &mirror, now, NULL);
-        kind = compare_statuses(st, pr, sr, is_add);
+        kind = compare_statuses(sh, k.hash, had, pr, sr, is_add);
     } else {
         compared = 0; /* refused by the primary: not applied to the shadow */
     }
-    if (pr == MOLT_OK && sr == MOLT_OK) mark_write(st);
+    settle_marks(sh, k.hash, had, pr, sr);
     pthread_mutex_unlock(&st->lock);
     if (compared) record(sh, kind, "store", req->key, req->key_len, pr, sr, now);
     return pr;
@@ -311,8 +357,10 @@ static molt_status shadow_meta_delete(void *self, const uint8_t *key, size_t key
     molt_storage *p = sh->engine[PRIMARY], *s = sh->engine[SHADOW];
     if (opts == NULL || !key_ok(key, key_len))
         return p->ops->meta_delete(p->self, key, key_len, now, opts);
-    shadow_stripe *st = stripe_of(sh, key, key_len);
+    shadow_key k = key_of(sh, key, key_len);
+    shadow_stripe *st = k.stripe;
     pthread_mutex_lock(&st->lock);
+    unsigned had = take_marks(sh, k.hash);
     molt_status pr = p->ops->meta_delete(p->self, key, key_len, now, opts);
     molt_status sr = pr;
     shadow_counter kind = SC_COUNT;
@@ -321,9 +369,9 @@ static molt_status shadow_meta_delete(void *self, const uint8_t *key, size_t key
         molt_meta_delete_opts mirror = *opts;
         mirror.has_compare_cas = 0;
         sr = s->ops->meta_delete(s->self, key, key_len, now, &mirror);
-        kind = compare_statuses(st, pr, sr, 0);
+        kind = compare_statuses(sh, k.hash, had, pr, sr, 0);
     }
-    if (pr == MOLT_OK && sr == MOLT_OK) mark_write(st);
+    settle_marks(sh, k.hash, had, pr, sr);
     pthread_mutex_unlock(&st->lock);
     if (compared) record(sh, kind, "delete", key, key_len, pr, sr, now);
     return pr;
@@ -336,8 +384,10 @@ static molt_status shadow_meta_arith(void *self, const uint8_t *key, size_t key_
     molt_storage *p = sh->engine[PRIMARY], *s = sh->engine[SHADOW];
     if (opts == NULL || out == NULL || !key_ok(key, key_len))
         return p->ops->meta_arith(p->self, key, key_len, now, opts, out);
-    shadow_stripe *st = stripe_of(sh, key, key_len);
+    shadow_key k = key_of(sh, key, key_len);
+    shadow_stripe *st = k.stripe;
     pthread_mutex_lock(&st->lock);
+    unsigned had = take_marks(sh, k.hash);
     molt_status pr = p->ops->meta_arith(p->self, key, key_len, now, opts, out);
     molt_status sr = pr;
     shadow_counter kind = SC_COUNT;
@@ -347,13 +397,13 @@ static molt_status shadow_meta_arith(void *self, const uint8_t *key, size_t key_
         mirror.has_compare_cas = 0;
         molt_meta_arith_result sout = {0, 0, 0};
         sr = s->ops->meta_arith(s->self, key, key_len, now, &mirror, &sout);
-        kind = compare_statuses(st, pr, sr, 0);
+        kind = compare_statuses(sh, k.hash, had, pr, sr, 0);
         if (kind == SC_COUNT && pr == MOLT_OK) {
             if (out->value != sout.value) kind = SC_MISMATCH_VALUE;
             else if (ttl_differs(out->exptime, sout.exptime)) kind = SC_MISMATCH_TTL;
         }
     }
-    if (pr == MOLT_OK && sr == MOLT_OK) mark_write(st);
+    settle_marks(sh, k.hash, had, pr, sr);
     pthread_mutex_unlock(&st->lock);
     if (compared) record(sh, kind, "arith", key, key_len, pr, sr, now);
     return pr;
@@ -433,6 +483,8 @@ static void shadow_destroy(void *self) {
     molt_storage_free(sh->engine[PRIMARY]);
     molt_storage_free(sh->engine[SHADOW]);
     for (unsigned i = 0; i < SHADOW_STRIPES; i++) pthread_mutex_destroy(&sh->stripes[i].lock);
+    free(sh->evicted[PRIMARY]);
+    free(sh->evicted[SHADOW]);
     free(sh);
 }
 
@@ -465,6 +517,14 @@ molt_status molt_shadow_open(const char *primary, const molt_storage_config *pri
         return MOLT_NO_MEMORY;
     }
     for (unsigned i = 0; i < SHADOW_STRIPES; i++) pthread_mutex_init(&sh->stripes[i].lock, NULL);
+    for (int r = 0; r < 2; r++) {
+        sh->evicted[r] = calloc(SHADOW_EVICTED_BITS / 64, sizeof(*sh->evicted[r]));
+        if (sh->evicted[r] == NULL) {
+            shadow_destroy(sh);
+            free(handle);
+            return MOLT_NO_MEMORY;
+        }
+    }
     sh->forward_evict = primary_cfg->on_evict;
     sh->forward_evict_ctx = primary_cfg->on_evict_ctx;
     molt_storage_config pcfg = *primary_cfg, scfg = *shadow_cfg;
