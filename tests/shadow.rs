@@ -151,6 +151,87 @@ fn million_mixed_requests_seg_primary_slab_shadow_agree() {
     );
 }
 
+/// Under memory pressure every one-sided miss must be one the missing
+/// engine's evictions explain, never a mismatch: the shadow short of
+/// memory (slab beside slab in molt-c; seg beside slab in molt), and the
+/// primary short of memory (seg answering, slab shadowing).
+#[test]
+fn evictions_explain_every_one_sided_miss_under_memory_pressure() {
+    let c_only = repo_path("target/c-only/molt-c");
+    let cases = [
+        Target::new(
+            "molt-c+small-shadow-slab",
+            c_only,
+            &[
+                "-m",
+                "64",
+                "--shadow-storage",
+                "slab",
+                "--shadow-memory-limit",
+                "8",
+            ],
+        ),
+        Target::new(
+            "molt-slab+small-shadow-seg",
+            MOLT,
+            &[
+                "-m",
+                "64",
+                "--storage",
+                "slab",
+                "--shadow-storage",
+                "seg",
+                "--shadow-memory-limit",
+                "8",
+            ],
+        ),
+        Target::new(
+            "molt-small-seg+shadow-slab",
+            MOLT,
+            &[
+                "-m",
+                "8",
+                "--storage",
+                "seg",
+                "--shadow-storage",
+                "slab",
+                "--shadow-memory-limit",
+                "64",
+            ],
+        ),
+    ];
+    for target in &cases {
+        let server = Server::start(target, &["-t", "2"]);
+        let port = server.port().to_string();
+        // No --expect-hits: evicted keys miss on the primary too.
+        let out = Command::new(repo_path("target/release/molt-bench"))
+            .args(["-p", &port, "--flush", "--preload", "-c", "4", "-d", "8"])
+            .args(["-k", "20000", "--value-size", "16-2048", "--ratio", "8:2"])
+            .args(["-w", "0", "-t", "600", "-n", "200000", "-q"])
+            .output()
+            .expect("run molt-bench");
+        assert!(out.status.success(), "{}: {:?}", target.name, out);
+        let st = stats_of(&server);
+        for name in MISMATCHES.iter().chain(&["shadow_errors"]) {
+            assert_eq!(st.num(name), 0, "{}: {name} in {:?}", target.name, st.0);
+        }
+        let evictions = st.num("evictions") + st.num("shadow_evictions");
+        assert!(
+            evictions > 10_000 && st.num("shadow_eviction_explained") > 10_000,
+            "{}: not under pressure: {:?}",
+            target.name,
+            st.0
+        );
+        println!(
+            "{}: evictions {} + shadow {}, eviction-explained {}, mismatches 0",
+            target.name,
+            st.num("evictions"),
+            st.num("shadow_evictions"),
+            st.num("shadow_eviction_explained")
+        );
+    }
+}
+
 /// The Rust protocol behind TLS reaches the engines through the same seam.
 #[test]
 fn shadow_works_with_the_rust_protocol_over_tls() {
