@@ -309,6 +309,36 @@ fn fault_switch_raises_exactly_the_injected_mismatches() {
     );
 }
 
+/// -vv logs past the first 100, at debug level, at most 100 a second (a
+/// second by the server's request clock; the log's own timestamps may
+/// split one such second in two, hence 200).
+#[test]
+fn very_verbose_logs_every_mismatch_rate_limited() {
+    let server = Server::start(&fault_target(), &["-m", "256", "-t", "2", "-vv"]);
+    run_mix(&server, "300000", &[]);
+    let injected = stats_of(&server).num("shadow_fault_injected");
+    let text = server.stderr_text();
+    let debug: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(" debug shadow mismatch #"))
+        .collect();
+    assert!(
+        injected > 150 && !debug.is_empty() && 100 + debug.len() as u64 <= injected,
+        "injected {injected}, debug lines {}",
+        debug.len()
+    );
+    assert!(
+        debug[0].contains("shadow mismatch #101: get molt:"),
+        "{}",
+        debug[0]
+    );
+    let mut per_second = std::collections::HashMap::new();
+    for l in &debug {
+        *per_second.entry(&l[..19]).or_insert(0) += 1;
+    }
+    assert!(per_second.values().all(|&n| n <= 200), "{per_second:?}");
+}
+
 /// What each operation does to the counters, on both binaries and with the
 /// engines in either role.
 #[test]
