@@ -86,6 +86,7 @@ pub(crate) struct Inner {
 
 impl Inner {
     pub fn new(segs: Segments, seed: u64, item_size_max: usize, memory_limit: u64) -> Inner {
+        let merge_buf = crate::eviction::merge_buffer(segs.seg_size);
         Inner {
             segs,
             ttl: TtlBuckets::new(),
@@ -106,7 +107,7 @@ impl Inner {
             epoch: 0,
             counters: Counters::default(),
             scratch: Vec::new(),
-            merge_buf: Vec::new(),
+            merge_buf,
             drain_buf: Vec::new(),
             evict_hook: None,
         }
@@ -872,10 +873,10 @@ impl Inner {
     /// hold at the average item size seen so far (at [`TARGET_LOAD`] per
     /// bucket, 1.5x to 8x the current size). The new table is written and
     /// the old one's items moved a little per operation
-    /// ([`Inner::grow_step`]), so no operation pays for the whole table. With steady item sizes the table
-    /// grows a few times while the cache fills, the last time well before it
-    /// is full, and then fits: ~13 bytes per item rather than up to twice
-    /// that with doubling.
+    /// ([`Inner::grow_step`]), so no operation pays for the whole table.
+    /// With steady item sizes the table grows a few times while the cache
+    /// fills, the last time well before it is full, and then fits: ~13.4
+    /// bytes per item rather than up to twice that with doubling.
     fn grow(&mut self) {
         let items = self.table.items as u64;
         let fit = u128::from(items) * u128::from(self.memory_limit)
@@ -895,7 +896,7 @@ impl Inner {
     /// One step of a growth: write [`PREPARE_STEP`] buckets of the new
     /// table, or once it is complete move [`DRAIN_STEP`] home buckets of
     /// the old table into it, rehashing their keys read back from the
-    /// segments. A growth by at least 1.5x is due again only after 3x the
+    /// segments. A growth by at least 1.5x is due again only after 3.5x the
     /// old bucket count in inserts, so a growth always finishes first.
     #[cold]
     #[inline(never)]
