@@ -14,7 +14,7 @@ use crate::sys::{
 };
 use seg::{Seg, SegConfig};
 use std::os::raw::c_void;
-use storage::{GetOptions, Storage};
+use storage::{GetOptions, Storage, StoreOptions};
 
 /// The engine behind a `void *self` handle.
 fn engine(seg: *mut c_void) -> *const Seg {
@@ -106,18 +106,51 @@ fn deliver(
     unsafe { sink(ctx, c_item_info(info), value.as_ptr(), value.len()) };
 }
 
-/// A read's options; a classic read's (get, gets: only the win and bump
-/// switches) without converting each optional field.
+/// The options of a classic read (get, gets: what `molt_storage_get`
+/// passes). Reads with exactly these are compiled with the options known,
+/// so none is tested at run time.
+const CLASSIC_GET: GetOptions = GetOptions {
+    touch: None,
+    no_bump: false,
+    vivify: None,
+    recache: None,
+    new_cas: None,
+    no_win: true,
+};
+
+/// Whether C options are [`CLASSIC_GET`].
 #[inline(always)]
-fn get_options(o: &molt_meta_get_opts) -> GetOptions {
-    if (o.touch | o.vivify | o.recache | o.has_new_cas) == 0 {
-        GetOptions {
-            no_bump: o.no_bump != 0,
-            no_win: o.no_win != 0,
-            ..GetOptions::default()
+fn is_classic_get(o: &molt_meta_get_opts) -> bool {
+    (o.touch | o.vivify | o.recache | o.has_new_cas | o.no_bump) == 0 && o.no_win != 0
+}
+
+/// A read with any other options (meta get's flags, gat, touch): out of
+/// line, so the classic read keeps its registers.
+#[inline(never)]
+fn meta_get_with(
+    s: &Seg,
+    key: &[u8],
+    now: i64,
+    opts: &molt_meta_get_opts,
+    sink: unsafe extern "C" fn(*mut c_void, *const molt_item_info, *const u8, usize),
+    ctx: *mut c_void,
+) -> molt_status {
+    status(s.meta_get(key, now, &opts.into(), |info, value| {
+        deliver(sink, ctx, info, value)
+    }))
+}
+
+/// A write's options; a classic write's (none of them, or only the cas
+/// compare) without converting each optional field.
+#[inline(always)]
+fn store_options(r: &molt_meta_store_req) -> StoreOptions {
+    if (r.has_new_cas | r.invalidate | r.vivify) == 0 {
+        StoreOptions {
+            compare_cas: (r.has_compare_cas != 0).then_some(r.compare_cas),
+            ..StoreOptions::default()
         }
     } else {
-        o.into()
+        r.into()
     }
 }
 
@@ -140,7 +173,10 @@ pub unsafe extern "C" fn molt_seg_meta_get(
     boundary(|| {
         let (s, key) = (arg!(ref engine(seg)), arg!(bytes key, key_len));
         let (opts, sink) = (arg!(ref opts), arg!(some sink));
-        status(s.meta_get(key, now, &get_options(opts), |info, value| {
+        if !is_classic_get(opts) {
+            return meta_get_with(s, key, now, opts, sink, ctx);
+        }
+        status(s.meta_get(key, now, &CLASSIC_GET, |info, value| {
             deliver(sink, ctx, info, value)
         }))
     })
@@ -168,7 +204,7 @@ pub unsafe extern "C" fn molt_seg_meta_store(
         let Some(mode) = store_mode(r.mode) else {
             return molt_status::MOLT_INVALID;
         };
-        match s.meta_store(mode, key, value, r.flags, r.exptime, now, &r.into()) {
+        match s.meta_store(mode, key, value, r.flags, r.exptime, now, &store_options(r)) {
             Ok(cas) => {
                 if let Some(out) = arg!(opt_out cas_out) {
                     out.write(cas);
