@@ -8,13 +8,15 @@ use crate::convert::{arith_opts, c_item_info, status, status_of, store_mode};
 use crate::guard::{arg, boundary};
 use crate::sys::{
     molt_class_row, molt_class_sink, molt_engine_figure, molt_evict_sink, molt_evicted_item,
-    molt_figure_sink, molt_item_info, molt_meta_arith_opts, molt_meta_delete_opts,
-    molt_meta_get_opts, molt_meta_store_req, molt_status, molt_storage_config, molt_storage_stats,
-    molt_value_sink, molt_walk_cursor, molt_walk_item, molt_walk_sink,
+    molt_figure_sink, molt_item_info, molt_meta_arith_opts, molt_meta_arith_result,
+    molt_meta_delete_opts, molt_meta_get_opts, molt_meta_store_req, molt_status,
+    molt_storage_config, molt_storage_stats, molt_value_sink, molt_walk_cursor, molt_walk_item,
+    molt_walk_sink,
 };
 use seg::{Seg, SegConfig};
+use std::mem::MaybeUninit;
 use std::os::raw::c_void;
-use storage::{GetOptions, Storage, StoreOptions};
+use storage::{ArithOptions, ArithResult, Error, GetOptions, Storage, StoreOptions};
 
 /// The engine behind a `void *self` handle.
 fn engine(seg: *mut c_void) -> *const Seg {
@@ -252,7 +254,7 @@ pub unsafe extern "C" fn molt_seg_meta_arith(
     key_len: usize,
     now: i64,
     opts: *const molt_meta_arith_opts,
-    out: *mut crate::sys::molt_meta_arith_result,
+    out: *mut molt_meta_arith_result,
 ) -> molt_status {
     boundary(|| {
         let (s, key, opts) = (
@@ -261,15 +263,57 @@ pub unsafe extern "C" fn molt_seg_meta_arith(
             arg!(ref opts),
         );
         let out = arg!(out out);
-        let (incr, delta, opts) = arith_opts(opts);
-        match s.meta_arith(key, incr, delta, now, &opts) {
-            Ok(r) => {
-                out.write(r.into());
-                molt_status::MOLT_OK
-            }
-            Err(e) => status_of(e),
+        if !is_classic_arith(opts) {
+            return meta_arith_with(s, key, now, opts, out);
         }
+        let r = s.meta_arith(key, opts.incr != 0, opts.delta, now, &CLASSIC_ARITH);
+        arith_status(r, out)
     })
+}
+
+/// The options of a classic incr/decr (what `molt_storage_arith` passes;
+/// `initial` only matters with vivify). Compiled with the options known,
+/// as [`CLASSIC_GET`].
+const CLASSIC_ARITH: ArithOptions = ArithOptions {
+    compare_cas: None,
+    new_cas: None,
+    vivify: None,
+    initial: 0,
+    touch: None,
+};
+
+/// Whether C options are [`CLASSIC_ARITH`]'s.
+#[inline(always)]
+fn is_classic_arith(o: &molt_meta_arith_opts) -> bool {
+    (o.has_compare_cas | o.has_new_cas | o.vivify | o.touch) == 0
+}
+
+/// An incr/decr with meta options: out of line, as [`meta_get_with`].
+#[inline(never)]
+fn meta_arith_with(
+    s: &Seg,
+    key: &[u8],
+    now: i64,
+    opts: &molt_meta_arith_opts,
+    out: &mut MaybeUninit<molt_meta_arith_result>,
+) -> molt_status {
+    let (incr, delta, opts) = arith_opts(opts);
+    arith_status(s.meta_arith(key, incr, delta, now, &opts), out)
+}
+
+/// An arithmetic's status, its result written to `out` on success.
+#[inline(always)]
+fn arith_status(
+    r: Result<ArithResult, Error>,
+    out: &mut MaybeUninit<molt_meta_arith_result>,
+) -> molt_status {
+    match r {
+        Ok(r) => {
+            out.write(r.into());
+            molt_status::MOLT_OK
+        }
+        Err(e) => status_of(e),
+    }
 }
 
 /// storage.h `flush`.
