@@ -51,6 +51,9 @@ pub(crate) fn merge_buffer(seg_size: usize) -> Vec<MergeItem> {
 impl Inner {
     /// Reserve room for an item in bucket `b`; returns (segment, offset,
     /// header length). May free, merge or evict segments (bumping `epoch`).
+    /// The common case, room left in the bucket's tail segment, inline;
+    /// the rest out of line.
+    #[inline(always)]
     pub(crate) fn reserve(
         &mut self,
         b: usize,
@@ -66,13 +69,30 @@ impl Inner {
             let m = &mut self.segs.meta[tail as usize];
             if !m.is_span() {
                 let hl = item::header_len(vlen, flags, exptime, cas, m.base_cas);
-                if m.write_off + hl + klen + vlen <= seg_size {
+                let end = m.write_off + hl + klen + vlen;
+                if end <= seg_size {
                     let off = m.write_off;
-                    m.write_off += hl + klen + vlen;
+                    m.write_off = end;
                     return Ok((tail, off, hl));
                 }
             }
         }
+        self.reserve_segment(b, klen, vlen, flags, exptime, cas)
+    }
+
+    /// [`Inner::reserve`] in a new segment (or span) at the tail of bucket
+    /// `b`.
+    #[inline(never)]
+    fn reserve_segment(
+        &mut self,
+        b: usize,
+        klen: usize,
+        vlen: usize,
+        flags: u32,
+        exptime: u32,
+        cas: u64,
+    ) -> Result<(u32, usize, usize), Error> {
+        let seg_size = self.segs.seg_size;
         let base = self.cas_next;
         let hl = item::header_len(vlen, flags, exptime, cas, base);
         let size = hl + klen + vlen;

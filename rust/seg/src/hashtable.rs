@@ -569,10 +569,20 @@ impl HashTable {
     /// Raise the frequency counter of a slot (saturating).
     #[inline(always)]
     pub fn bump(&mut self, loc: Loc) {
-        let v = self.get(loc);
-        if slot_freq(v) < FREQ_MAX {
-            self.set(loc, v + (1 << FREQ_SHIFT));
+        // One bucket resolution for the read and the write.
+        let v = &mut self.bucket_mut(loc.bucket)[loc.slot as usize];
+        if slot_freq(*v) < FREQ_MAX {
+            *v += 1 << FREQ_SHIFT;
         }
+    }
+
+    /// Point the slot at `loc` at a new version of its item (same key, so
+    /// same tag) at (seg, off), keeping the larger of its frequency and
+    /// `freq`. One bucket resolution for the read and the write.
+    #[inline(always)]
+    pub fn repoint(&mut self, loc: Loc, seg: u32, off: usize, freq: u8) {
+        let v = &mut self.bucket_mut(loc.bucket)[loc.slot as usize];
+        *v = pack(slot_tag(*v), seg, off, slot_freq(*v).max(freq));
     }
 
     /// Insert a slot value into the chain of `hash`'s home bucket.

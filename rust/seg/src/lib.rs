@@ -39,7 +39,10 @@ mod stats;
 mod ttl;
 
 use std::hash::{BuildHasher, Hasher};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+// parking_lot's mutex: no poison flag to check on every lock and unlock
+// (a panic under the lock cannot corrupt memory in safe Rust; the engine
+// keeps serving after one either way).
+use parking_lot::{Mutex, MutexGuard};
 
 use engine::Inner;
 pub use stats::Figure;
@@ -161,8 +164,7 @@ impl Seg {
 
     #[inline]
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic under the lock cannot corrupt memory in safe Rust; keep serving.
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner.lock()
     }
 
     /// The engine's own figures (segments used and free, merges, evictions
