@@ -18,12 +18,13 @@
 //! memcached loses depends on how its reads fall, and memcached closes with
 //! input still unread, so the kernel resets the connection and drops what
 //! memcached had written but the client not yet received (a reply over the
-//! socket buffers, e.g. a 1 MiB VALUE; molt shuts its write side and drains
-//! the input, so everything arrives: see the README). So both sides first
-//! flush. The loss of queued replies itself is covered by transcripts,
-//! whose requests arrive in one write. Settling costs no coverage: the
-//! stream's commands and bytes are the same, and the half-close at the end
-//! still meets replies in flight (memcached then sends them all).
+//! socket buffers, e.g. a 1 MiB VALUE; memcached reads 16 KiB at a time and
+//! leaves input unread, molt reads what has arrived first: see the README).
+//! So both sides first flush. The loss of queued replies itself is covered
+//! by transcripts, whose requests arrive in one write. Settling keeps every
+//! command of the stream (it only adds `mn`), where skipping such streams
+//! would drop most of those with 1 MiB values; the half-close at the end
+//! still meets replies in flight, which memcached then sends whole.
 //!
 //! Normalised (the only differences tolerated):
 //! - `VERSION <text>`: molt names itself.
@@ -354,9 +355,8 @@ fn mc_strtoull(t: &[u8]) -> Option<u64> {
 /// servers flush after it) and its MN awaited. memcached closes such a
 /// connection with input still unread, so the kernel resets it and drops
 /// what memcached wrote but the client had not yet received (a reply over
-/// the socket buffers; molt shuts its write side and drains, so all
-/// arrives), and which queued replies it loses depends on how its reads
-/// fall.
+/// the socket buffers), and which queued replies it loses depends on how
+/// its reads fall: timing, not the stream.
 fn settle_points(bytes: &[u8]) -> Vec<usize> {
     let big = bytes.len() > 65536;
     let mut points = Vec::new();
