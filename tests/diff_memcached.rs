@@ -179,33 +179,22 @@ fn excluded(cmds: &[Cmd]) -> bool {
                 }
                 b64 |= has(b'b');
             }
-            // relative TTLs that could run out during the case
-            if toks.iter().any(|t| {
-                let digits = if t.len() > 1 && (t[0] == b'T' || t[0] == b'N') {
-                    &t[1..]
-                } else {
-                    t
-                };
-                lenient_number(digits).is_some_and(|n| n > 0 && n < 1000)
-                    && toks.len() > 2
-                    && !matches!(
-                        *first,
-                        b"incr" | b"decr" | b"verbosity" | b"ms" | b"get" | b"gets"
-                    )
-            }) && matches!(
-                *first,
-                b"set"
-                    | b"add"
-                    | b"replace"
-                    | b"append"
-                    | b"prepend"
-                    | b"cas"
-                    | b"touch"
-                    | b"gat"
-                    | b"gats"
-                    | b"mg"
-                    | b"ma"
-            ) {
+            // relative TTLs that could run out during the case: the exptime
+            // token where memcached reads it, and meta T/N flags
+            let short_ttl = |t: &[u8]| lenient_number(t).is_some_and(|n| n > 0 && n < 1000);
+            let exptime = match *first {
+                b"set" | b"add" | b"replace" | b"append" | b"prepend" | b"cas" => toks.get(3),
+                b"touch" => toks.get(2),
+                b"gat" | b"gats" => toks.get(1),
+                _ => None,
+            };
+            let meta_ttl = first.len() == 2
+                && first[0] == b'm'
+                && toks
+                    .iter()
+                    .skip(2)
+                    .any(|t| t.len() > 1 && (t[0] == b'T' || t[0] == b'N') && short_ttl(&t[1..]));
+            if exptime.is_some_and(|t| short_ttl(t)) || meta_ttl {
                 return true;
             }
         }
