@@ -232,17 +232,8 @@ impl From<&DeleteOptions> for molt_meta_delete_opts {
     }
 }
 
-/// A meta arithmetic's C options as (incr, delta, the other options); a
-/// classic incr/decr's (no optional field) without converting each one.
-#[inline(always)]
+/// A meta arithmetic's C options as (incr, delta, the other options).
 pub fn arith_opts(o: &molt_meta_arith_opts) -> (bool, u64, ArithOptions) {
-    if (o.has_compare_cas | o.has_new_cas | o.vivify | o.touch) == 0 {
-        let opts = ArithOptions {
-            initial: o.initial,
-            ..ArithOptions::default()
-        };
-        return (o.incr != 0, o.delta, opts);
-    }
     let opts = ArithOptions {
         compare_cas: opt(o.has_compare_cas, o.compare_cas),
         new_cas: opt(o.has_new_cas, o.new_cas),

@@ -8,13 +8,15 @@ use crate::convert::{arith_opts, c_item_info, status, status_of, store_mode};
 use crate::guard::{arg, boundary};
 use crate::sys::{
     molt_class_row, molt_class_sink, molt_engine_figure, molt_evict_sink, molt_evicted_item,
-    molt_figure_sink, molt_item_info, molt_meta_arith_opts, molt_meta_delete_opts,
-    molt_meta_get_opts, molt_meta_store_req, molt_status, molt_storage_config, molt_storage_stats,
-    molt_value_sink, molt_walk_cursor, molt_walk_item, molt_walk_sink,
+    molt_figure_sink, molt_item_info, molt_meta_arith_opts, molt_meta_arith_result,
+    molt_meta_delete_opts, molt_meta_get_opts, molt_meta_store_req, molt_status,
+    molt_storage_config, molt_storage_stats, molt_value_sink, molt_walk_cursor, molt_walk_item,
+    molt_walk_sink,
 };
 use seg::{Seg, SegConfig};
+use std::mem::MaybeUninit;
 use std::os::raw::c_void;
-use storage::{GetOptions, Storage};
+use storage::{ArithOptions, ArithResult, Error, GetOptions, Storage, StoreOptions};
 
 /// The engine behind a `void *self` handle.
 fn engine(seg: *mut c_void) -> *const Seg {
@@ -106,18 +108,51 @@ fn deliver(
     unsafe { sink(ctx, c_item_info(info), value.as_ptr(), value.len()) };
 }
 
-/// A read's options; a classic read's (get, gets: only the win and bump
-/// switches) without converting each optional field.
+/// The options of a classic read (get, gets: what `molt_storage_get`
+/// passes). Reads with exactly these are compiled with the options known,
+/// so none is tested at run time.
+const CLASSIC_GET: GetOptions = GetOptions {
+    touch: None,
+    no_bump: false,
+    vivify: None,
+    recache: None,
+    new_cas: None,
+    no_win: true,
+};
+
+/// Whether C options are [`CLASSIC_GET`].
 #[inline(always)]
-fn get_options(o: &molt_meta_get_opts) -> GetOptions {
-    if (o.touch | o.vivify | o.recache | o.has_new_cas) == 0 {
-        GetOptions {
-            no_bump: o.no_bump != 0,
-            no_win: o.no_win != 0,
-            ..GetOptions::default()
+fn is_classic_get(o: &molt_meta_get_opts) -> bool {
+    (o.touch | o.vivify | o.recache | o.has_new_cas | o.no_bump) == 0 && o.no_win != 0
+}
+
+/// A read with any other options (meta get's flags, gat, touch): out of
+/// line, so the classic read keeps its registers.
+#[inline(never)]
+fn meta_get_with(
+    s: &Seg,
+    key: &[u8],
+    now: i64,
+    opts: &molt_meta_get_opts,
+    sink: unsafe extern "C" fn(*mut c_void, *const molt_item_info, *const u8, usize),
+    ctx: *mut c_void,
+) -> molt_status {
+    status(s.meta_get(key, now, &opts.into(), |info, value| {
+        deliver(sink, ctx, info, value)
+    }))
+}
+
+/// A write's options; a classic write's (none of them, or only the cas
+/// compare) without converting each optional field.
+#[inline(always)]
+fn store_options(r: &molt_meta_store_req) -> StoreOptions {
+    if (r.has_new_cas | r.invalidate | r.vivify) == 0 {
+        StoreOptions {
+            compare_cas: (r.has_compare_cas != 0).then_some(r.compare_cas),
+            ..StoreOptions::default()
         }
     } else {
-        o.into()
+        r.into()
     }
 }
 
@@ -140,7 +175,10 @@ pub unsafe extern "C" fn molt_seg_meta_get(
     boundary(|| {
         let (s, key) = (arg!(ref engine(seg)), arg!(bytes key, key_len));
         let (opts, sink) = (arg!(ref opts), arg!(some sink));
-        status(s.meta_get(key, now, &get_options(opts), |info, value| {
+        if !is_classic_get(opts) {
+            return meta_get_with(s, key, now, opts, sink, ctx);
+        }
+        status(s.meta_get(key, now, &CLASSIC_GET, |info, value| {
             deliver(sink, ctx, info, value)
         }))
     })
@@ -168,7 +206,7 @@ pub unsafe extern "C" fn molt_seg_meta_store(
         let Some(mode) = store_mode(r.mode) else {
             return molt_status::MOLT_INVALID;
         };
-        match s.meta_store(mode, key, value, r.flags, r.exptime, now, &r.into()) {
+        match s.meta_store(mode, key, value, r.flags, r.exptime, now, &store_options(r)) {
             Ok(cas) => {
                 if let Some(out) = arg!(opt_out cas_out) {
                     out.write(cas);
@@ -216,7 +254,7 @@ pub unsafe extern "C" fn molt_seg_meta_arith(
     key_len: usize,
     now: i64,
     opts: *const molt_meta_arith_opts,
-    out: *mut crate::sys::molt_meta_arith_result,
+    out: *mut molt_meta_arith_result,
 ) -> molt_status {
     boundary(|| {
         let (s, key, opts) = (
@@ -225,15 +263,57 @@ pub unsafe extern "C" fn molt_seg_meta_arith(
             arg!(ref opts),
         );
         let out = arg!(out out);
-        let (incr, delta, opts) = arith_opts(opts);
-        match s.meta_arith(key, incr, delta, now, &opts) {
-            Ok(r) => {
-                out.write(r.into());
-                molt_status::MOLT_OK
-            }
-            Err(e) => status_of(e),
+        if !is_classic_arith(opts) {
+            return meta_arith_with(s, key, now, opts, out);
         }
+        let r = s.meta_arith(key, opts.incr != 0, opts.delta, now, &CLASSIC_ARITH);
+        arith_status(r, out)
     })
+}
+
+/// The options of a classic incr/decr (what `molt_storage_arith` passes;
+/// `initial` only matters with vivify). Compiled with the options known,
+/// as [`CLASSIC_GET`].
+const CLASSIC_ARITH: ArithOptions = ArithOptions {
+    compare_cas: None,
+    new_cas: None,
+    vivify: None,
+    initial: 0,
+    touch: None,
+};
+
+/// Whether C options are [`CLASSIC_ARITH`]'s.
+#[inline(always)]
+fn is_classic_arith(o: &molt_meta_arith_opts) -> bool {
+    (o.has_compare_cas | o.has_new_cas | o.vivify | o.touch) == 0
+}
+
+/// An incr/decr with meta options: out of line, as [`meta_get_with`].
+#[inline(never)]
+fn meta_arith_with(
+    s: &Seg,
+    key: &[u8],
+    now: i64,
+    opts: &molt_meta_arith_opts,
+    out: &mut MaybeUninit<molt_meta_arith_result>,
+) -> molt_status {
+    let (incr, delta, opts) = arith_opts(opts);
+    arith_status(s.meta_arith(key, incr, delta, now, &opts), out)
+}
+
+/// An arithmetic's status, its result written to `out` on success.
+#[inline(always)]
+fn arith_status(
+    r: Result<ArithResult, Error>,
+    out: &mut MaybeUninit<molt_meta_arith_result>,
+) -> molt_status {
+    match r {
+        Ok(r) => {
+            out.write(r.into());
+            molt_status::MOLT_OK
+        }
+        Err(e) => status_of(e),
+    }
 }
 
 /// storage.h `flush`.

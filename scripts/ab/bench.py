@@ -7,6 +7,7 @@ import os
 import subprocess
 import tempfile
 
+import timeslice
 from server import CLIENT_CPU
 from targets import BENCH, Target
 
@@ -21,7 +22,7 @@ def run_bench(port: int, args: list[str], timeout_s: float, target: Target | Non
     """molt-bench ... --json FILE; raises when it fails or reports wrong replies."""
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         argv = bench_argv(port, args, target) + ["--json", out.name]
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s)
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, preexec_fn=timeslice.preexec)
         if check and proc.returncode != 0:
             raise RuntimeError(f"molt-bench failed ({proc.returncode}): {' '.join(argv)}\n{proc.stderr[-2000:]}")
         if os.path.getsize(out.name) == 0:

@@ -10,6 +10,7 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
+import timeslice
 from targets import Settings, Target
 
 SERVER_CPU = "0"
@@ -77,7 +78,7 @@ def running(target: Target, threads: int, memory_mb: int, wrapper: list[str] = (
     port = free_port()
     argv = ["taskset", "-c", SERVER_CPU, *wrapper, *target.command(Settings(port, threads, memory_mb))]
     log = open(log_path or os.devnull, "wb")
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, preexec_fn=timeslice.preexec)
     try:
         wait_port(port, proc, start_timeout_s)
         yield proc, port

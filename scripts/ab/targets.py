@@ -150,6 +150,9 @@ class Target:
     unavailable: Callable[[], str | None]  # None when it can run, else why not
     engine: str | None = None  # storage engine whose callgrind cost is reported
     bench_args: tuple[str, ...] = field(default=())  # extra molt-bench flags (e.g. TLS)
+    # False: left out of the memory, capacity and large-heap figures (a
+    # shadow-mode target would hold every item twice: its cost is CPU)
+    storage_figures: bool = True
 
 
 BASELINE = "molt-c"
@@ -166,6 +169,12 @@ TARGETS: list[Target] = [
     # engine figure: nothing stands between protocol and engine to measure
     # at (no storage.h entry points; the calls are inlined).
     Target("molt-rs", _molt(MOLT_RS), _exists(MOLT_RS)),
+    # Shadow mode (--shadow-storage): slab answers, seg runs every request
+    # too; beside "molt slab" it gives the cost of shadowing. No engine
+    # figure: the request runs through two engines and the comparison.
+    Target("molt slab+shadow seg", _molt(MOLT, "--storage", "slab", "--shadow-storage", "seg"),
+           _all(_exists(MOLT), lambda: None if _help_mentions(MOLT, "--shadow-storage")
+                else "molt has no --shadow-storage flag yet"), storage_figures=False),
     Target("memcached", _memcached(), _exists(MEMCACHED)),
     # TLS: both need a TLS-capable molt-bench (bench_args carry its TLS
     # options) and the test certificates (made on the availability check).

@@ -137,6 +137,11 @@ int stats_settings_report(molt_buf *out, size_t limit, const molt_options *o,
     rc |= stat_line(out, limit, "flush_enabled", "yes");
     rc |= stat_u64(out, limit, "idle_timeout", (uint64_t)o->idle_timeout);
     rc |= stat_line(out, limit, "storage_engine", engine);
+    /* molt's own: shadow mode's engine and its memory (maxbytes is the
+     * primary's, as memcached users read -m) */
+    rc |= stat_str(out, limit, "shadow_storage_engine", o->shadow_storage);
+    rc |= stat_u64(out, limit, "shadow_maxbytes",
+                   o->shadow_storage[0] ? options_shadow_memory_mb(o) * 1024 * 1024 : 0);
     /* molt's own (memcached has only binding_protocol): which protocol.h
      * implementation answers, c or rust */
     rc |= stat_str(out, limit, "protocol", o->protocol);

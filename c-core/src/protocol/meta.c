@@ -175,14 +175,14 @@ static void meta_set(proto_exec *x, const meta_request *m) {
     pm->active = 1;
     pm->quiet = m->quiet;
     /* As memcached: C turns set/replace into a cas (I then lets an older
-     * cas store a stale value), append/prepend check it unless it is 0
-     * (memcached's "no cas"), add ignores it. */
+     * cas, but not 0, store a stale value), append/prepend check it unless
+     * it is 0 (memcached's "no cas"), add ignores it. */
     int appends = m->store_mode == MOLT_STORE_APPEND || m->store_mode == MOLT_STORE_PREPEND;
     if (m->has_cas && m->store_mode != MOLT_STORE_ADD && !(appends && m->cas == 0)) {
         pm->has_compare_cas = 1;
         pm->compare_cas = m->cas;
-        pm->invalidate = m->invalidate && (m->store_mode == MOLT_STORE_SET ||
-                                           m->store_mode == MOLT_STORE_REPLACE);
+        pm->invalidate = m->invalidate && m->cas != 0 &&
+                         (m->store_mode == MOLT_STORE_SET || m->store_mode == MOLT_STORE_REPLACE);
     }
     pm->has_new_cas = m->has_new_cas;
     pm->new_cas = m->new_cas;

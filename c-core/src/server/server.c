@@ -26,6 +26,7 @@
 #include "admin/server_stats.h"
 #include "server/host.h"
 #include "server/worker.h"
+#include "storage/shadow.h"
 
 /* memcached's words; on a TLS port nothing is written (see reject). */
 static const char too_many_conns[] = "ERROR Too many open connections\r\n";
@@ -136,6 +137,22 @@ static int block_signals(sigset_t *set) {
     return signalfd(-1, set, SFD_CLOEXEC);
 }
 
+/* Why an engine did not open, on stderr (start-up only). */
+static void report_storage_error(const char *name, molt_status st) {
+    if (st == MOLT_INVALID && molt_storage_engine_needs_rust(name)) {
+        fprintf(stderr,
+                "molt: storage engine '%s' is written in Rust and this binary was "
+                "built without Rust (use the mixed binary, molt)\n",
+                name);
+    } else if (st == MOLT_INVALID) {
+        fprintf(stderr, "molt: unknown storage engine '%s' (this binary has:", name);
+        for (const char *const *e = molt_storage_engines(); *e; e++) fprintf(stderr, " %s", *e);
+        fprintf(stderr, ")\n");
+    } else {
+        fprintf(stderr, "molt: cannot start storage engine '%s' (status %d)\n", name, (int)st);
+    }
+}
+
 static int run(molt_server *s) {
     char err[256] = "";
     molt_options *o = &s->opts;
@@ -157,22 +174,19 @@ static int run(molt_server *s) {
         .on_evict = watch_evicted,
         .on_evict_ctx = &s->watch,
     };
-    molt_status st = molt_storage_open(o->storage, &cfg, &s->storage);
-    if (st != MOLT_OK) {
-        if (st == MOLT_INVALID && molt_storage_engine_needs_rust(o->storage)) {
-            fprintf(stderr,
-                    "molt: storage engine '%s' is written in Rust and this binary was "
-                    "built without Rust (use the mixed binary, molt)\n",
-                    o->storage);
-        } else if (st == MOLT_INVALID) {
-            fprintf(stderr, "molt: unknown storage engine '%s' (this binary has:", o->storage);
-            for (const char *const *e = molt_storage_engines(); *e; e++)
-                fprintf(stderr, " %s", *e);
-            fprintf(stderr, ")\n");
-        } else {
-            fprintf(stderr, "molt: cannot start storage engine '%s' (status %d)\n",
-                    o->storage, (int)st);
+    molt_status st;
+    if (o->shadow_storage[0]) {
+        molt_storage_config scfg = cfg;
+        scfg.memory_limit = options_shadow_memory_mb(o) * 1024 * 1024;
+        const char *failed = NULL;
+        st = molt_shadow_open(o->storage, &cfg, o->shadow_storage, &scfg, &s->storage,
+                              &failed);
+        if (st != MOLT_OK) {
+            report_storage_error(failed ? failed : o->shadow_storage, st);
+            return 1;
         }
+    } else if ((st = molt_storage_open(o->storage, &cfg, &s->storage)) != MOLT_OK) {
+        report_storage_error(o->storage, st);
         return 1;
     }
     molt_transport_config tcfg = {
@@ -253,6 +267,12 @@ static int run(molt_server *s) {
     } else if (started == o->threads) {
         char admin_at[96] = "off";
         if (admin) snprintf(admin_at, sizeof(admin_at), "%s:%d", o->admin_listen, o->admin_port);
+        if (o->shadow_storage[0])
+            log_msg(MOLT_LOG_INFO,
+                    "shadow mode: every request also runs on engine %s (memory limit %llu "
+                    "MiB, beside the primary's %llu MiB); divergences in stats shadow_*",
+                    o->shadow_storage, (unsigned long long)options_shadow_memory_mb(o),
+                    (unsigned long long)o->memory_mb);
         log_msg(MOLT_LOG_INFO,
                 "molt %s starting: listening on %s:%d, engine %s, transport %s, protocol "
                 "%s, memory limit %llu MiB, %d threads, admin %s",

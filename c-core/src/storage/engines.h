@@ -15,6 +15,12 @@
 extern const molt_storage_ops molt_seg_ops;
 #endif
 
+#ifdef MOLT_FAULT_INJECT
+/* The fault build's corrupting engine (faulty.c); never in molt-c/molt. */
+molt_status molt_faulty_create(const molt_storage_config *cfg, void **self_out);
+extern const molt_storage_ops molt_faulty_ops;
+#endif
+
 struct molt_storage {
     const molt_storage_ops *ops;
     void *self;

@@ -18,12 +18,18 @@ static const engine_entry engines[] = {
 #ifdef MOLT_WITH_SEG
     {"seg", molt_seg_new, &molt_seg_ops},
 #endif
+#ifdef MOLT_FAULT_INJECT
+    {"faulty-slab", molt_faulty_create, &molt_faulty_ops},
+#endif
 };
 
 static const char *const engine_names[] = {
     "slab",
 #ifdef MOLT_WITH_SEG
     "seg",
+#endif
+#ifdef MOLT_FAULT_INJECT
+    "faulty-slab",
 #endif
     NULL,
 };

@@ -22,6 +22,8 @@ typedef enum key_id {
     K_ITEM_SIZE,
     K_GROWTH,
     K_STORAGE,
+    K_SHADOW_STORAGE,
+    K_SHADOW_MEMORY,
     K_PROTOCOL,
     K_ADMIN_PORT,
     K_ADMIN_LISTEN,
@@ -37,6 +39,8 @@ typedef enum key_id {
 /* long-only flags */
 enum {
     OPT_STORAGE = 1000,
+    OPT_SHADOW_STORAGE,
+    OPT_SHADOW_MEMORY,
     OPT_PROTOCOL,
     OPT_CONFIG,
     OPT_PRINT_CONFIG,
@@ -70,6 +74,10 @@ static const struct key_def {
     [K_GROWTH] = {"", "slab_growth_factor", T_FLOAT, 0, 0, "growth factor",
                   "greater than 1.0, at most 100"},
     [K_STORAGE] = {"", "storage", T_STRING, 1, 31, "storage engine name", "a name"},
+    [K_SHADOW_STORAGE] = {"", "shadow_storage", T_STRING, 1, 31, "shadow storage engine name",
+                           "a name"},
+    [K_SHADOW_MEMORY] = {"", "shadow_memory_limit_mb", T_INT, 0, 1024 * 1024,
+                         "shadow memory limit", "megabytes, 0-1048576, 0 = as -m"},
     [K_PROTOCOL] = {"", "protocol", T_STRING, 1, 31, "protocol implementation name",
                     "c or rust"},
     [K_ADMIN_PORT] = {"", "admin_port", T_INT, 0, 65535, "admin port",
@@ -99,6 +107,11 @@ static const char usage_text[] =
     "                             (default: 1m, min: 1k, max: 1024m)\n"
     "  -f, --slab-growth-factor=F chunk size growth factor (default: 1.25)\n"
     "      --storage=ENGINE       storage engine (default: slab)\n"
+    "      --shadow-storage=ENGINE\n"
+    "                             shadow mode: also run every request on ENGINE\n"
+    "                             and count where it differs (stats shadow_*)\n"
+    "      --shadow-memory-limit=MB\n"
+    "                             the shadow engine's item memory (default: -m)\n"
     "      --protocol=IMPL        memcache protocol implementation: c or rust\n"
     "                             (rust: the mixed binary only; default: c)\n"
     "  -U, --udp-port=0           accepted for compatibility; UDP is off\n"
@@ -119,6 +132,10 @@ static const char usage_text[] =
     "  -V, --version              print version and exit\n";
 
 const char *options_usage(void) { return usage_text; }
+
+uint64_t options_shadow_memory_mb(const molt_options *o) {
+    return o->shadow_memory_mb ? o->shadow_memory_mb : o->memory_mb;
+}
 
 void options_defaults(molt_options *o) {
     memset(o, 0, sizeof(*o));
@@ -332,6 +349,12 @@ static int apply(molt_options *o, key_id k, const source *src, char *err, size_t
         return get_growth(src, &o->growth_factor, err, err_len);
     case K_STORAGE:
         return get_string(k, src, o->storage, sizeof(o->storage), err, err_len);
+    case K_SHADOW_STORAGE:
+        return get_string(k, src, o->shadow_storage, sizeof(o->shadow_storage), err, err_len);
+    case K_SHADOW_MEMORY:
+        if (get_int(k, src, &v, err, err_len) != 0) return -1;
+        o->shadow_memory_mb = (uint64_t)v;
+        return 0;
     case K_PROTOCOL:
         return get_string(k, src, o->protocol, sizeof(o->protocol), err, err_len);
     case K_ADMIN_PORT:
@@ -398,6 +421,8 @@ static key_id flag_key(int c) {
     case 'I': return K_ITEM_SIZE;
     case 'f': return K_GROWTH;
     case OPT_STORAGE: return K_STORAGE;
+    case OPT_SHADOW_STORAGE: return K_SHADOW_STORAGE;
+    case OPT_SHADOW_MEMORY: return K_SHADOW_MEMORY;
     case OPT_PROTOCOL: return K_PROTOCOL;
     case OPT_ADMIN_PORT: return K_ADMIN_PORT;
     case OPT_ADMIN_LISTEN: return K_ADMIN_LISTEN;
@@ -450,6 +475,8 @@ options_action options_parse(molt_options *o, int argc, char **argv,
         {"max-item-size", required_argument, NULL, 'I'},
         {"slab-growth-factor", required_argument, NULL, 'f'},
         {"storage", required_argument, NULL, OPT_STORAGE},
+        {"shadow-storage", required_argument, NULL, OPT_SHADOW_STORAGE},
+        {"shadow-memory-limit", required_argument, NULL, OPT_SHADOW_MEMORY},
         {"protocol", required_argument, NULL, OPT_PROTOCOL},
         {"udp-port", required_argument, NULL, 'U'},
         {"admin-port", required_argument, NULL, OPT_ADMIN_PORT},
@@ -586,6 +613,11 @@ int options_to_toml(const molt_options *o, char *out, size_t len) {
     rc |= put(out, len, &pos, "max_item_size = %s\n", item);
     rc |= put(out, len, &pos, "slab_growth_factor = %s\n", growth);
     rc |= put_str(out, len, &pos, "storage", o->storage);
+    if (o->shadow_storage[0]) { /* absent unless set: the default is none */
+        rc |= put_str(out, len, &pos, "shadow_storage", o->shadow_storage);
+        rc |= put(out, len, &pos, "shadow_memory_limit_mb = %llu\n",
+                  (unsigned long long)o->shadow_memory_mb);
+    }
     rc |= put_str(out, len, &pos, "protocol", o->protocol);
     rc |= put(out, len, &pos, "admin_port = %d\n", o->admin_port);
     rc |= put_str(out, len, &pos, "admin_listen", o->admin_listen);

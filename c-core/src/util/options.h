@@ -21,6 +21,9 @@ typedef struct molt_options {
     uint32_t item_size_max;
     double growth_factor;
     char storage[32];
+    /* shadow mode: "" for none; the shadow's memory in MiB, 0 = as -m */
+    char shadow_storage[32];
+    uint64_t shadow_memory_mb;
     char protocol[32];      /* protocol.h implementation: "c", "rust" */
     int verbose;            /* 0 warn, 1 info (-v), 2 debug (-vv) */
     int admin_port;         /* 0: no admin HTTP endpoint */
@@ -49,6 +52,8 @@ void options_defaults(molt_options *o);
  * err holds a one-line message (config errors name the file and line). */
 options_action options_parse(molt_options *o, int argc, char **argv,
                              char *err, size_t err_len);
+/* The shadow engine's memory in MiB: --shadow-memory-limit, else -m. */
+uint64_t options_shadow_memory_mb(const molt_options *o);
 /* The --help text. */
 const char *options_usage(void);
 /* The effective settings as a TOML config file (what --print-config

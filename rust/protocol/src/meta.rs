@@ -218,15 +218,16 @@ fn meta_set<S: Storage, H: Host>(x: &mut Exec<'_, S, H>, st: &mut State, m: &Met
         ..StoreOptions::default()
     };
     // As memcached: C turns set/replace into a cas (I then lets an older
-    // cas store a stale value), append/prepend check it unless it is 0
-    // (memcached's "no cas"), add ignores it.
+    // cas, but not 0, store a stale value), append/prepend check it unless
+    // it is 0 (memcached's "no cas"), add ignores it.
     let appends = matches!(mode, StoreMode::Append | StoreMode::Prepend);
     if let Some(cas) = m
         .cas
         .filter(|&c| mode != StoreMode::Add && !(appends && c == 0))
     {
         opts.compare_cas = Some(cas);
-        opts.invalidate = m.invalidate && matches!(mode, StoreMode::Set | StoreMode::Replace);
+        opts.invalidate =
+            m.invalidate && cas != 0 && matches!(mode, StoreMode::Set | StoreMode::Replace);
     }
     // the line is gone when the block arrives: keep what the reply echoes
     let mut pm = PendingMeta {

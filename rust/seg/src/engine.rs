@@ -86,6 +86,7 @@ pub(crate) struct Inner {
 
 impl Inner {
     pub fn new(segs: Segments, seed: u64, item_size_max: usize, memory_limit: u64) -> Inner {
+        let merge_buf = crate::eviction::merge_buffer(segs.seg_size);
         Inner {
             segs,
             ttl: TtlBuckets::new(),
@@ -106,7 +107,7 @@ impl Inner {
             epoch: 0,
             counters: Counters::default(),
             scratch: Vec::new(),
-            merge_buf: Vec::new(),
+            merge_buf,
             drain_buf: Vec::new(),
             evict_hook: None,
         }
@@ -169,6 +170,17 @@ impl Inner {
     /// The indexed item for `key` (live or not).
     #[inline(always)]
     pub fn find(&self, key: &[u8], hash: u64) -> Option<Found> {
+        let (loc, seg, off) = self.find_slot(key, hash)?;
+        Some(self.found_at(loc, seg, off))
+    }
+
+    /// Where `key`'s indexed item is: its slot, segment and offset. The
+    /// header is decoded by [`Inner::found_at`] once this has returned: a
+    /// decoded header moved out through an `Option` is copied on the stack
+    /// field by field (its bools are the `Option`'s niche), three plain
+    /// integers stay in registers.
+    #[inline(always)]
+    fn find_slot(&self, key: &[u8], hash: u64) -> Option<(Loc, u32, usize)> {
         let tag = tag_of(hash);
         let (table, mut b, flag) = self.table.locate(hash);
         loop {
@@ -189,17 +201,19 @@ impl Inner {
                 }
                 let hl = item::header_len_from_ctrl(data[0]);
                 if key_eq(&data[hl..hl + key.len()], key) {
-                    let hdr = item::read_header(data, self.segs.meta[seg as usize].base_cas);
-                    return Some(Found {
-                        loc: HashTable::loc(b | flag, s),
-                        seg,
-                        off,
-                        hdr,
-                    });
+                    return Some((HashTable::loc(b | flag, s), seg, off));
                 }
             }
             b = table.next(b)?;
         }
+    }
+
+    /// The item at (seg, off), indexed at `loc`, with its header decoded.
+    #[inline(always)]
+    fn found_at(&self, loc: Loc, seg: u32, off: usize) -> Found {
+        let data = &self.segs.data[seg as usize][off..];
+        let hdr = item::read_header(data, self.segs.meta[seg as usize].base_cas);
+        Found { loc, seg, off, hdr }
     }
 
     /// The live item for `key`; a dead one found is reclaimed (expired).
@@ -209,15 +223,18 @@ impl Inner {
         if f.hdr.live(now, self.flush_cas) {
             return Some(f);
         }
-        self.reclaim_expired(&f);
+        self.reclaim_expired(f.loc, f.seg, f.off);
         None
     }
 
     /// Drop an item found expired or flushed (out of the lookup's hot path).
+    /// Its header is read again here: handing over the decoded one would
+    /// make the lookup keep it in memory on the hot path too.
     #[cold]
     #[inline(never)]
-    fn reclaim_expired(&mut self, f: &Found) {
-        self.unlink(f);
+    fn reclaim_expired(&mut self, loc: Loc, seg: u32, off: usize) {
+        let f = self.found_at(loc, seg, off);
+        self.unlink(&f);
         let flushed = f.hdr.cas < self.flush_cas;
         self.counters.reclaimed(Gone::Access, flushed);
     }
@@ -270,27 +287,55 @@ impl Inner {
     }
 
     /// Record a read or touch of `f` at `now` (recency, fetched, last
-    /// access), also setting `extra` bits; with `bump` false only `extra`.
+    /// access), also setting `extra` bits (with `bump` false only those),
+    /// and lend its value: one walk to the item's bytes for both.
     #[inline(always)]
-    fn accessed(&mut self, f: &Found, now: i64, extra: u32, bump: bool) {
+    fn read_value(&mut self, f: &Found, now: i64, extra: u32, bump: bool) -> &[u8] {
         let old = f.hdr.access;
         let mut acc = old | extra;
         if bump {
             acc = self.access_word(acc | A_FETCHED, now);
             self.table.bump(f.loc);
         }
+        let item = &mut self.segs.data[f.seg as usize][f.off..];
         if acc != old {
-            item::set_access(&mut self.segs.data[f.seg as usize][f.off..], acc);
+            item::set_access(item, acc);
         }
+        let (at, len) = f.hdr.value_at();
+        &item[at..at + len]
     }
 
     // ---- writes ---------------------------------------------------------
 
+    /// [`Inner::write_item_inline`] out of line, for the paths other than a
+    /// plain store (append/prepend, rewrites, vivify, incr that cannot stay
+    /// in place): one copy of the code for all of them.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn write_item(
+        &mut self,
+        key: &[u8],
+        hash: u64,
+        a: &[u8],
+        b: &[u8],
+        flags: u32,
+        exptime: u32,
+        cas: u64,
+        access: u32,
+        hint: Option<Found>,
+        freq: u8,
+    ) -> Result<(), Error> {
+        self.write_item_inline(key, hash, a, b, flags, exptime, cas, access, hint, freq)
+    }
+
     /// Write a new version of `key` (value = `a` then `b`) and point the
     /// index at it, replacing whatever version is indexed then. `hint` is
-    /// the version found before, valid while `epoch` is unchanged.
+    /// the version found before, valid while `epoch` is unchanged. Inlined
+    /// into the plain store: no call with a dozen arguments, and the
+    /// lookup's result stays in registers.
     #[allow(clippy::too_many_arguments)]
-    fn write_item(
+    #[inline(always)]
+    fn write_item_inline(
         &mut self,
         key: &[u8],
         hash: u64,
@@ -312,7 +357,30 @@ impl Inner {
         } else {
             self.find(key, hash)
         };
-        let base = self.segs.meta[seg as usize].base_cas;
+        // The index and the accounting first, the bytes last: nothing of
+        // the lookup is live across the value's copy (a memcpy call).
+        let size = hlen + key.len() + vlen;
+        let m = &mut self.segs.meta[seg as usize];
+        m.add_item(size, cas, exptime);
+        let base = m.base_cas;
+        if exptime != 0 {
+            self.expires_at(i64::from(exptime));
+        }
+        match old {
+            Some(o) => {
+                // The new version takes the old one's slot.
+                self.table.repoint(o.loc, seg, off, freq);
+                self.retire(&o);
+            }
+            None => {
+                self.table.insert(hash, pack(tag_of(hash), seg, off, freq));
+                if self.table.wants_growth() {
+                    self.grow();
+                }
+            }
+        }
+        self.counters.curr_items += 1;
+        self.counters.bytes += size as u64;
         let buf = &mut self.segs.data[seg as usize][off..];
         let h = item::write_header(buf, key.len(), vlen, flags, exptime, cas, base, access);
         debug_assert_eq!(h, hlen);
@@ -325,28 +393,6 @@ impl Inner {
             // (Only append/prepend have a second part: no memcpy call else.)
             buf[p..p + b.len()].copy_from_slice(b);
         }
-        let size = hlen + key.len() + vlen;
-        self.segs.meta[seg as usize].add_item(size, cas, exptime);
-        if exptime != 0 {
-            self.expires_at(i64::from(exptime));
-        }
-        let tag = tag_of(hash);
-        match old {
-            Some(o) => {
-                // The new version takes the old one's slot.
-                let keep_freq = slot_freq(self.table.get(o.loc)).max(freq);
-                self.table.set(o.loc, pack(tag, seg, off, keep_freq));
-                self.retire(&o);
-            }
-            None => {
-                self.table.insert(hash, pack(tag, seg, off, freq));
-                if self.table.wants_growth() {
-                    self.grow();
-                }
-            }
-        }
-        self.counters.curr_items += 1;
-        self.counters.bytes += size as u64;
         Ok(())
     }
 
@@ -387,24 +433,27 @@ impl Inner {
         r
     }
 
-    /// Make `value` (as long as the item's value), `exptime`, `cas` and
-    /// `access` the new version of `f` where it lies, as memcached's incr
-    /// does, when the header keeps its length: the same cas encoding, and an
-    /// exptime unchanged or rewritable within the segment's expiry. Returns
-    /// whether it was done (else nothing changed). The slot and its
-    /// frequency stay; the old version's bytes are gone.
+    /// Make `digits` padded with spaces to `len` bytes (the item's value
+    /// length), `exptime`, `cas` and `access` the new version of `f` where
+    /// it lies, as memcached's incr does, when the header keeps its length:
+    /// the same cas encoding, and an exptime unchanged or rewritable within
+    /// the segment's expiry. Returns whether it was done (else nothing
+    /// changed). The slot and its frequency stay; the old version's bytes
+    /// are gone.
+    #[inline(always)]
     fn replace_in_place(
         &mut self,
         f: &Found,
-        value: &[u8],
+        digits: &[u8],
+        len: usize,
         exptime: u32,
         cas: u64,
         access: u32,
     ) -> bool {
-        let (at, len) = f.hdr.value_at();
+        let (at, vlen) = f.hdr.value_at();
         let m = &self.segs.meta[f.seg as usize];
         let retime = exptime != f.hdr.exptime;
-        if len != value.len()
+        if len != vlen
             || (retime && !(f.hdr.has_exp && exptime != 0 && i64::from(exptime) <= m.expire_at))
         {
             return false;
@@ -418,9 +467,13 @@ impl Inner {
         if retime {
             item::set_exptime(buf, &f.hdr, exptime);
         }
-        // A counter's few digits: a byte loop beats a call to memcpy.
-        for (d, s) in buf[at..at + len].iter_mut().zip(value) {
+        // A counter's few digits: byte loops beat calls to memcpy/memset.
+        let (num, pad) = buf[at..at + len].split_at_mut(digits.len());
+        for (d, s) in num.iter_mut().zip(digits) {
             *d = *s;
+        }
+        for d in pad {
+            *d = b' ';
         }
         if retime {
             self.expires_at(i64::from(exptime));
@@ -523,25 +576,45 @@ impl Inner {
             }
         };
         let access = self.access_word(carry, now);
-        if combine {
-            let o = old.expect("checked above");
-            let mut scratch = std::mem::take(&mut self.scratch);
-            scratch.clear();
-            scratch.extend_from_slice(self.value(&o));
-            let (a, b) = if mode == StoreMode::Append {
-                (&scratch[..], value)
-            } else {
-                (value, &scratch[..])
-            };
-            let r = self.write_item(key, hash, a, b, flags, exp, cas, access, old, 0);
-            self.scratch = scratch;
-            r?;
-        } else {
-            self.write_item(key, hash, value, &[], flags, exp, cas, access, old, 0)?;
+        match old {
+            Some(o) if combine => {
+                let append = mode == StoreMode::Append;
+                self.write_combined(key, hash, o, value, append, flags, exp, cas, access)?;
+            }
+            _ => self.write_item_inline(key, hash, value, &[], flags, exp, cas, access, old, 0)?,
         }
         self.took_cas(opts.new_cas);
         self.counters.total_items += 1;
         Ok(cas)
+    }
+
+    /// Append (or prepend) `value` to the value of `o` as a new version.
+    /// Out of line: the plain store keeps its registers.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn write_combined(
+        &mut self,
+        key: &[u8],
+        hash: u64,
+        o: Found,
+        value: &[u8],
+        append: bool,
+        flags: u32,
+        exp: u32,
+        cas: u64,
+        access: u32,
+    ) -> Result<(), Error> {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        scratch.extend_from_slice(self.value(&o));
+        let (a, b) = if append {
+            (&scratch[..], value)
+        } else {
+            (value, &scratch[..])
+        };
+        let r = self.write_item(key, hash, a, b, flags, exp, cas, access, Some(o), 0);
+        self.scratch = scratch;
+        r
     }
 
     pub fn arith(
@@ -562,7 +635,6 @@ impl Inner {
         if o.hdr.vlen == 0 {
             return Err(Error::NonNumeric);
         }
-        let mut digits = [0u8; 20];
         if opts.compare_cas.is_some_and(|c| c != o.hdr.cas) {
             return Err(Error::Exists);
         }
@@ -572,43 +644,60 @@ impl Inner {
         } else {
             v.saturating_sub(delta)
         };
+        let mut digits = [0u8; 20];
         let number = crate::num::format_u64(v, &mut digits);
         // memcached rewrites a shorter number in place, padded with spaces
         // to the old length ("10" decremented reads "9 ")
-        let mut padded = std::mem::take(&mut self.scratch);
-        padded.clear();
-        padded.extend_from_slice(number);
-        padded.resize(number.len().max(o.hdr.vlen as usize), b' ');
-        let d = &padded[..];
+        let len = number.len().max(o.hdr.vlen as usize);
         let cas = self.cas_for(opts.new_cas);
         let exp = match opts.touch {
             None => Some(o.hdr.exptime),
             Some(t) => item::norm_exptime(t, now),
         };
         let reported = exp.map_or_else(|| opts.touch.unwrap_or(0), i64::from);
-        let written = match exp {
+        match exp {
             Some(exp) => {
                 let access = self.access_word(0, now);
-                if self.replace_in_place(&o, d, exp, cas, access) {
-                    Ok(())
-                } else {
-                    self.write_item(key, hash, d, &[], o.hdr.flags, exp, cas, access, Some(o), 0)
+                if !self.replace_in_place(&o, number, len, exp, cas, access) {
+                    self.arith_rewrite(key, hash, o, number, len, exp, cas, access)?;
                 }
             }
             // Touched into the past: the result is reported, then gone.
-            None => {
-                self.drop_touched(&o);
-                Ok(())
-            }
-        };
-        self.scratch = padded;
-        written?;
+            None => self.drop_touched(o),
+        }
         self.took_cas(opts.new_cas);
         Ok(ArithResult {
             value: v,
             cas,
             exptime: reported,
         })
+    }
+
+    /// An arith's new version where it cannot be written in place (a
+    /// longer number, another cas width, a retime past the segment): the
+    /// padded digits as a new item. Out of line: the in-place path is the
+    /// common one.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn arith_rewrite(
+        &mut self,
+        key: &[u8],
+        hash: u64,
+        o: Found,
+        number: &[u8],
+        len: usize,
+        exp: u32,
+        cas: u64,
+        access: u32,
+    ) -> Result<(), Error> {
+        let mut padded = std::mem::take(&mut self.scratch);
+        padded.clear();
+        padded.extend_from_slice(number);
+        padded.resize(len, b' ');
+        let flags = o.hdr.flags;
+        let r = self.write_item(key, hash, &padded, &[], flags, exp, cas, access, Some(o), 0);
+        self.scratch = padded;
+        r
     }
 
     /// An arith's miss with N: the item is created holding `initial` (no
@@ -643,8 +732,8 @@ impl Inner {
     /// (out of line: rare).
     #[cold]
     #[inline(never)]
-    fn drop_touched(&mut self, f: &Found) {
-        self.unlink(f);
+    fn drop_touched(&mut self, f: Found) {
+        self.unlink(&f);
         self.counters.reclaimed(Gone::Access, false);
     }
 
@@ -664,7 +753,7 @@ impl Inner {
             Some(t) => match item::norm_exptime(t, now) {
                 Some(e) => e,
                 None => {
-                    self.drop_touched(&f);
+                    self.drop_touched(f);
                     return Ok(());
                 }
             },
@@ -724,17 +813,39 @@ impl Inner {
     ) -> Result<R, Error> {
         let hash = hash_key(self.seed, key);
         self.tick(now);
-        let Some(found) = self.find_live(key, hash, now) else {
-            let vexp = opts.vivify.ok_or(Error::NotFound)?;
-            return self.vivify(key, hash, now, vexp, opts, f);
+        // find_live spelt out: the header is decoded after the Option (see
+        // find_slot).
+        let found = match self.find_slot(key, hash) {
+            Some((loc, seg, off)) => self.found_at(loc, seg, off),
+            None => return self.get_miss(key, hash, now, opts, f),
         };
+        if !found.hdr.live(now, self.flush_cas) {
+            self.reclaim_expired(found.loc, found.seg, found.off);
+            return self.get_miss(key, hash, now, opts, f);
+        }
         if let Some(t) = opts.touch {
             return self.get_touched(key, hash, now, t, found, opts, f);
         }
         let (info, extra) = self.read_info(&found, i64::from(found.hdr.exptime), now, opts);
-        let r = f(&info, self.value(&found));
-        self.accessed(&found, now, extra, !opts.no_bump);
-        Ok(r)
+        // The access is recorded before the caller's callback, not after:
+        // nothing of the lookup is live across that call (no spills), and
+        // the callback sees only `info` and the value, which it leaves alone.
+        Ok(f(&info, self.read_value(&found, now, extra, !opts.no_bump)))
+    }
+
+    /// [`Inner::get`] of a key with no live item: `NotFound`, or with
+    /// vivify an empty item created and handed to `f`.
+    #[inline(always)]
+    fn get_miss<R>(
+        &mut self,
+        key: &[u8],
+        hash: u64,
+        now: i64,
+        opts: &GetOptions,
+        f: impl FnOnce(&ItemInfo, &[u8]) -> R,
+    ) -> Result<R, Error> {
+        let vexp = opts.vivify.ok_or(Error::NotFound)?;
+        self.vivify(key, hash, now, vexp, opts, f)
     }
 
     /// [`Inner::get`] with a touch to `t`: the item is retimed first, or
@@ -755,14 +866,12 @@ impl Inner {
             // gat with a past time: served once, then gone.
             let (info, _) = self.read_info(&found, t, now, opts);
             let r = f(&info, self.value(&found));
-            self.drop_touched(&found);
+            self.drop_touched(found);
             return Ok(r);
         };
         let found = self.retime(key, hash, found, exp)?;
         let (info, extra) = self.read_info(&found, i64::from(exp), now, opts);
-        let r = f(&info, self.value(&found));
-        self.accessed(&found, now, extra, !opts.no_bump);
-        Ok(r)
+        Ok(f(&info, self.read_value(&found, now, extra, !opts.no_bump)))
     }
 
     /// What a read of `found` reports (`exptime` as reported), and the
@@ -872,10 +981,10 @@ impl Inner {
     /// hold at the average item size seen so far (at [`TARGET_LOAD`] per
     /// bucket, 1.5x to 8x the current size). The new table is written and
     /// the old one's items moved a little per operation
-    /// ([`Inner::grow_step`]), so no operation pays for the whole table. With steady item sizes the table
-    /// grows a few times while the cache fills, the last time well before it
-    /// is full, and then fits: ~13 bytes per item rather than up to twice
-    /// that with doubling.
+    /// ([`Inner::grow_step`]), so no operation pays for the whole table.
+    /// With steady item sizes the table grows a few times while the cache
+    /// fills, the last time well before it is full, and then fits: ~13.4
+    /// bytes per item rather than up to twice that with doubling.
     fn grow(&mut self) {
         let items = self.table.items as u64;
         let fit = u128::from(items) * u128::from(self.memory_limit)
@@ -895,7 +1004,7 @@ impl Inner {
     /// One step of a growth: write [`PREPARE_STEP`] buckets of the new
     /// table, or once it is complete move [`DRAIN_STEP`] home buckets of
     /// the old table into it, rehashing their keys read back from the
-    /// segments. A growth by at least 1.5x is due again only after 3x the
+    /// segments. A growth by at least 1.5x is due again only after 3.5x the
     /// old bucket count in inserts, so a growth always finishes first.
     #[cold]
     #[inline(never)]

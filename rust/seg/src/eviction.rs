@@ -24,24 +24,36 @@ use storage::Error;
 /// Segments merged at most at once.
 pub(crate) const MERGE_N: usize = 4;
 
-/// One item of a merge run, gathered in the first pass.
+/// One item of a merge run, gathered in the first pass: where it lies
+/// and its slot. Its size and liveness are read again from its header in
+/// the second pass, keeping an entry at 16 bytes (a run of four 1 MiB
+/// segments of 125-byte items gathers ~33,500 of them).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct MergeItem {
-    seg: u32,
-    /// Offset and size in the segment (u32: 24 bytes an item, not 40; a
-    /// merge run holds up to 4 segments' items).
-    off: u32,
-    size: u32,
+    /// Its segment's index in the run (bits 24..) and its offset there.
+    at: u32,
     loc: Loc,
     freq: u8,
-    live: bool,
-    /// Dead because a flush invalidated it.
-    flushed: bool,
+}
+
+/// Bits of [`MergeItem::at`] holding the offset (segments are at most
+/// 16 MiB).
+const AT_OFF_BITS: u32 = 24;
+
+/// The merge buffer, reserved once for the largest run (every item of
+/// [`MERGE_N`] segments at the smallest item size): a buffer grown by
+/// doubling would leave its freed predecessors resident in the allocator,
+/// ~1.5 MiB with 1 MiB segments.
+pub(crate) fn merge_buffer(seg_size: usize) -> Vec<MergeItem> {
+    Vec::with_capacity(MERGE_N * seg_size / item::MIN_ITEM)
 }
 
 impl Inner {
     /// Reserve room for an item in bucket `b`; returns (segment, offset,
     /// header length). May free, merge or evict segments (bumping `epoch`).
+    /// The common case, room left in the bucket's tail segment, inline;
+    /// the rest out of line.
+    #[inline(always)]
     pub(crate) fn reserve(
         &mut self,
         b: usize,
@@ -57,13 +69,30 @@ impl Inner {
             let m = &mut self.segs.meta[tail as usize];
             if !m.is_span() {
                 let hl = item::header_len(vlen, flags, exptime, cas, m.base_cas);
-                if m.write_off + hl + klen + vlen <= seg_size {
+                let end = m.write_off + hl + klen + vlen;
+                if end <= seg_size {
                     let off = m.write_off;
-                    m.write_off += hl + klen + vlen;
+                    m.write_off = end;
                     return Ok((tail, off, hl));
                 }
             }
         }
+        self.reserve_segment(b, klen, vlen, flags, exptime, cas)
+    }
+
+    /// [`Inner::reserve`] in a new segment (or span) at the tail of bucket
+    /// `b`.
+    #[inline(never)]
+    fn reserve_segment(
+        &mut self,
+        b: usize,
+        klen: usize,
+        vlen: usize,
+        flags: u32,
+        exptime: u32,
+        cas: u64,
+    ) -> Result<(u32, usize, usize), Error> {
+        let seg_size = self.segs.seg_size;
         let base = self.cas_next;
         let hl = item::header_len(vlen, flags, exptime, cas, base);
         let size = hl + klen + vlen;
@@ -276,7 +305,7 @@ impl Inner {
         // Pass 1: every indexed item of the run with its slot and frequency.
         let mut hist = [0usize; FREQ_MAX as usize + 1];
         let mut live_total = 0;
-        for &id in run {
+        for (i, &id) in run.iter().enumerate() {
             let base = self.segs.meta[id as usize].base_cas;
             let end = self.segs.meta[id as usize].write_off;
             let data = &self.segs.data[id as usize];
@@ -288,19 +317,14 @@ impl Inner {
                     let hash = hash_key(self.seed, &data[kstart..kstart + h.klen as usize]);
                     let loc = self.table.find_exact(hash, id, off).expect("indexed item");
                     let freq = slot_freq(self.table.get(loc));
-                    let live = h.live(now, flush_cas);
-                    if live {
+                    if h.live(now, flush_cas) {
                         hist[freq as usize] += h.total();
                         live_total += h.total();
                     }
                     items.push(MergeItem {
-                        seg: id,
-                        off: off as u32,
-                        size: h.total() as u32,
+                        at: ((i as u32) << AT_OFF_BITS) | off as u32,
                         loc,
                         freq,
-                        live,
-                        flushed: h.cas < flush_cas,
                     });
                 }
                 off += h.total();
@@ -336,41 +360,46 @@ impl Inner {
         let mut w = 0;
         let mut scratch = std::mem::take(&mut self.scratch);
         for it in &items {
-            let keep = it.live && it.freq >= cutoff;
-            let (off, size) = (it.off as usize, it.size as usize);
+            let seg = run[(it.at >> AT_OFF_BITS) as usize];
+            let off = (it.at & ((1 << AT_OFF_BITS) - 1)) as usize;
+            // Read again: unchanged since pass 1 (a slide down this segment
+            // writes only below the items still to come).
             let h = item::read_header(
-                &self.segs.data[it.seg as usize][off..],
-                self.segs.meta[it.seg as usize].base_cas,
+                &self.segs.data[seg as usize][off..],
+                self.segs.meta[seg as usize].base_cas,
             );
+            let size = h.total();
+            let live = h.live(now, flush_cas);
+            let keep = live && it.freq >= cutoff;
             let (klen, vlen, hl) = (h.klen as usize, h.vlen as usize, h.hlen as usize);
             let new_hl = item::header_len(vlen, h.flags, h.exptime, h.cas, dest_base);
             let new_size = new_hl + klen + vlen;
             if !keep || w + new_size > seg_size {
                 // The run's other slots are still to be visited: move none.
                 self.table.clear_in_place(it.loc);
-                if it.live {
+                if live {
                     self.counters.evictions += 1;
                     self.counters.evicted_merge += 1;
                     if let Some(hook) = &self.evict_hook {
-                        let data = &self.segs.data[it.seg as usize];
+                        let data = &self.segs.data[seg as usize];
                         hook(&storage::Evicted {
                             key: &data[off + hl..off + hl + klen],
                             exptime: i64::from(h.exptime),
                             last_access: self.time_base + i64::from(h.access & item::A_TIME),
-                            class_id: u32::from(self.segs.meta[it.seg as usize].bucket) + 1,
+                            class_id: u32::from(self.segs.meta[seg as usize].bucket) + 1,
                             value_len: vlen as u64,
                             fetched: h.access & item::A_FETCHED != 0,
                         });
                     }
                 } else {
-                    self.counters.reclaimed(Gone::Merge, it.flushed);
+                    self.counters.reclaimed(Gone::Merge, h.cas < flush_cas);
                 }
                 self.counters.curr_items -= 1;
                 self.counters.bytes -= size as u64;
                 continue;
             }
             let kv = klen + vlen;
-            if it.seg == dest {
+            if seg == dest {
                 // Same base, same header: slide down within the segment.
                 debug_assert!(w <= off && new_size == size);
                 let d = &mut self.segs.data[dest as usize];
@@ -387,8 +416,7 @@ impl Inner {
                 d.copy_within(off + hl..off + hl + kv, w + new_hl);
             } else {
                 scratch.clear();
-                scratch
-                    .extend_from_slice(&self.segs.data[it.seg as usize][off + hl..off + hl + kv]);
+                scratch.extend_from_slice(&self.segs.data[seg as usize][off + hl..off + hl + kv]);
                 let d = &mut self.segs.data[dest as usize];
                 item::write_header_exact(
                     &mut d[w..],

@@ -26,6 +26,10 @@
 //! of its segment's base costs 2 + 4 + 1 + 2 = 9 header bytes: 123 bytes in
 //! all.
 
+/// The fewest bytes an item takes: the shortest header (no flags, no
+/// exptime, 1-byte value length, 2-byte cas delta) and a 1-byte key.
+pub(crate) const MIN_ITEM: usize = 10;
+
 /// Control bit: client flags follow the cas.
 const F_FLAGS: u8 = 0x01;
 /// Control bit: an absolute u32 exptime follows the flags.
@@ -523,6 +527,11 @@ mod tests {
             assert_eq!(&dst[..n], &src[..], "n {n}");
             assert!(dst[n..].iter().all(|&b| b == 0xee), "n {n}: no byte past");
         }
+    }
+
+    #[test]
+    fn the_smallest_item_is_min_item_bytes() {
+        assert_eq!(header_len(0, 0, 0, 10, 10) + 1, MIN_ITEM);
     }
 
     #[test]
