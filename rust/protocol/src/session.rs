@@ -1,7 +1,9 @@
 //! One connection's session: the framing of its input into command lines
 //! and data blocks (c-core/src/protocol/session.c). Each line is parsed
 //! (parse.rs, meta_parse.rs) and run (classic.rs, meta.rs, crawler.rs);
-//! data blocks complete a store (store.rs).
+//! data blocks complete a store (store.rs). A connection whose first byte
+//! is 0x80 speaks the binary protocol instead, for good (binary/), as
+//! memcached decides it.
 
 use crate::classic::classic_run;
 use crate::exec::Exec;
@@ -50,6 +52,17 @@ pub struct State {
     pub dump: Option<WalkCursor>,
     /// After `watch`: input is ignored (memcached).
     pub watching: bool,
+    /// Which protocol the connection speaks, known from its first byte.
+    pub speaks: Speaks,
+}
+
+/// The protocol of a connection (memcached's negotiating_prot).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Speaks {
+    /// No byte seen yet.
+    Unknown,
+    Text,
+    Binary,
 }
 
 /// One connection's protocol state. Created once per connection; its
@@ -78,6 +91,7 @@ impl Session {
                 pending: Pending::new(),
                 dump: None,
                 watching: false,
+                speaks: Speaks::Unknown,
             },
             line: Line::new(),
             keybuf: [0; KEY_MAX],
@@ -94,6 +108,13 @@ impl Session {
         out: &mut H::Out,
     ) -> (Status, Progress) {
         let st = &mut self.state;
+        if st.speaks == Speaks::Unknown {
+            st.speaks = match input.first() {
+                None => return (Status::More, Progress::default()),
+                Some(&crate::binary::MAGIC_REQUEST) => Speaks::Binary,
+                Some(_) => Speaks::Text,
+            };
+        }
         let kept = out.queued();
         // the one cost of watch per call
         let watching = ctx.host.watching();
@@ -109,6 +130,9 @@ impl Session {
             kept,
             watching,
         };
+        if st.speaks == Speaks::Binary {
+            return crate::binary::process(&mut x, st, input);
+        }
         // a log stream (after `watch`): memcached reads no more commands
         if st.watching {
             let progress = Progress {
