@@ -5,8 +5,8 @@
 
 mod support;
 
-use protocol::{Counter, Output, Session, Status, VecOutput};
-use support::{Server, NOW};
+use protocol::{Counter, Session, Status, VecOutput};
+use support::Server;
 
 fn ask(input: &str) -> String {
     String::from_utf8(Server::new().whole(input.as_bytes())).expect("utf8")

@@ -12,7 +12,9 @@ use crate::{Host, Output, Progress, Status};
 use storage::{item_size, Storage};
 
 /// Consume complete binary requests from `input` and append their
-/// replies (the contract of [`crate::Session::process`]).
+/// replies (the contract of [`crate::Session::process`]). Never inlined:
+/// the text protocol's loop in the same caller stays as it was.
+#[inline(never)]
 pub fn process<S: Storage, H: Host>(
     x: &mut Exec<'_, S, H>,
     st: &mut State,
