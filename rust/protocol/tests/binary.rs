@@ -247,30 +247,37 @@ fn feed(input: &[u8]) -> (Vec<u8>, bool) {
 
 #[test]
 fn lengths_that_lie_are_answered_then_closed() {
-    // keylen 5 > bodylen 4: Unknown command, close
-    let mut lie = req(GET, b"", b"abcd", b"", 1, 0);
-    lie[3] = 5;
-    let (got, closed) = feed(&lie);
-    assert!(closed);
-    assert_eq!(got, error(GET, 0x81, "Unknown command", 1));
+    // keylen 5 > bodylen 4: Unknown command, close, once the 5 key bytes
+    // are in (memcached waits for the extras and key the header names)
+    let mut lie = req(GET, b"", b"abcde", b"", 1, 0);
+    lie[11] = 4;
+    let mut s = Server::new();
+    let mut session = Session::new();
+    let mut out = VecOutput::default();
+    let (st, p) = s.call(&mut session, &lie[..28], &mut out);
+    assert_eq!((st, p.consumed, p.need), (Status::More, 0, 1));
+    let (st, _) = s.call(&mut session, &lie, &mut out);
+    assert_eq!(st, Status::Close);
+    assert_eq!(out.bytes, error(GET, 0x81, "Unknown command", 1));
     // extlen + keylen > bodylen
     let mut lie = req(SET, &set_extras(0, 0), b"abc", b"", 2, 0);
     lie[11] = 10;
     let (got, closed) = feed(&lie);
     assert!(closed);
     assert_eq!(got, error(SET, 0x81, "Unknown command", 2));
-    // a 251-byte key: Invalid arguments, decided on the header alone
-    let long = req(GET, b"", &[b'k'; 251], b"", 3, 0);
-    let (got, closed) = feed(&long[..24]);
+    // a 251-byte key: Invalid arguments
+    let (got, closed) = feed(&req(GET, b"", &[b'k'; 251], b"", 3, 0));
     assert!(closed);
     assert_eq!(got, error(GET, 4, "Invalid arguments", 3));
-    // a 65535-byte key, most of it never sent
-    let mut huge = req(GET, b"", b"k", b"", 4, 0);
-    huge[2..4].copy_from_slice(&[0xff, 0xff]);
-    huge[8..12].copy_from_slice(&65535u32.to_be_bytes());
-    let (got, closed) = feed(&huge);
-    assert!(closed);
-    assert_eq!(got, error(GET, 4, "Invalid arguments", 4));
+    // a 65535-byte key: waited for (bounded), then refused
+    let huge = req(GET, b"", &[b'k'; 65535], b"", 4, 0);
+    let mut session = Session::new();
+    let mut out = VecOutput::default();
+    let (st, p) = s.call(&mut session, &huge[..24], &mut out);
+    assert_eq!((st, p.consumed, p.need), (Status::More, 0, 65535));
+    let (st, _) = s.call(&mut session, &huge, &mut out);
+    assert_eq!(st, Status::Close);
+    assert_eq!(out.bytes, error(GET, 4, "Invalid arguments", 4));
     // a noop with a body: Invalid arguments, after the replies before it
     let input = [
         req(NOOP, b"", b"", b"", 5, 0),

@@ -48,6 +48,13 @@ pub fn process<S: Storage, H: Host>(
             break;
         }
         let h = Header::read(rest);
+        // memcached dispatches once the extras and key are in, whatever
+        // the header says (a lying or refused request included)
+        let base = h.base_len();
+        if rest.len() < base {
+            need = base - rest.len();
+            break;
+        }
         match frame(&h) {
             Frame::Fatal(s) => {
                 x.packet_error(&h, s);
@@ -55,7 +62,7 @@ pub fn process<S: Storage, H: Host>(
             }
             Frame::Refuse { status: s, skip } => {
                 x.packet_error(&h, s);
-                pos += HEADER_LEN;
+                pos += base;
                 st.swallow = usize::try_from(skip).unwrap_or(usize::MAX);
             }
             Frame::Run {
@@ -63,11 +70,6 @@ pub fn process<S: Storage, H: Host>(
                 quiet,
                 value_len,
             } => {
-                let base = h.base_len();
-                if rest.len() < base {
-                    need = base - rest.len();
-                    break;
-                }
                 if too_large(x, &h, cmd, rest, value_len) {
                     refuse_too_large(x, &h, cmd, &rest[..base]);
                     pos += base;

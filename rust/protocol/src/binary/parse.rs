@@ -1,7 +1,8 @@
 //! A binary request header and what it asks for (memcached 1.6.18's
 //! try_read_command_binary and dispatch_bin_command): every check memcached
-//! makes is decided from the 24-byte header alone, before the key or body
-//! is read. Parsing touches neither storage nor output.
+//! makes depends on the 24-byte header alone (memcached makes them once
+//! the extras and key are in too; so does frame.rs). Parsing touches
+//! neither storage nor output.
 
 use storage::{StoreMode, KEY_MAX};
 
@@ -139,9 +140,10 @@ pub enum Frame {
         quiet: bool,
         value_len: usize,
     },
-    /// Answer this status and skip `skip` bytes after the header
-    /// (memcached's swallow: for an unknown opcode it is the whole body
-    /// on top of the extras and key already read, as 1.6.18 does).
+    /// Answer this status and skip `skip` bytes after the header, extras
+    /// and key (memcached's swallow: for an unknown opcode the whole
+    /// bodylen, eating into what follows when there were extras or a key,
+    /// as 1.6.18 does).
     Refuse { status: u16, skip: u64 },
     /// Answer this status, then close.
     Fatal(u16),
@@ -249,12 +251,12 @@ pub fn frame(h: &Header) -> Frame {
         },
         SASL_AUTH | SASL_STEP if ext == 0 && key != 0 => Frame::Refuse {
             status: status::UNKNOWN_COMMAND,
-            skip: u64::from(h.bodylen),
+            skip: (body - key) as u64,
         },
         SASL_LIST_MECHS | SASL_AUTH | SASL_STEP => Frame::Fatal(status::EINVAL),
         _ => Frame::Refuse {
             status: status::UNKNOWN_COMMAND,
-            skip: (ext + key) as u64 + u64::from(h.bodylen),
+            skip: u64::from(h.bodylen),
         },
     }
 }
@@ -325,13 +327,13 @@ mod tests {
         let f = frame(&header(0x1b, 2, 4, 10));
         let want = Frame::Refuse {
             status: status::UNKNOWN_COMMAND,
-            skip: 16,
+            skip: 10,
         };
         assert_eq!(f, want);
         let f = frame(&header(opcode::SASL_AUTH, 5, 0, 9));
         let want = Frame::Refuse {
             status: status::UNKNOWN_COMMAND,
-            skip: 9,
+            skip: 4,
         };
         assert_eq!(f, want);
         let f = frame(&header(opcode::SASL_LIST_MECHS, 0, 0, 0));
