@@ -81,14 +81,15 @@ impl Header {
     /// The header at the start of `b` (which holds at least HEADER_LEN
     /// bytes and starts with the request magic).
     pub fn read(b: &[u8]) -> Header {
-        let be32 = |at: usize| u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+        let mut cas = [0u8; 8];
+        cas.copy_from_slice(&b[16..24]);
         Header {
             opcode: b[1],
             keylen: u16::from_be_bytes([b[2], b[3]]),
             extlen: b[4],
-            bodylen: be32(8),
+            bodylen: u32::from_be_bytes([b[8], b[9], b[10], b[11]]),
             opaque: [b[12], b[13], b[14], b[15]],
-            cas: u64::from(be32(16)) << 32 | u64::from(be32(20)),
+            cas: u64::from_be_bytes(cas),
         }
     }
 

@@ -18,7 +18,9 @@ fn be32(b: &[u8]) -> u32 {
 }
 
 fn be64(b: &[u8]) -> u64 {
-    u64::from(be32(b)) << 32 | u64::from(be32(&b[4..]))
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[..8]);
+    u64::from_be_bytes(a)
 }
 
 /// memcached's realtime() of a binary expiration (unsigned seconds).
