@@ -24,7 +24,9 @@
 //!
 //! A combination that must not run is listed and reported as ignored with
 //! the reason (`#! skip: <target>`, a file that cannot be pipelined,
-//! memcached not installed). Missing molt binaries fail.
+//! memcached not installed, a binary-protocol file (`#! binary`) on a
+//! target with the C protocol, which does not speak binary). Missing molt
+//! binaries fail.
 //!
 //! Each trial starts its own server on a free port (split mode reuses one
 //! server for all its boundaries). After the last expectation "version" is
