@@ -18,8 +18,7 @@
 //! Not generated, with the reason (transcripts cover them):
 //! - time: expirations other than 0 and one hour, a flush with a delay,
 //!   STAT (values vary);
-//! - a bad magic: which queued replies memcached loses depends on how its
-//!   reads fall (binary_bad_magic*.txt);
+//! - a bad magic (it ends the case; binary_bad_magic*.txt);
 //! - a request whose announced extras or key never arrive, a stream that
 //!   ends inside a value or a skipped body: memcached waits silently and
 //!   drops what it queued when the client leaves; molt answers at once

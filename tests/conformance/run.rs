@@ -153,6 +153,11 @@ fn check_stat_packets(client: &mut Client, wanted: &[Vec<u8>]) -> Result<(), (St
     Err((want(), "100000 packets without the empty one".into()))
 }
 
+fn line_of(step: &Step) -> String {
+    step.line.to_string()
+}
+
+/// Reads and checks one expectation step.
 fn check(
     client: &mut Client,
     step: &Step,

@@ -296,24 +296,11 @@ fn lengths_that_lie_are_answered_then_closed() {
 }
 
 #[test]
-fn a_bad_magic_hangs_up_and_drops_replies_not_yet_written() {
+fn a_bad_magic_closes_without_an_answer() {
     let junk = [0u8; 24];
-    // a get's reply in the same read is lost with the connection
+    // the replies before it are written first
     let input = [req(GET, b"", b"k", b"", 1, 0), junk.to_vec()].concat();
-    assert_eq!(feed(&input), (Vec::new(), true));
-    // a noop wrote its reply and those before it
-    let input = [
-        req(GET, b"", b"k", b"", 1, 0),
-        req(NOOP, b"", b"", b"", 2, 0),
-        junk.to_vec(),
-    ]
-    .concat();
-    let want = [
-        error(GET, 1, "Not found", 1),
-        res(NOOP, 0, [b"", b"", b""], 2, 0),
-    ]
-    .concat();
-    assert_eq!(feed(&input), (want, true));
+    assert_eq!(feed(&input), (error(GET, 1, "Not found", 1), true));
     // fewer than 24 bytes: memcached waits for a whole header
     let mut s = Server::new();
     let mut session = Session::new();

@@ -43,8 +43,9 @@ pub fn process<S: Storage, H: Host>(
             break;
         }
         if rest[0] != MAGIC_REQUEST {
-            // memcached closes at once: replies not yet written are lost
-            x.hang_up();
+            // memcached closes without an answer (after writing the
+            // replies before it)
+            x.close = true;
             break;
         }
         let h = Header::read(rest);

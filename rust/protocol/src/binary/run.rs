@@ -79,10 +79,7 @@ pub fn run<S: Storage, H: Host>(
                 x.packet_ok(h, 0);
             }
         }
-        Cmd::Noop => {
-            x.packet_ok(h, 0);
-            x.flushed(); // memcached writes its queued replies on a noop
-        }
+        Cmd::Noop => x.packet_ok(h, 0),
         Cmd::Version => {
             let v = VERSION_REPLY.as_bytes();
             x.packet(h, status::SUCCESS, 0, [b"", b"", v]);
