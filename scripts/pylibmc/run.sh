@@ -8,7 +8,11 @@ set -eu
 [ $# -eq 1 ] || { echo "usage: $0 BINARY" >&2; exit 2; }
 bin=$1
 here=$(cd "$(dirname "$0")" && pwd)
-python3 -c 'import pylibmc' 2>/dev/null || { echo "FAIL pylibmc: python3-pylibmc is not installed (make test-deps)" >&2; exit 1; }
+# Debian's python3-pylibmc is for Debian's python3, which another python3
+# (pyenv) may shadow on PATH
+py=python3
+$py -c 'import pylibmc' 2>/dev/null || py=/usr/bin/python3
+$py -c 'import pylibmc' 2>/dev/null || { echo "FAIL pylibmc: python3-pylibmc is not installed (make test-deps)" >&2; exit 1; }
 pid=""
 stop() { [ -z "$pid" ] || { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=""; }; }
 trap stop EXIT INT TERM
@@ -21,7 +25,7 @@ run() {
     "$@" -l 127.0.0.1 -p "$port" &
     pid=$!
     sh "$here/../wait-port.sh" "$port"
-    if timeout 60 python3 "$here/client.py" "$port" >"${TMPDIR:-/tmp}/pylibmc.$$" 2>&1; then got=pass; else got=fail; fi
+    if timeout 60 $py "$here/client.py" "$port" >"${TMPDIR:-/tmp}/pylibmc.$$" 2>&1; then got=pass; else got=fail; fi
     stop
     if [ "$got" != "$expect" ]; then
         cat "${TMPDIR:-/tmp}/pylibmc.$$"; rm -f "${TMPDIR:-/tmp}/pylibmc.$$"
