@@ -702,11 +702,17 @@ fn binary_frames_that_lie() {
         // (frame, the reply's status when answered then closed)
         let closing: [(Vec<u8>, u16); 4] = [
             // keylen 5 > bodylen 4
-            ([bin_header(0x00, 5, 0, 4), b"abcde".to_vec()].concat(), 0x81),
+            (
+                [bin_header(0x00, 5, 0, 4), b"abcde".to_vec()].concat(),
+                0x81,
+            ),
             // extlen 8 + keylen 3 > bodylen 10
             ([bin_header(0x01, 3, 8, 10), vec![0; 11]].concat(), 0x81),
             // a 65535-byte key (held until it is in, as memcached does)
-            ([bin_header(0x00, 65535, 0, 65535), vec![b'k'; 65535]].concat(), 0x04),
+            (
+                [bin_header(0x00, 65535, 0, 65535), vec![b'k'; 65535]].concat(),
+                0x04,
+            ),
             // a noop with a body
             ([bin_header(0x0a, 0, 0, 1), vec![1]].concat(), 0x04),
         ];
@@ -747,7 +753,10 @@ fn binary_frames_that_lie() {
             c.send(&frame).unwrap();
             c.shutdown_write();
             let got = read_to_close(&mut c.stream()).unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert!(got.is_empty() || got[0] == 0x81, "{name}: opcode {op:#x}: {got:?}");
+            assert!(
+                got.is_empty() || got[0] == 0x81,
+                "{name}: opcode {op:#x}: {got:?}"
+            );
         }
         let mut good = server.client();
         good_roundtrip(&mut good, &mut server, 11);
@@ -755,7 +764,10 @@ fn binary_frames_that_lie() {
         eprintln!(
             "hostile[{name}]: lying binary frames answered or closed; RSS {base} -> {during} (64 MiB body skipped) -> {after} KiB"
         );
-        assert!(during < base + 32 * 1024, "{name}: RSS {during} KiB while skipping");
+        assert!(
+            during < base + 32 * 1024,
+            "{name}: RSS {during} KiB while skipping"
+        );
         assert!(after < base + 64 * 1024, "{name}: RSS {after} KiB");
         assert_alive(&mut server, "lying binary frames");
     }

@@ -100,7 +100,11 @@ fn conformance_targets() -> Vec<(&'static str, Option<Arc<Target>>)> {
 /// A molt target answering with the C protocol, which does not speak the
 /// binary protocol (it needs `--protocol rust`).
 fn speaks_c_protocol(target: &Target) -> bool {
-    target.name != MEMCACHED && !target.args.windows(2).any(|a| a[0] == "--protocol" && a[1] == "rust")
+    target.name != MEMCACHED
+        && !target
+            .args
+            .windows(2)
+            .any(|a| a[0] == "--protocol" && a[1] == "rust")
 }
 
 /// Why `t` must not run on `target_name` in `mode`, if it must not.
@@ -114,7 +118,9 @@ fn ignore_reason(
         return Some(format!("`#! skip: {target_name}`"));
     }
     if t.binary && target.is_some_and(|t| speaks_c_protocol(t)) {
-        return Some("binary protocol: the C protocol does not speak it (needs --protocol rust)".into());
+        return Some(
+            "binary protocol: the C protocol does not speak it (needs --protocol rust)".into(),
+        );
     }
     match mode {
         Mode::Pipelined => t

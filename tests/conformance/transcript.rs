@@ -433,8 +433,8 @@ pub fn parse_hex(text: &str, expect: bool) -> Result<Vec<BinSeg>, String> {
             rest = &rest[2..];
         } else {
             let pair = rest.get(..2).ok_or("odd number of hex digits")?;
-            let v = u8::from_str_radix(pair, 16)
-                .map_err(|_| format!("not a hex byte: {:?}", pair))?;
+            let v =
+                u8::from_str_radix(pair, 16).map_err(|_| format!("not a hex byte: {:?}", pair))?;
             lit.push(v);
             rest = &rest[2..];
         }

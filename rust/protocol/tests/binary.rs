@@ -126,10 +126,21 @@ fn binary_commands_answer_byte_for_byte() {
         res(GETK, 1, [b"", b"nope", b""], 5, 0),
         error(ADD, 2, "Data exists for key.", 6),
         res(APPEND, 0, [b"", b"", b""], 7, append_cas),
-        res(INCR, 0, [b"", b"", &10u64.to_be_bytes()], 8, cas_of(&got[7])),
+        res(
+            INCR,
+            0,
+            [b"", b"", &10u64.to_be_bytes()],
+            8,
+            cas_of(&got[7]),
+        ),
         res(INCR, 0, [b"", b"", &15u64.to_be_bytes()], 9, n_cas),
         error(INCR, 1, "Not found", 10),
-        error(INCR, 6, "Non-numeric server-side value for incr or decr", 11),
+        error(
+            INCR,
+            6,
+            "Non-numeric server-side value for incr or decr",
+            11,
+        ),
         res(DELETE, 0, [b"", b"", b""], 12, 0),
         error(DELETE, 1, "Not found", 13),
         res(TOUCH, 0, [&[0, 0, 0, 0], b"", b""], 14, n_cas),
@@ -350,7 +361,10 @@ fn every_opcode_is_answered_or_closes() {
             input.extend(vec![b'1'; body as usize]);
             input.extend(req(NOOP, b"", b"", b"", 9, 0));
             let (got, closed) = feed(&input);
-            assert!(!got.is_empty() || closed, "opcode {op:#x} {ext}/{key}/{body}");
+            assert!(
+                !got.is_empty() || closed,
+                "opcode {op:#x} {ext}/{key}/{body}"
+            );
             if !got.is_empty() {
                 assert_eq!(got[0], 0x81, "opcode {op:#x}");
             }

@@ -212,7 +212,11 @@ pub fn frame(h: &Header) -> Frame {
         VERSION => run(Cmd::Version, empty, 0),
         NOOP => run(Cmd::Noop, empty, 0),
         QUIT => run(Cmd::Quit, empty, 0),
-        FLUSH => run(Cmd::Flush, key == 0 && body == ext && (ext == 0 || ext == 4), 0),
+        FLUSH => run(
+            Cmd::Flush,
+            key == 0 && body == ext && (ext == 0 || ext == 4),
+            0,
+        ),
         SET | ADD | REPLACE => {
             let mode = match op {
                 SET => StoreMode::Set,
@@ -229,7 +233,13 @@ pub fn frame(h: &Header) -> Frame {
         DELETE => run(Cmd::Delete, key > 0 && ext == 0 && body == key, 0),
         INCREMENT | DECREMENT => {
             let ok = key > 0 && ext == 20 && body == key + ext;
-            run(Cmd::Arith { incr: op == INCREMENT }, ok, 0)
+            run(
+                Cmd::Arith {
+                    incr: op == INCREMENT,
+                },
+                ok,
+                0,
+            )
         }
         APPEND | PREPEND => {
             let mode = if op == APPEND {
@@ -308,12 +318,30 @@ mod tests {
 
     #[test]
     fn each_opcode_checks_its_shape() {
-        assert_eq!(frame(&header(opcode::NOOP, 0, 0, 1)), Frame::Fatal(status::EINVAL));
-        assert_eq!(frame(&header(opcode::GET, 0, 0, 0)), Frame::Fatal(status::EINVAL));
-        assert_eq!(frame(&header(opcode::SET, 1, 4, 5)), Frame::Fatal(status::EINVAL));
-        assert_eq!(frame(&header(opcode::INCREMENT, 1, 20, 22)), Frame::Fatal(status::EINVAL));
-        assert_eq!(frame(&header(opcode::FLUSH, 0, 2, 2)), Frame::Fatal(status::EINVAL));
-        assert_eq!(frame(&header(opcode::TOUCH, 1, 0, 1)), Frame::Fatal(status::EINVAL));
+        assert_eq!(
+            frame(&header(opcode::NOOP, 0, 0, 1)),
+            Frame::Fatal(status::EINVAL)
+        );
+        assert_eq!(
+            frame(&header(opcode::GET, 0, 0, 0)),
+            Frame::Fatal(status::EINVAL)
+        );
+        assert_eq!(
+            frame(&header(opcode::SET, 1, 4, 5)),
+            Frame::Fatal(status::EINVAL)
+        );
+        assert_eq!(
+            frame(&header(opcode::INCREMENT, 1, 20, 22)),
+            Frame::Fatal(status::EINVAL)
+        );
+        assert_eq!(
+            frame(&header(opcode::FLUSH, 0, 2, 2)),
+            Frame::Fatal(status::EINVAL)
+        );
+        assert_eq!(
+            frame(&header(opcode::TOUCH, 1, 0, 1)),
+            Frame::Fatal(status::EINVAL)
+        );
         let set = frame(&header(opcode::SETQ, 3, 8, 16));
         let want = Frame::Run {
             cmd: Cmd::Store(StoreMode::Set),

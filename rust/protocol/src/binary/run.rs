@@ -110,7 +110,8 @@ fn run_get<S: Storage, H: Host>(
         out.append(&[&head, &flags, k, v])
     };
     let r = if touch {
-        x.storage.get_touch(key, expiry(be32(extras), now), now, sink)
+        x.storage
+            .get_touch(key, expiry(be32(extras), now), now, sink)
     } else {
         x.storage.get(key, now, sink)
     };
@@ -261,11 +262,9 @@ fn run_arith<S: Storage, H: Host>(
                 .meta_store(StoreMode::Add, key, &digits[..n], 0, at, x.now, &add)
             {
                 Ok(cas) => answer(x, initial, cas),
-                Err(Error::NoMemory) => x.packet_error_text(
-                    h,
-                    status::ENOMEM,
-                    "Out of memory allocating new item",
-                ),
+                Err(Error::NoMemory) => {
+                    x.packet_error_text(h, status::ENOMEM, "Out of memory allocating new item")
+                }
                 Err(_) => x.packet_error(h, status::NOT_STORED),
             }
         }

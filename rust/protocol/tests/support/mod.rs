@@ -107,7 +107,12 @@ impl Server {
         }
     }
 
-    pub fn call(&mut self, s: &mut Session, input: &[u8], out: &mut VecOutput) -> (Status, Progress) {
+    pub fn call(
+        &mut self,
+        s: &mut Session,
+        input: &[u8],
+        out: &mut VecOutput,
+    ) -> (Status, Progress) {
         let ctx = Ctx {
             storage: &self.seg,
             now: NOW,
@@ -147,4 +152,3 @@ impl Server {
         self.feed(input, &[]).0
     }
 }
-
