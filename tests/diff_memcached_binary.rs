@@ -31,7 +31,7 @@
 //! in hex. Skipped (passes) when memcached is not installed.
 
 use molt_test_support::commands::cuts;
-use molt_test_support::{reference_memcached, targets, Rng, Server, Target};
+use molt_test_support::{diff_budget, reference_memcached, targets, Rng, Server, Target};
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -292,22 +292,6 @@ fn hex(b: &[u8]) -> String {
         .join(" ")
 }
 
-fn budget() -> (Duration, u64) {
-    let secs = std::env::var("DIFF_SECONDS")
-        .ok()
-        .and_then(|s| s.parse::<f64>().ok());
-    let commands = std::env::var("DIFF_COMMANDS")
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok());
-    match (secs, commands) {
-        (None, None) => (Duration::from_secs(3), u64::MAX),
-        (s, c) => (
-            Duration::from_secs_f64(s.unwrap_or(1e9)),
-            c.unwrap_or(u64::MAX),
-        ),
-    }
-}
-
 #[test]
 fn binary_replies_match_memcached() {
     let Some(mc) = reference_memcached() else {
@@ -318,7 +302,7 @@ fn binary_replies_match_memcached() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0x6269_6e31);
-    let (time, max_commands) = budget();
+    let (time, max_commands) = diff_budget();
     let settings = ["-m", "64", "-c", "64", "-t", "1"];
     let targets: Vec<Target> = molt_test_support::targets::selected_by_env(targets!())
         .into_iter()

@@ -35,6 +35,15 @@ pub fn long_line_allowed(line: &[u8]) -> bool {
     rest.starts_with(b"get ") || rest.starts_with(b"gets ")
 }
 
+/// What a call answers once its loop ends: Close when a request closed
+/// the connection; `need` only with More.
+#[inline(always)]
+pub fn call_end(close: bool, status: Status, consumed: usize, need: usize) -> (Status, Progress) {
+    let status = if close { Status::Close } else { status };
+    let need = if status == Status::More { need } else { 0 };
+    (status, Progress { consumed, need })
+}
+
 /// What a session remembers between calls. Offsets count from the start
 /// of the unconsumed input, which the caller keeps in place.
 pub struct State {
@@ -226,13 +235,6 @@ impl Session {
             pos = input.len();
             x.close = false;
         }
-        if x.close {
-            status = Status::Close;
-        }
-        let progress = Progress {
-            consumed: pos,
-            need: if status == Status::More { need } else { 0 },
-        };
-        (status, progress)
+        call_end(x.close, status, pos, need)
     }
 }

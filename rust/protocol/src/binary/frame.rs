@@ -87,14 +87,7 @@ pub fn process<S: Storage, H: Host>(
             }
         }
     }
-    if x.close {
-        status = Status::Close;
-    }
-    let progress = Progress {
-        consumed: pos,
-        need: if status == Status::More { need } else { 0 },
-    };
-    (status, progress)
+    crate::session::call_end(x.close, status, pos, need)
 }
 
 /// The flags a set's extras carry (0 for append/prepend, which have none).
