@@ -35,6 +35,24 @@ pub fn long_line_allowed(line: &[u8]) -> bool {
     rest.starts_with(b"get ") || rest.starts_with(b"gets ")
 }
 
+/// A call on a binary connection, or before any byte arrived: out of the
+/// text path's way (cold, never inlined), so text requests pay one
+/// compare for it.
+#[cold]
+#[inline(never)]
+fn not_text<S: Storage, H: Host>(
+    ctx: Ctx<'_, S, H>,
+    st: &mut State,
+    line: &mut Line,
+    input: &[u8],
+    out: &mut H::Out,
+) -> (Status, Progress) {
+    if st.speaks == Speaks::Unknown {
+        return (Status::More, Progress::default());
+    }
+    crate::binary::process(Exec::new(ctx, line, out), st, input)
+}
+
 /// What a call answers once its loop ends: Close when a request closed
 /// the connection; `need` only with More.
 #[inline(always)]
@@ -117,31 +135,17 @@ impl Session {
         out: &mut H::Out,
     ) -> (Status, Progress) {
         let st = &mut self.state;
-        if st.speaks == Speaks::Unknown {
-            st.speaks = match input.first() {
-                None => return (Status::More, Progress::default()),
-                Some(&crate::binary::MAGIC_REQUEST) => Speaks::Binary,
-                Some(_) => Speaks::Text,
+        if st.speaks != Speaks::Text {
+            st.speaks = match (st.speaks, input.first()) {
+                (Speaks::Unknown, Some(&c)) if c != crate::binary::MAGIC_REQUEST => Speaks::Text,
+                (Speaks::Unknown, Some(_)) => Speaks::Binary,
+                (speaks, _) => speaks,
             };
+            if st.speaks != Speaks::Text {
+                return not_text(ctx, st, &mut self.line, input, out);
+            }
         }
-        let kept = out.queued();
-        // the one cost of watch per call
-        let watching = ctx.host.watching();
-        let mut x = Exec {
-            storage: ctx.storage,
-            host: ctx.host,
-            now: ctx.now,
-            limits: ctx.limits,
-            out,
-            line: &mut self.line,
-            noreply: false,
-            close: false,
-            kept,
-            watching,
-        };
-        if st.speaks == Speaks::Binary {
-            return crate::binary::process(&mut x, st, input);
-        }
+        let mut x = Exec::new(ctx, &mut self.line, out);
         // a log stream (after `watch`): memcached reads no more commands
         if st.watching {
             let progress = Progress {

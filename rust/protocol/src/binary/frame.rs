@@ -12,14 +12,13 @@ use crate::{Host, Output, Progress, Status};
 use storage::{item_size, Storage};
 
 /// Consume complete binary requests from `input` and append their
-/// replies (the contract of [`crate::Session::process`]). Never inlined:
-/// the text protocol's loop in the same caller stays as it was.
-#[inline(never)]
+/// replies (the contract of [`crate::Session::process`]).
 pub fn process<S: Storage, H: Host>(
-    x: &mut Exec<'_, S, H>,
+    mut x: Exec<'_, S, H>,
     st: &mut State,
     input: &[u8],
 ) -> (Status, Progress) {
+    let x = &mut x;
     let mut pos = 0;
     let mut need = 0;
     let mut status = Status::More;
