@@ -40,7 +40,7 @@ run: build
 	$(MOLT) -l 127.0.0.1 -p $(PORT) $(ARGS)
 
 # ---- checks --------------------------------------------------------------
-test: deps test-deps build lint cargo-test memccapable bench-smoke tls-clients asan fuzz-smoke no-cc
+test: deps test-deps build lint cargo-test memccapable pylibmc-binary bench-smoke tls-clients asan fuzz-smoke no-cc
 	@echo "make test: all checks passed"
 
 lint:
@@ -50,7 +50,8 @@ lint:
 cargo-test:
 	cargo test --release --locked --workspace --no-fail-fast
 
-# libmemcached's protocol checker against both binaries.
+# libmemcached's protocol checker against both binaries; its binary tests
+# (-b) against the Rust protocol, the only one that speaks binary.
 memccapable: build
 	@sh scripts/memccapable.sh $(C_ONLY)
 	@sh scripts/memccapable.sh $(MOLT) --storage slab
@@ -58,6 +59,9 @@ memccapable: build
 	@sh scripts/memccapable.sh $(MOLT) --protocol rust --storage slab
 	@sh scripts/memccapable.sh $(MOLT) --protocol rust --storage seg
 	@sh scripts/memccapable.sh target/release/molt-rs
+	@sh scripts/memccapable.sh -b $(MOLT) --protocol rust --storage slab
+	@sh scripts/memccapable.sh -b $(MOLT) --protocol rust --storage seg
+	@sh scripts/memccapable.sh -b target/release/molt-rs
 
 # molt-bench against a live server: JSON shape and zero wrong replies.
 bench-smoke: build

@@ -19,6 +19,8 @@ else
     command -v clang >/dev/null 2>&1 || need="$need clang"
     command -v openssl >/dev/null 2>&1 || need="$need openssl"
     command -v python3 >/dev/null 2>&1 || need="$need python3"
+    # the binary protocol test client (scripts/pylibmc)
+    have_pkg python3-pylibmc || need="$need python3-pylibmc"
 fi
 
 if [ -n "$need" ]; then

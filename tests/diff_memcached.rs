@@ -84,7 +84,9 @@
 //! Skipped (passes) when memcached is not installed.
 
 use molt_test_support::commands::{command, cuts, stream_bytes, Cmd};
-use molt_test_support::{escape_bytes, reference_memcached, targets, Rng, Server, Target};
+use molt_test_support::{
+    diff_budget, escape_bytes, reference_memcached, targets, Rng, Server, Target,
+};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Condvar, Mutex};
@@ -550,22 +552,6 @@ fn shrink(reference: &Server, server: &Server, mut d: Diff) -> Diff {
     d
 }
 
-fn budget() -> (Duration, u64) {
-    let secs = std::env::var("DIFF_SECONDS")
-        .ok()
-        .and_then(|s| s.parse::<f64>().ok());
-    let commands = std::env::var("DIFF_COMMANDS")
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok());
-    match (secs, commands) {
-        (None, None) => (Duration::from_secs(3), u64::MAX),
-        (s, c) => (
-            Duration::from_secs_f64(s.unwrap_or(1e9)),
-            c.unwrap_or(u64::MAX),
-        ),
-    }
-}
-
 fn settings() -> Vec<&'static str> {
     vec!["-m", "64", "-c", "64", "-t", "1"]
 }
@@ -622,7 +608,7 @@ fn diff_against(
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0x6d6f_6c74);
-    let (time, max_commands) = budget();
+    let (time, max_commands) = diff_budget();
     let mut failures = Vec::new();
     if targets.is_empty() {
         return failures;

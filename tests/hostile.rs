@@ -1,7 +1,8 @@
 //! Hostile clients, against every target (MOLT_TARGETS=name[,name] for a
 //! subset, MOLT_C_BIN for another molt-c such as the ASan build): thousands
 //! of idle connections, slowloris writers, an endless line, huge multi-gets,
-//! data blocks longer or shorter than announced, binary garbage, a
+//! data blocks longer or shorter than announced, binary garbage, binary
+//! protocol frames that lie (the `--protocol rust` targets), a
 //! connection flood beyond -c and a set flood beyond -m.
 //!
 //! Throughout, a well-behaved client keeps getting correct answers, the
@@ -669,5 +670,105 @@ fn set_flood_beyond_the_memory_limit() {
             target.name
         );
         assert_alive(&mut server, "set flood");
+    }
+}
+
+/// A binary request header (then the caller's body bytes).
+fn bin_header(op: u8, keylen: u16, extlen: u8, bodylen: u32) -> Vec<u8> {
+    let mut h = vec![0x80, op];
+    h.extend(keylen.to_be_bytes());
+    h.extend([extlen, 0, 0, 0]);
+    h.extend(bodylen.to_be_bytes());
+    h.extend([0u8; 12]);
+    h
+}
+
+/// Binary frames that lie, on the targets that speak binary (`--protocol
+/// rust`; the C protocol answers binary bytes as text): lengths that
+/// contradict each other, a 65,535-byte key, a body of 4 GiB announced (and 64 MiB of it sent), a bad magic mid-stream,
+/// every opcode. Each is answered or closed; the server keeps serving and
+/// its memory stays bounded.
+#[test]
+fn binary_frames_that_lie() {
+    let _g = serial();
+    let binary_targets = selected()
+        .into_iter()
+        .filter(|t| t.args.windows(2).any(|a| a == ["--protocol", "rust"]));
+    for target in binary_targets {
+        let mut server = Server::start(&target, &["-t", "2"]);
+        let name = target.name;
+        let base = rss_kib(server.pid());
+        let noop = bin_header(0x0a, 0, 0, 0);
+        // (frame, the reply's status when answered then closed)
+        let closing: [(Vec<u8>, u16); 4] = [
+            // keylen 5 > bodylen 4
+            (
+                [bin_header(0x00, 5, 0, 4), b"abcde".to_vec()].concat(),
+                0x81,
+            ),
+            // extlen 8 + keylen 3 > bodylen 10
+            ([bin_header(0x01, 3, 8, 10), vec![0; 11]].concat(), 0x81),
+            // a 65535-byte key (held until it is in, as memcached does)
+            (
+                [bin_header(0x00, 65535, 0, 65535), vec![b'k'; 65535]].concat(),
+                0x04,
+            ),
+            // a noop with a body
+            ([bin_header(0x0a, 0, 0, 1), vec![1]].concat(), 0x04),
+        ];
+        for (frame, status) in closing {
+            let mut c = server.client();
+            c.send(&frame).unwrap();
+            let got = read_to_close(&mut c.stream()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(got.len() >= 24, "{name}: {got:?}");
+            assert_eq!(got[0], 0x81, "{name}");
+            assert_eq!(u16::from_be_bytes([got[6], got[7]]), status, "{name}");
+        }
+        // a bad magic after a noop: the noop's reply, then the close
+        let mut c = server.client();
+        c.send(&[noop.clone(), vec![0x42; 24]].concat()).unwrap();
+        let got = read_to_close(&mut c.stream()).unwrap();
+        assert_eq!(got.len(), 24, "{name}: {got:?}");
+        // 4 GiB announced: Too large. at once, 64 MiB of the body skipped
+        // without being held, then the next request answered
+        let mut c = server.client();
+        let mut set = bin_header(0x01, 1, 8, u32::MAX);
+        set.extend([0u8; 8]);
+        set.push(b'k');
+        c.send(&set).unwrap();
+        let reply = c.read_exact(24 + 10).unwrap();
+        assert_eq!(&reply[..8], &[0x81, 0x01, 0, 0, 0, 0, 0, 3], "{name}");
+        let chunk = vec![0x80u8; 1 << 20];
+        for _ in 0..64 {
+            c.send(&chunk).unwrap();
+        }
+        let during = rss_kib(server.pid());
+        // the rest of the body never comes: the connection just closes
+        c.shutdown_write();
+        assert_eq!(c.expect_eof(), Ok(()), "{name}");
+        // every opcode with a small body, then a noop: answered or closed
+        for op in 0..=255u8 {
+            let mut c = server.client();
+            let frame = [bin_header(op, 1, 4, 9), b"1234k5678".to_vec(), noop.clone()].concat();
+            c.send(&frame).unwrap();
+            c.shutdown_write();
+            let got = read_to_close(&mut c.stream()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(
+                got.is_empty() || got[0] == 0x81,
+                "{name}: opcode {op:#x}: {got:?}"
+            );
+        }
+        let mut good = server.client();
+        good_roundtrip(&mut good, &mut server, 11);
+        let after = rss_kib(server.pid());
+        eprintln!(
+            "hostile[{name}]: lying binary frames answered or closed; RSS {base} -> {during} (64 MiB body skipped) -> {after} KiB"
+        );
+        assert!(
+            during < base + 32 * 1024,
+            "{name}: RSS {during} KiB while skipping"
+        );
+        assert!(after < base + 64 * 1024, "{name}: RSS {after} KiB");
+        assert_alive(&mut server, "lying binary frames");
     }
 }

@@ -82,6 +82,19 @@ impl Output for BufOutput<'_> {
     fn truncate(&mut self, queued: usize) {
         self.buf.end = self.buf.end.min(self.buf.start + queued);
     }
+
+    fn queued_since(&self, from: usize) -> Option<&[u8]> {
+        let at = self.buf.start.checked_add(from)?;
+        if at > self.buf.end || self.buf.data.is_null() {
+            return None;
+        }
+        // SAFETY: data holds cap >= end bytes, those before end written
+        // (molt_buf's invariant); the slice borrows self, so no append can
+        // move the buffer while it lives.
+        Some(unsafe {
+            std::slice::from_raw_parts(self.buf.data.add(at).cast::<u8>(), self.buf.end - at)
+        })
+    }
 }
 
 /// The host table and the worker's counters.

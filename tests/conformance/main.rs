@@ -24,7 +24,9 @@
 //!
 //! A combination that must not run is listed and reported as ignored with
 //! the reason (`#! skip: <target>`, a file that cannot be pipelined,
-//! memcached not installed). Missing molt binaries fail.
+//! memcached not installed, a binary-protocol file (`#! binary`) on a
+//! target with the C protocol, which does not speak binary). Missing molt
+//! binaries fail.
 //!
 //! Each trial starts its own server on a free port (split mode reuses one
 //! server for all its boundaries). After the last expectation "version" is
@@ -95,10 +97,30 @@ fn conformance_targets() -> Vec<(&'static str, Option<Arc<Target>>)> {
     all
 }
 
+/// A molt target answering with the C protocol, which does not speak the
+/// binary protocol (it needs `--protocol rust`).
+fn speaks_c_protocol(target: &Target) -> bool {
+    target.name != MEMCACHED
+        && !target
+            .args
+            .windows(2)
+            .any(|a| a[0] == "--protocol" && a[1] == "rust")
+}
+
 /// Why `t` must not run on `target_name` in `mode`, if it must not.
-fn ignore_reason(t: &Transcript, target_name: &str, mode: Mode) -> Option<String> {
+fn ignore_reason(
+    t: &Transcript,
+    target_name: &str,
+    target: Option<&Arc<Target>>,
+    mode: Mode,
+) -> Option<String> {
     if t.skips(target_name) {
         return Some(format!("`#! skip: {target_name}`"));
+    }
+    if t.binary && target.is_some_and(|t| speaks_c_protocol(t)) {
+        return Some(
+            "binary protocol: the C protocol does not speak it (needs --protocol rust)".into(),
+        );
     }
     match mode {
         Mode::Pipelined => t
@@ -120,7 +142,7 @@ fn trial(
     let ignored = |reason: String| {
         Trial::ignorable_test(name.clone(), move || Ok(Completion::ignored_with(reason)))
     };
-    let target = match (ignore_reason(t, target_name, mode), target) {
+    let target = match (ignore_reason(t, target_name, target, mode), target) {
         (Some(reason), _) => return ignored(reason),
         (None, None) => {
             return ignored(format!(

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use molt_test_support::{escape_bytes, io_error_name, Client, Server, Target};
 
-use crate::transcript::{Op, Seg, Step, Transcript};
+use crate::transcript::{BinSeg, Op, Seg, Step, Transcript, BIN_CAP_LEN};
 
 /// How a transcript's requests reach the server (see the top of
 /// main.rs).
@@ -38,6 +38,120 @@ struct Mismatch {
 
 const SENTINEL: &[u8] = b"version\r\n";
 const SENTINEL_REPLY: &[u8] = b"VERSION ";
+/// A binary VERSION with opaque "SENT", and the start of its answer.
+const BIN_SENTINEL: &[u8] = b"\x80\x0b\0\0\0\0\0\0\0\0\0\0SENT\0\0\0\0\0\0\0\0";
+const BIN_SENTINEL_REPLY: &[u8] = b"\x81\x0b\0\0\0\0\0\0";
+const BIN_HEADER: usize = 24;
+
+fn sentinel(t: &Transcript) -> &'static [u8] {
+    if t.binary {
+        BIN_SENTINEL
+    } else {
+        SENTINEL
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let words: Vec<String> = bytes.iter().map(|b| format!("{:02x}", b)).collect();
+    words.join(" ")
+}
+
+/// One binary response packet (header and the body its length names), or
+/// what arrived before the server closed or went quiet, with a marker.
+fn read_packet(client: &mut Client) -> Result<Vec<u8>, String> {
+    let mut packet = client
+        .read_exact(BIN_HEADER)
+        .map_err(|e| format!("<{}> instead of a 24-byte header", io_error_name(&e)))?;
+    let body = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]) as usize;
+    match client.read_exact(body) {
+        Ok(b) => packet.extend(b),
+        Err(e) => return Err(format!("{} then <{}>", hex(&packet), io_error_name(&e))),
+    }
+    Ok(packet)
+}
+
+/// Reads and checks a `<x` expectation: exact bytes, `??` any byte, 8-byte
+/// captures.
+fn check_bin(
+    client: &mut Client,
+    segs: &[BinSeg],
+    vars: &mut HashMap<String, Vec<u8>>,
+) -> Result<(), (String, String)> {
+    let len: usize = segs
+        .iter()
+        .map(|g| match g {
+            BinSeg::Lit(b) => b.len(),
+            BinSeg::Any => 1,
+            BinSeg::Cap(_) => BIN_CAP_LEN,
+        })
+        .sum();
+    let shown = || {
+        let parts: Vec<String> = segs
+            .iter()
+            .map(|g| match g {
+                BinSeg::Lit(b) => hex(b),
+                BinSeg::Any => "??".into(),
+                BinSeg::Cap(n) => format!("$cas({})", n),
+            })
+            .collect();
+        parts.join(" ")
+    };
+    let got = client
+        .read_exact(len)
+        .map_err(|e| (shown(), format!("<{}>", io_error_name(&e))))?;
+    let mut pos = 0;
+    for g in segs {
+        match g {
+            BinSeg::Lit(b) if got[pos..pos + b.len()] != b[..] => {
+                return Err((shown(), hex(&got)));
+            }
+            BinSeg::Lit(b) => pos += b.len(),
+            BinSeg::Any => pos += 1,
+            BinSeg::Cap(name) => {
+                let v = got[pos..pos + BIN_CAP_LEN].to_vec();
+                match vars.get(name) {
+                    Some(old) if *old != v => return Err((shown(), hex(&got))),
+                    Some(_) => {}
+                    None => {
+                        vars.insert(name.clone(), v);
+                    }
+                }
+                pos += BIN_CAP_LEN;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads binary STAT packets up to the empty one; every `name` must be the
+/// key of one of them, every `name=value` also have that value.
+fn check_stat_packets(client: &mut Client, wanted: &[Vec<u8>]) -> Result<(), (String, String)> {
+    let shown: Vec<String> = wanted.iter().map(|n| escape_bytes(n)).collect();
+    let want = || format!("STAT packets {}, then an empty one", shown.join(" "));
+    let mut seen = vec![false; wanted.len()];
+    for _ in 0..100_000 {
+        let p = read_packet(client).map_err(|e| (want(), e))?;
+        if p[..2] != [0x81, 0x10] || p[6..8] != [0, 0] {
+            return Err((want(), hex(&p)));
+        }
+        if p.len() == BIN_HEADER {
+            return match seen.iter().position(|s| !s) {
+                None => Ok(()),
+                Some(i) => Err((want(), format!("nothing matching {}", shown[i]))),
+            };
+        }
+        let keylen = usize::from(u16::from_be_bytes([p[2], p[3]]));
+        let body = &p[BIN_HEADER..];
+        let (key, value) = body.split_at(keylen.min(body.len()));
+        for (w, s) in wanted.iter().zip(seen.iter_mut()) {
+            *s |= match w.iter().position(|&c| c == b'=') {
+                Some(i) => key == &w[..i] && value == &w[i + 1..],
+                None => key == &w[..],
+            };
+        }
+    }
+    Err((want(), "100000 packets without the empty one".into()))
+}
 
 fn line_of(step: &Step) -> String {
     step.line.to_string()
@@ -139,6 +253,34 @@ fn check(
         Op::Eof => client
             .expect_eof()
             .map_err(|got| mm("connection closed (EOF)".into(), &got)),
+        Op::ExpectBin(segs) => check_bin(client, segs, vars).map_err(|(expected, got)| Mismatch {
+            line: line_of(step),
+            expected,
+            got,
+        }),
+        Op::PacketPrefix(prefix) => {
+            let expected = format!("a packet starting {}", hex(prefix));
+            match read_packet(client) {
+                Ok(p) if p.starts_with(prefix) => Ok(()),
+                Ok(p) => Err(Mismatch {
+                    line: line_of(step),
+                    expected,
+                    got: hex(&p),
+                }),
+                Err(got) => Err(Mismatch {
+                    line: line_of(step),
+                    expected,
+                    got,
+                }),
+            }
+        }
+        Op::StatPackets(names) => {
+            check_stat_packets(client, names).map_err(|(expected, got)| Mismatch {
+                line: line_of(step),
+                expected,
+                got,
+            })
+        }
         Op::Send(_) | Op::Sleep(_) => unreachable!(),
     }
 }
@@ -259,7 +401,20 @@ fn expand_send(
     Ok(out)
 }
 
-fn check_sentinel(client: &mut Client) -> Result<(), Mismatch> {
+fn check_sentinel(client: &mut Client, t: &Transcript) -> Result<(), Mismatch> {
+    if t.binary {
+        let ok = |p: &[u8]| p.starts_with(BIN_SENTINEL_REPLY) && p[12..16] == *b"SENT";
+        return match read_packet(client) {
+            Ok(p) if ok(&p) => Ok(()),
+            Ok(p) => Err(hex(&p)),
+            Err(e) => Err(e),
+        }
+        .map_err(|got| Mismatch {
+            line: "end".into(),
+            expected: "the answer to the sentinel binary VERSION (opaque SENT): nothing else may be pending".into(),
+            got,
+        });
+    }
     let got = read_line(client);
     if got.starts_with(SENTINEL_REPLY) && got.ends_with(b"\r\n") {
         Ok(())
@@ -306,13 +461,13 @@ fn run_exchange(t: &Transcript, server: &Server) -> Result<(), Mismatch> {
     if t.ends_with_eof() {
         return Ok(());
     }
-    pending.extend_from_slice(SENTINEL);
+    pending.extend_from_slice(sentinel(t));
     let last = t.steps.last().cloned().unwrap_or(Step {
         line: 0,
         op: Op::AnyLine,
     });
     client.send(&pending).map_err(|e| io_err(&last, e))?;
-    check_sentinel(&mut client)
+    check_sentinel(&mut client, t)
 }
 
 /// The whole request stream of a pipelinable file (sentinel included).
@@ -325,7 +480,7 @@ fn request_stream(t: &Transcript) -> Vec<u8> {
         }
     }
     if !t.ends_with_eof() {
-        out.extend_from_slice(SENTINEL);
+        out.extend_from_slice(sentinel(t));
     }
     out
 }
@@ -365,7 +520,7 @@ fn run_stream(
             }
         }
         if result.is_ok() && !t.ends_with_eof() {
-            result = check_sentinel(&mut client);
+            result = check_sentinel(&mut client, t);
         }
         if result.is_err() {
             // Unblock the writer if the server stopped reading.

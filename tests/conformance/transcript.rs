@@ -12,9 +12,30 @@ pub enum Seg {
     Cap(String),
 }
 
+/// A piece of a binary expectation (`<x`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum BinSeg {
+    Lit(Vec<u8>),
+    /// `??`: one byte, any value.
+    Any,
+    /// `$cas(NAME)`: 8 bytes, bound to NAME (or equal to its value).
+    Cap(String),
+}
+
+/// The length of a binary cas capture: a header's cas field.
+pub const BIN_CAP_LEN: usize = 8;
+
 #[derive(Clone, Debug)]
 pub enum Op {
     Send(Vec<Seg>),
+    /// `<x`: exact bytes, with `??` wildcards and 8-byte captures.
+    ExpectBin(Vec<BinSeg>),
+    /// `<x~ HEX`: one binary response packet whose first bytes are these;
+    /// its body (as long as its header says) is read and not checked.
+    PacketPrefix(Vec<u8>),
+    /// `<x~~ names`: binary STAT packets up to the empty one that ends
+    /// them; each name must be the key of one of them.
+    StatPackets(Vec<Vec<u8>>),
     /// Exact bytes (the line's CRLF included for `<`, not for `<<`).
     Expect(Vec<Seg>),
     /// `<~ prefix`: one line starting with prefix.
@@ -47,6 +68,9 @@ pub struct Transcript {
     skip: Vec<String>,
     no_pipeline: bool,
     pub split: bool,
+    /// `#! binary`: requests and replies in memcached's binary protocol
+    /// (the sentinel is a binary VERSION).
+    pub binary: bool,
     pub steps: Vec<Step>,
 }
 
@@ -134,6 +158,7 @@ fn parse_file(path: &Path) -> Transcript {
         skip: Vec::new(),
         no_pipeline: false,
         split: false,
+        binary: false,
         steps: Vec::new(),
     };
     let mut pending_contains: Vec<(usize, Vec<u8>)> = Vec::new();
@@ -155,6 +180,8 @@ fn parse_file(path: &Path) -> Transcript {
                 t.no_pipeline = true;
             } else if d == "split" {
                 t.split = true;
+            } else if d == "binary" {
+                t.binary = true;
             } else {
                 err(&format!("unknown directive {:?}", d));
             }
@@ -187,7 +214,28 @@ fn parse_file(path: &Path) -> Transcript {
             segs.push(Seg::Lit(b"\r\n".to_vec()));
             segs
         };
-        let op = if let Some(rest) = line.strip_prefix(">> ") {
+        let hex = |text: &str, expect: bool| -> Vec<BinSeg> {
+            parse_hex(text, expect).unwrap_or_else(|e| err(&e))
+        };
+        let op = if let Some(rest) = line.strip_prefix(">x ") {
+            let segs = hex(rest, false).into_iter().map(|g| match g {
+                BinSeg::Lit(b) => Seg::Lit(b),
+                BinSeg::Cap(n) => Seg::Cap(n),
+                BinSeg::Any => err("`??` is only allowed in `<x` lines"),
+            });
+            Op::Send(segs.collect())
+        } else if let Some(rest) = line.strip_prefix("<x~~") {
+            let names = strip_comment(rest).split_whitespace();
+            Op::StatPackets(names.map(|n| n.as_bytes().to_vec()).collect())
+        } else if let Some(rest) = line.strip_prefix("<x~ ") {
+            let prefix = hex(rest, false).into_iter().map(|g| match g {
+                BinSeg::Lit(b) => b,
+                _ => err("`<x~` takes literal bytes only"),
+            });
+            Op::PacketPrefix(prefix.flatten().collect())
+        } else if let Some(rest) = line.strip_prefix("<x ") {
+            Op::ExpectBin(hex(rest, true))
+        } else if let Some(rest) = line.strip_prefix(">> ") {
             Op::Send(parse(rest, true))
         } else if let Some(rest) = line.strip_prefix("> ") {
             Op::Send(crlf_line(rest))
@@ -313,6 +361,87 @@ pub fn parse_segments(text: &str, raw_escapes: bool) -> Result<Vec<Seg>, String>
     }
     if !lit.is_empty() || segs.is_empty() {
         segs.push(Seg::Lit(lit));
+    }
+    Ok(segs)
+}
+
+/// The text of a hex line before its `#` comment (a `#` inside quotes is
+/// text).
+fn strip_comment(text: &str) -> &str {
+    let mut quoted = false;
+    let mut escaped = false;
+    for (i, c) in text.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '#' if !quoted => return &text[..i],
+            _ => {}
+        }
+    }
+    text
+}
+
+/// A `>x`/`<x` line: pairs of hex digits (spaces and `|` between them
+/// are for the reader), `"text"` (escapes \" \\ \xHH, and
+/// `$repeat(c,N)` inside), `$cas(NAME)` (8 bytes), in expectations `??`
+/// (any byte); `#` starts a comment.
+pub fn parse_hex(text: &str, expect: bool) -> Result<Vec<BinSeg>, String> {
+    let mut segs = Vec::new();
+    let mut lit: Vec<u8> = Vec::new();
+    let flush = |segs: &mut Vec<BinSeg>, lit: &mut Vec<u8>| {
+        if !lit.is_empty() {
+            segs.push(BinSeg::Lit(std::mem::take(lit)));
+        }
+    };
+    let mut rest = strip_comment(text);
+    while let Some(c) = rest.chars().next() {
+        if c.is_whitespace() || c == '|' {
+            rest = &rest[c.len_utf8()..];
+        } else if c == '"' {
+            let body = &rest[1..];
+            let mut end = None;
+            let mut escaped = false;
+            for (i, ch) in body.char_indices() {
+                match ch {
+                    _ if escaped => escaped = false,
+                    '\\' => escaped = true,
+                    '"' => {
+                        end = Some(i);
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            let end = end.ok_or("unterminated \"text\"")?;
+            let inner = body[..end].replace("\\\"", "\"");
+            for s in parse_segments(&inner, true)? {
+                match s {
+                    Seg::Lit(b) => lit.extend(b),
+                    Seg::Cap(_) => return Err("$cas(...) inside quotes".into()),
+                }
+            }
+            rest = &body[end + 1..];
+        } else if let Some(r) = rest.strip_prefix("$cas(") {
+            let close = r.find(')').ok_or("unterminated $cas(")?;
+            flush(&mut segs, &mut lit);
+            segs.push(BinSeg::Cap(r[..close].to_string()));
+            rest = &r[close + 1..];
+        } else if expect && rest.starts_with("??") {
+            flush(&mut segs, &mut lit);
+            segs.push(BinSeg::Any);
+            rest = &rest[2..];
+        } else {
+            let pair = rest.get(..2).ok_or("odd number of hex digits")?;
+            let v =
+                u8::from_str_radix(pair, 16).map_err(|_| format!("not a hex byte: {:?}", pair))?;
+            lit.push(v);
+            rest = &rest[2..];
+        }
+    }
+    flush(&mut segs, &mut lit);
+    if segs.is_empty() {
+        return Err("an empty hex line".into());
     }
     Ok(segs)
 }

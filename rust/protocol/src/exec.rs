@@ -2,7 +2,7 @@
 //! remembers about them (c-core/src/protocol/compose.c, counters.h).
 
 use crate::line::Line;
-use crate::{Counter, Host, Limits, Output};
+use crate::{Counter, Ctx, Host, Limits, Output};
 use storage::{Error, Storage};
 
 /// Everything a command may use while it runs.
@@ -85,6 +85,26 @@ fn word_of(r: Result<(), Error>, op: Op) -> Result<Word, &'static str> {
             Err("CLIENT_ERROR cannot increment or decrement non-numeric value")
         }
         Err(_) => Err(storage_failure),
+    }
+}
+
+impl<'a, S: Storage, H: Host> Exec<'a, S, H> {
+    /// A call's Exec: nothing suppressed, nothing closed, what is queued
+    /// kept, the watch kinds read (the one cost of watch per call).
+    #[inline(always)]
+    pub fn new(ctx: Ctx<'a, S, H>, line: &'a mut Line, out: &'a mut H::Out) -> Self {
+        Exec {
+            storage: ctx.storage,
+            watching: ctx.host.watching(),
+            host: ctx.host,
+            now: ctx.now,
+            limits: ctx.limits,
+            kept: out.queued(),
+            out,
+            line,
+            noreply: false,
+            close: false,
+        }
     }
 }
 

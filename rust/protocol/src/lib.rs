@@ -1,5 +1,6 @@
 //! memcached 1.6's classic text and meta protocols, as molt's C protocol
-//! (c-core/src/protocol/) speaks them, in safe Rust with no I/O: a
+//! (c-core/src/protocol/) speaks them, and its binary protocol (Rust
+//! only: binary/), in safe Rust with no I/O: a
 //! [`Session`] takes a connection's unconsumed input, runs every complete
 //! request over a [`storage::Storage`] and appends the replies to an
 //! [`Output`]; what belongs to the server (stats reports, verbosity,
@@ -18,6 +19,7 @@
 #![warn(missing_docs)]
 
 mod base64;
+mod binary;
 mod classic;
 mod crawler;
 mod exec;
@@ -112,6 +114,14 @@ pub trait Output {
     fn append(&mut self, parts: &[&[u8]]) -> bool;
     /// Take back bytes appended by this call, leaving `queued` queued.
     fn truncate(&mut self, queued: usize);
+    /// The bytes queued after the first `from` (appended by this call),
+    /// for a report composed in one form and sent in another (the binary
+    /// protocol's stats); None when this output cannot show them (the
+    /// binary STAT then answers "Out of memory").
+    fn queued_since(&self, from: usize) -> Option<&[u8]> {
+        let _ = from;
+        None
+    }
 }
 
 /// What a report wrote (protocol.h's host report functions).
@@ -242,5 +252,9 @@ impl Output for VecOutput {
 
     fn truncate(&mut self, queued: usize) {
         self.bytes.truncate(queued);
+    }
+
+    fn queued_since(&self, from: usize) -> Option<&[u8]> {
+        self.bytes.get(from..)
     }
 }

@@ -1,7 +1,9 @@
 //! One connection's session: the framing of its input into command lines
 //! and data blocks (c-core/src/protocol/session.c). Each line is parsed
 //! (parse.rs, meta_parse.rs) and run (classic.rs, meta.rs, crawler.rs);
-//! data blocks complete a store (store.rs).
+//! data blocks complete a store (store.rs). A connection whose first byte
+//! is 0x80 speaks the binary protocol instead, for good (binary/), as
+//! memcached decides it.
 
 use crate::classic::classic_run;
 use crate::exec::Exec;
@@ -33,6 +35,33 @@ pub fn long_line_allowed(line: &[u8]) -> bool {
     rest.starts_with(b"get ") || rest.starts_with(b"gets ")
 }
 
+/// A call on a binary connection, or before any byte arrived: out of the
+/// text path's way (cold, never inlined), so text requests pay one
+/// compare for it.
+#[cold]
+#[inline(never)]
+fn not_text<S: Storage, H: Host>(
+    ctx: Ctx<'_, S, H>,
+    st: &mut State,
+    line: &mut Line,
+    input: &[u8],
+    out: &mut H::Out,
+) -> (Status, Progress) {
+    if st.speaks == Speaks::Unknown {
+        return (Status::More, Progress::default());
+    }
+    crate::binary::process(Exec::new(ctx, line, out), st, input)
+}
+
+/// What a call answers once its loop ends: Close when a request closed
+/// the connection; `need` only with More.
+#[inline(always)]
+pub fn call_end(close: bool, status: Status, consumed: usize, need: usize) -> (Status, Progress) {
+    let status = if close { Status::Close } else { status };
+    let need = if status == Status::More { need } else { 0 };
+    (status, Progress { consumed, need })
+}
+
 /// What a session remembers between calls. Offsets count from the start
 /// of the unconsumed input, which the caller keeps in place.
 pub struct State {
@@ -50,6 +79,17 @@ pub struct State {
     pub dump: Option<WalkCursor>,
     /// After `watch`: input is ignored (memcached).
     pub watching: bool,
+    /// Which protocol the connection speaks, known from its first byte.
+    pub speaks: Speaks,
+}
+
+/// The protocol of a connection (memcached's negotiating_prot).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Speaks {
+    /// No byte seen yet.
+    Unknown,
+    Text,
+    Binary,
 }
 
 /// One connection's protocol state. Created once per connection; its
@@ -78,6 +118,7 @@ impl Session {
                 pending: Pending::new(),
                 dump: None,
                 watching: false,
+                speaks: Speaks::Unknown,
             },
             line: Line::new(),
             keybuf: [0; KEY_MAX],
@@ -94,21 +135,17 @@ impl Session {
         out: &mut H::Out,
     ) -> (Status, Progress) {
         let st = &mut self.state;
-        let kept = out.queued();
-        // the one cost of watch per call
-        let watching = ctx.host.watching();
-        let mut x = Exec {
-            storage: ctx.storage,
-            host: ctx.host,
-            now: ctx.now,
-            limits: ctx.limits,
-            out,
-            line: &mut self.line,
-            noreply: false,
-            close: false,
-            kept,
-            watching,
-        };
+        if st.speaks != Speaks::Text {
+            st.speaks = match (st.speaks, input.first()) {
+                (Speaks::Unknown, Some(&c)) if c != crate::binary::MAGIC_REQUEST => Speaks::Text,
+                (Speaks::Unknown, Some(_)) => Speaks::Binary,
+                (speaks, _) => speaks,
+            };
+            if st.speaks != Speaks::Text {
+                return not_text(ctx, st, &mut self.line, input, out);
+            }
+        }
+        let mut x = Exec::new(ctx, &mut self.line, out);
         // a log stream (after `watch`): memcached reads no more commands
         if st.watching {
             let progress = Progress {
@@ -202,13 +239,6 @@ impl Session {
             pos = input.len();
             x.close = false;
         }
-        if x.close {
-            status = Status::Close;
-        }
-        let progress = Progress {
-            consumed: pos,
-            need: if status == Status::More { need } else { 0 },
-        };
-        (status, progress)
+        call_end(x.close, status, pos, need)
     }
 }

@@ -119,6 +119,11 @@ impl Output for Buf {
     fn truncate(&mut self, queued: usize) {
         self.end = self.end.min(self.start + queued);
     }
+
+    /// The binary protocol's stats re-send the text report queued here.
+    fn queued_since(&self, from: usize) -> Option<&[u8]> {
+        self.bytes().get(from..)
+    }
 }
 
 #[cfg(test)]

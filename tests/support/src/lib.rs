@@ -12,6 +12,7 @@
 //! runs unchanged over TLS.
 #![forbid(unsafe_code)]
 
+pub mod budget;
 pub mod client;
 pub mod commands;
 pub mod escape;
@@ -26,6 +27,7 @@ pub mod temp;
 pub mod tls_config;
 mod tls_stream;
 
+pub use budget::diff_budget;
 pub use client::{io_error_name, Client, ClientStream, ClientWriter};
 pub use escape::escape_bytes;
 pub use pki::{tls_files, Pem, Pki, TlsFiles};
