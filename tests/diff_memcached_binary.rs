@@ -306,7 +306,7 @@ fn binary_replies_match_memcached() {
     let settings = ["-m", "64", "-c", "64", "-t", "1"];
     let targets: Vec<Target> = molt_test_support::targets::selected_by_env(targets!())
         .into_iter()
-        .filter(|t| !t.is_tls() && t.args.windows(2).any(|a| a == ["--protocol", "rust"]))
+        .filter(|t| !t.is_tls() && t.speaks_rust_protocol())
         .collect();
     let reference = Server::start(&mc, &settings);
     let mut failures = Vec::new();

@@ -691,9 +691,7 @@ fn bin_header(op: u8, keylen: u16, extlen: u8, bodylen: u32) -> Vec<u8> {
 #[test]
 fn binary_frames_that_lie() {
     let _g = serial();
-    let binary_targets = selected()
-        .into_iter()
-        .filter(|t| t.args.windows(2).any(|a| a == ["--protocol", "rust"]));
+    let binary_targets = selected().into_iter().filter(|t| t.speaks_rust_protocol());
     for target in binary_targets {
         let mut server = Server::start(&target, &["-t", "2"]);
         let name = target.name;

@@ -100,11 +100,7 @@ fn conformance_targets() -> Vec<(&'static str, Option<Arc<Target>>)> {
 /// A molt target answering with the C protocol, which does not speak the
 /// binary protocol (it needs `--protocol rust`).
 fn speaks_c_protocol(target: &Target) -> bool {
-    target.name != MEMCACHED
-        && !target
-            .args
-            .windows(2)
-            .any(|a| a[0] == "--protocol" && a[1] == "rust")
+    target.name != MEMCACHED && !target.speaks_rust_protocol()
 }
 
 /// Why `t` must not run on `target_name` in `mode`, if it must not.

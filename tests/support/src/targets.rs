@@ -66,6 +66,16 @@ impl Target {
     pub fn is_tls(&self) -> bool {
         self.tls.is_some()
     }
+
+    /// Whether the target answers with the Rust protocol (molt-rs always,
+    /// molt with `--protocol rust`): the one that speaks binary too.
+    pub fn speaks_rust_protocol(&self) -> bool {
+        self.program.file_name().is_some_and(|f| f == "molt-rs")
+            || self
+                .args
+                .windows(2)
+                .any(|a| a[0] == "--protocol" && a[1] == "rust")
+    }
 }
 
 /// Every target for the molt binary at `molt` (see `targets!()`;
