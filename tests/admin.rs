@@ -440,7 +440,14 @@ fn seg_reports_its_own_figures_in_stats_and_metrics() {
         std::thread::sleep(Duration::from_millis(2100));
         let st = c.stats();
         assert_eq!(st.num("seg_expired_segment"), 50, "{t}");
-        assert_eq!(st.num("seg_segments_expired"), 1, "{t}");
+        // One segment, or two when the 50 writes straddle the moment the
+        // first segment's items expire (a slow client on a loaded machine:
+        // the bucket then opens a second one).
+        let expired = st.num("seg_segments_expired");
+        assert!(
+            (1..=2).contains(&expired),
+            "{t}: {expired} segments expired"
+        );
         assert_eq!(st.num("seg_segments_used"), 0, "{t}");
 
         // Memory pressure with some keys read twice: merges keep the most
