@@ -126,6 +126,7 @@ def figures(plan: Plan, targets: list[Target], results: dict) -> list[Figure]:
     """Every figure in the order it runs; a load figure's rate is chosen when
     it starts, from the maximum measured before it."""
     plain = [t for t in targets if not t.bench_args]  # TLS: workload (b) only (the threaded client)
+    bases = [t for t in plain if not t.variant]  # the load sweep, -t 2 and storage figures
     figs: list[Figure] = []
 
     def ops(r: dict) -> str:
@@ -157,16 +158,17 @@ def figures(plan: Plan, targets: list[Target], results: dict) -> list[Figure]:
     maximum("max_b", "b", 1, targets)
     maximum("max_c", "c", 1, plain)
     for load in plan.loads:
-        at_load(f"load_a_{round(load * 100)}", "a", 1, "max_a", load, plain)
+        at_load(f"load_a_{round(load * 100)}", "a", 1, "max_a", load, plain if load == plan.main_load else bases)
     at_load("load_b", "b", 1, "max_b", plan.main_load, targets)
     at_load("load_c", "c", 1, "max_c", plan.main_load, plain)
-    maximum("t2_max_a", "a", 2, plain)
-    maximum("t2_max_b", "b", 2, plain)
-    at_load("t2_load_a", "a", 2, "t2_max_a", plan.main_load, plain)
+    maximum("t2_max_a", "a", 2, bases)
+    maximum("t2_max_b", "b", 2, bases)
+    at_load("t2_load_a", "a", 2, "t2_max_a", plan.main_load, bases)
     # Memory, capacity and instruction counts describe storage, not the
-    # transport: they are measured on the plaintext targets only (memory
-    # and capacity not on shadow mode, which holds every item twice).
-    stored = [t for t in plain if t.storage_figures]
+    # transport: they are measured on the plaintext targets only; memory and
+    # capacity not on variants (the protocol does not change them, and
+    # shadow mode holds every item twice: its cost is CPU).
+    stored = bases
     figs.append(Figure("memory", stored, lambda t: measure_memory.measure(t, plan),
                        lambda r: f"RSS {r['rss_idle_kib'] / 1024:.1f} -> {r['rss_loaded_kib'] / 1024:.1f} MiB",
                        plan.rss_seconds(), plan.runs))
