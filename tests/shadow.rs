@@ -413,15 +413,7 @@ fn counters_follow_a_scripted_session() {
                 target.name
             );
         }
-        c.send_line("stats settings").expect("send");
-        let mut settings = Vec::new();
-        loop {
-            let line = c.read_line().expect("settings line");
-            if line == "END" {
-                break;
-            }
-            settings.push(line);
-        }
+        let settings = c.stats_lines("stats settings");
         let engine = target.args[target.args.len() - 1].clone();
         assert!(
             settings.contains(&format!("STAT shadow_storage_engine {engine}"))
@@ -441,15 +433,7 @@ fn no_shadow_by_default() {
     let mut c = server.client();
     let st = c.stats();
     assert!(!st.0.contains_key("shadow_compared"), "{:?}", st.0);
-    c.send_line("stats settings").expect("send");
-    let mut lines = Vec::new();
-    loop {
-        let line = c.read_line().expect("settings line");
-        if line == "END" {
-            break;
-        }
-        lines.push(line);
-    }
+    let lines = c.stats_lines("stats settings");
     assert!(lines.contains(&"STAT shadow_storage_engine NULL".to_string()));
     assert!(lines.contains(&"STAT shadow_maxbytes 0".to_string()));
 }
@@ -511,15 +495,7 @@ fn shadow_from_the_config_file() {
     );
     let server = Server::start(&Target::new("molt-slab", MOLT, &["--config", f]), &[]);
     let mut c = server.client();
-    c.send_line("stats settings").expect("send");
-    let mut lines = Vec::new();
-    loop {
-        let line = c.read_line().expect("settings line");
-        if line == "END" {
-            break;
-        }
-        lines.push(line);
-    }
+    let lines = c.stats_lines("stats settings");
     assert!(
         lines.contains(&"STAT storage_engine slab".to_string()),
         "{lines:?}"

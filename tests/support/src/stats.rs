@@ -25,6 +25,20 @@ impl Stats {
 }
 
 impl Client {
+    /// Sends `cmd` (e.g. `stats settings`) and returns its lines up to
+    /// END, in order, END not included.
+    pub fn stats_lines(&mut self, cmd: &str) -> Vec<String> {
+        self.send_line(cmd).expect("send stats");
+        let mut lines = Vec::new();
+        loop {
+            let line = self.read_line().expect("stats line");
+            if line == "END" {
+                return lines;
+            }
+            lines.push(line);
+        }
+    }
+
     /// Sends `stats` and reads every STAT line up to END.
     pub fn stats(&mut self) -> Stats {
         self.send_line("stats").expect("send stats");
