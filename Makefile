@@ -40,7 +40,7 @@ run: build
 	$(MOLT) -l 127.0.0.1 -p $(PORT) $(ARGS)
 
 # ---- checks --------------------------------------------------------------
-test: deps test-deps build lint cargo-test memccapable pylibmc-binary bench-smoke tls-clients asan fuzz-smoke no-cc
+test: deps test-deps build lint cargo-test memccapable pylibmc-binary bench-smoke tls-clients asan fuzz-smoke no-cc ab-selftest
 	@echo "make test: all checks passed"
 
 lint:

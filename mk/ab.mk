@@ -21,10 +21,10 @@ ab: ab-deps build
 ab-publish:
 	@python3 scripts/ab/publish.py $(AB_PUBLISH_FLAGS)
 
-# The report's rules (client-bound cells, the validity check, ratios) on
+# The report's rules (client-bound cells, the validity check, ratios) and the DAMON pause on
 # made-up runs: seconds, no server.
 ab-selftest: ab-deps
-	cd scripts/ab && python3 -m unittest -v test_report
+	cd scripts/ab && python3 -m unittest -v test_report test_damon
 
 # Instructions per request only (callgrind; molt-c, molt slab, molt seg):
 # the repeatable figure for "did this change make requests dearer".

@@ -429,6 +429,8 @@ def render(results: dict) -> str:
     out += ["## Machine", "", "| | |", "|---|---|",
             f"| nproc | {m['nproc']} |", f"| CPU | {m['cpu']} |", f"| kernel | {m['kernel']} |",
             f"| memory | {m['memory']} |", f"| python | {m['python']} |"]
+    if results.get("damon"):
+        out.append(f"| DAMON monitors (kdamond) during the run | {results['damon']} |")
     if results.get("time_slice"):
         out.append(f"| time slice of server and client | {results['time_slice']} |")
     out += [f"| {k} | `{v}` |" for k, v in m["versions"].items()]

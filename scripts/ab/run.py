@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import charts
+import damon
 import machine
 import measure_callgrind
 import measure_capacity
@@ -227,9 +228,12 @@ def main() -> int:
         f"({plan.runs} alternating rounds each); estimated {est / 60:.0f} min "
         f"(finishing about {time.strftime('%H:%M', time.localtime(time.time() + est))})")
     t_start = time.monotonic()
-    for fig in figs:
-        alternate(fig, results, clock)
-        save(results, args.out)
+    with damon.Pause() as quiet:
+        results["damon"] = quiet.note
+        log(f"DAMON monitors: {quiet.note}")
+        for fig in figs:
+            alternate(fig, results, clock)
+            save(results, args.out)
 
     results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     results["elapsed_seconds"] = round(time.monotonic() - t_start, 1)
