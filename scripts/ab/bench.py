@@ -24,7 +24,9 @@ def run_bench(port: int, args: list[str], timeout_s: float, target: Target | Non
         argv = bench_argv(port, args, target) + ["--json", out.name]
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, preexec_fn=timeslice.preexec)
         if check and proc.returncode != 0:
-            raise RuntimeError(f"molt-bench failed ({proc.returncode}): {' '.join(argv)}\n{proc.stderr[-2000:]}")
+            # stdout has the table (wrong replies, errors); stderr why it stopped
+            raise RuntimeError(f"molt-bench failed ({proc.returncode}): {' '.join(argv)}\n"
+                               f"{proc.stdout[-1500:]}{proc.stderr[-1500:]}")
         if os.path.getsize(out.name) == 0:
             raise RuntimeError(f"molt-bench wrote no JSON: {proc.stderr[-2000:]}")
         return json.load(open(out.name))["results"]

@@ -5,10 +5,10 @@ admin interface, /sys/kernel/mm/damon/admin/kdamonds). Its kernel thread
 wakes about 2-3 times a second and runs about 2 ms each time
 (/proc/PID/schedstat: 50 ms of CPU in 26 slices over 10 s, 2026-12-07), on
 either core. With the server pinned to one core and the client to the
-other, each wake-up on the server's core stalls the server for about that
-long: some 0.3% of a 5 s open-loop run's requests wait, which is where
-every target's p999 (memcached's too) sat, 5-9 ms, on an otherwise quiet
-machine. The same wake-ups on the client's core show up as send lag.
+other, each wake-up on the server's core can stall the server for about
+that long: some 0.3% of a 5 s open-loop run's requests, enough to set a
+p999. Every target's p999 (memcached's too) sat at 5-9 ms on an otherwise
+quiet machine; the same wake-ups on the client's core show up as send lag.
 
 A run pauses them (state "off") when it may (root, AB_KEEP_DAMON unset) and
 puts each back ("on", same configuration: the sysfs files keep it) when it
