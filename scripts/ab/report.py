@@ -367,7 +367,8 @@ def handshakes_section(results: dict) -> list[str]:
         ms = summary.metrics_for(f)
         rate, busy, cpu, resumed = (summary.table(results, m, ref, ref) for m in ms)
         for t, c in rate.items():
-            extra = [fmt(x[t].median) if t in x else "-" for x in (busy, cpu, resumed)]
+            extra = [f"{x[t].median:{form}}" if t in x else "-" for x, form in ((busy, ".0f"), (cpu, ",.0f"),
+                                                                                 (resumed, ".0f"))]
             out.append(f"| {kind} | {t} | {fmt(c.median)} | {fmt(c.lo)} - {fmt(c.hi)} | {ratio(c.vs_ref)} | "
                        + " | ".join(extra) + f" | {c.n} |")
     out += [""] + commands(results, figs[0][0])
