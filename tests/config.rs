@@ -251,6 +251,28 @@ fn syntax_errors_read_the_same_from_every_binary() {
     }
 }
 
+/// Broken TOML that molt-c refuses for its subset first (an unclosed
+/// array): molt-c names the construct, molt-rs keeps the shape (file, line,
+/// "syntax error: ") with the toml crate's words for what is wrong.
+#[test]
+fn broken_toml_beyond_the_subset_is_a_syntax_error_naming_the_line() {
+    let file = temp_config("# ports\nport = [1,\n");
+    let f = file.to_str().unwrap();
+    for target in targets!() {
+        let out = run(&target, &["--config", f]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(64), "{}: {err}", target.name);
+        let want = if target.name.starts_with("molt-rs") {
+            format!("molt: config {f}:2: syntax error: ")
+        } else {
+            format!("molt: config {f}:2: arrays are not supported\n")
+        };
+        assert!(err.starts_with(&want), "{}: {err}", target.name);
+        assert_eq!(err.lines().count(), 1, "{}: {err}", target.name);
+    }
+    std::fs::remove_file(file).unwrap();
+}
+
 #[test]
 fn missing_or_unreadable_config_file() {
     for target in targets!() {
