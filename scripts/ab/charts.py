@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import summary  # noqa: E402
 
 CHARTS = {"max": "throughput.svg", "load_a": "latency-vs-load.svg", "t2": "threads2.svg", "memory": "memory.svg",
-          "callgrind": "callgrind.svg"}
+          "callgrind": "callgrind.svg", "handshakes": "tls-handshakes.svg"}
 
 
 def _save(fig, out: str, name: str) -> None:
@@ -37,13 +37,14 @@ def _bars(ax, results: dict, metric: summary.Metric, scale: float = 1.0, label: 
     ax.tick_params(axis="x", labelrotation=15, labelsize=8)
 
 
-def _max_bars(results: dict, out: str, figures: list[tuple[str, str]], name: str) -> None:
+def _max_bars(results: dict, out: str, figures: list[tuple[str, str]], name: str,
+              metric: str = "throughput") -> None:
     present = [(f, title) for f, title in figures if results["runs"].get(f)]
     if not present:
         return
     fig, axes = plt.subplots(1, len(present), figsize=(4.6 * len(present), 3.8), squeeze=False)
     for ax, (f, title) in zip(axes[0], present):
-        _bars(ax, results, summary.metric(f, "throughput"))
+        _bars(ax, results, summary.metric(f, metric))
         ax.set_title(title, fontsize=9)
     _save(fig, out, name)
 
@@ -111,10 +112,17 @@ def callgrind(results: dict, out: str) -> None:
     _save(fig, out, CHARTS["callgrind"])
 
 
+def handshakes(results: dict, out: str) -> None:
+    _max_bars(results, out, [("handshakes_full", "TLS: full handshakes/s"),
+                             ("handshakes_resumed", "TLS: resumed handshakes/s")], CHARTS["handshakes"],
+              "handshakes per second")
+
+
 def write_all(results: dict, out: str) -> None:
     maxima(results, out)
     threads2(results, out)
     latency_vs_load(results, out)
+    handshakes(results, out)
     if results["runs"].get("memory") and results["runs"].get("capacity"):
         memory(results, out)
     if results["runs"].get("callgrind"):

@@ -33,6 +33,8 @@ class Plan:
     cg_keys: int = 10_000
     cg_conns: int = 4
     cg_depth: int = 16
+    # TLS handshakes per second (full, resumed): measured seconds per run
+    handshake_seconds: float = 3.0
     # seconds a fresh server, its preload and the client's start-up take
     overhead_seconds: float = 1.5
 
@@ -41,6 +43,9 @@ class Plan:
 
     def timed_seconds(self, closed: bool) -> float:
         return (self.tput_seconds if closed else self.lat_seconds) + self.warmup + self.overhead_seconds
+
+    def handshake_run_seconds(self) -> float:
+        return self.handshake_seconds + self.warmup + self.overhead_seconds / 2  # no preload
 
     def large_heap_seconds(self) -> float:
         return 2.0 + self.large_keys * 4e-6  # fill at ~300k sets/s, sampled read-back, start-up
@@ -57,7 +62,7 @@ class Plan:
 
 QUICK = Plan(mode="quick", runs=2, tput_seconds=1.0, lat_seconds=1.0, warmup=0.2, keys=20_000,
              overhead_seconds=0.8, rss_keys=100_000, cap_keys=200_000, large_keys=500_000,
-             cg_requests=10_000)
+             cg_requests=10_000, handshake_seconds=0.5)
 FULL = Plan(mode="full", runs=3)
 
 

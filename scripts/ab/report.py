@@ -340,6 +340,45 @@ def callgrind_section(results: dict) -> list[str]:
     return out
 
 
+HANDSHAKE_FIGURES = (("handshakes_full", "full"), ("handshakes_resumed", "resumed"))
+
+
+def handshakes_section(results: dict) -> list[str]:
+    """Handshakes per second, full and resumed, against the TLS reference."""
+    figs = [(f, kind) for f, kind in HANDSHAKE_FIGURES if results["runs"].get(f)]
+    if not figs:
+        return []
+    ref = results.get("tls_reference", "memcached -Z")
+    p = results["plan"]
+    first = next((r for f, _ in figs for r in results["runs"][f] if "error" not in r), {})
+    out = ["## 9. TLS handshakes", "",
+           f"`molt-bench --handshake-bench`: {first.get('connections', '?')} connections, each connecting, "
+           "handshaking, sending `version`, reading its reply and closing, over and over, for "
+           f"{p['handshake_seconds']:g} s after {p['warmup']:g} s of warm-up, on a fresh server (EC P-256 "
+           "test certificate). *full*: the client never resumes (`--tls-resume=off`); *resumed*: it offers the "
+           "ticket of its previous connection (`--tls-resume=on`), and *resumed* below is the share of the "
+           f"run's handshakes the server did resume. Ratios are per round against {ref}'s run in the same round. "
+           "*Server busy* is the server's CPU time over the run's wall time; CPU per handshake divides it by "
+           "the handshakes of the run (the warm-up's estimated at the measured rate).", "",
+           f"![handshakes]({CHARTS['handshakes']})", "",
+           f"| handshakes | target | per second | spread (min-max) | vs {ref} | server busy % | "
+           "server CPU us per handshake | resumed % | runs |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for f, kind in figs:
+        ms = summary.metrics_for(f)
+        rate, busy, cpu, resumed = (summary.table(results, m, ref, ref) for m in ms)
+        for t, c in rate.items():
+            extra = [f"{x[t].median:{form}}" if t in x else "-" for x, form in ((busy, ".0f"), (cpu, ",.0f"),
+                                                                                 (resumed, ".0f"))]
+            out.append(f"| {kind} | {t} | {fmt(c.median)} | {fmt(c.lo)} - {fmt(c.hi)} | {ratio(c.vs_ref)} | "
+                       + " | ".join(extra) + f" | {c.n} |")
+    out += [""] + commands(results, figs[0][0])
+    out += ["**What this can and cannot say here.** The client, on the other core, does its half of every "
+            "handshake (key exchange; on a full one also the certificate check): with the server under 90% busy, "
+            "the client or the machine set the rate, which is then a lower bound for that server, and the server "
+            "CPU per handshake is the comparison that holds.", ""]
+    return out
+
+
 def headline(results: dict) -> list[str]:
     cols = [("max_a", "throughput", "max (a) ops/s"), ("max_b", "throughput", "max (b) ops/s"),
             ("load_a_50", "p999", "p999 (a) 50% us"), ("load_a_50", "server CPU per request", "CPU us/req depth 1"),
@@ -396,7 +435,7 @@ BUSY_PRESSURE = 10.0  # % of time some task waited for a CPU: above this the mac
 def pressure_lines(results: dict) -> list[str]:
     """Was the machine quiet? CPU pressure (PSI) after each run of the timed figures."""
     timed = {f: [v for v in vals if v is not None] for f, vals in results.get("cpu_pressure", {}).items()
-             if summary.is_max(f) or summary.is_load(f)}
+             if summary.is_max(f) or summary.is_load(f) or summary.is_handshakes(f)}
     timed = {f: v for f, v in timed.items() if v}
     if not timed:
         return []
@@ -451,6 +490,7 @@ def render(results: dict) -> str:
     out += threads2_section(results)
     out += memory_section(results)
     out += callgrind_section(results)
+    out += handshakes_section(results)
     out += closing_note(results)
     failed = [r for runs in results["runs"].values() for r in runs if "error" in r]
     if failed:

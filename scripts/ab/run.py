@@ -21,6 +21,7 @@ import damon
 import machine
 import measure_callgrind
 import measure_capacity
+import measure_handshakes
 import measure_large_heap
 import measure_memory
 import measure_workload
@@ -28,8 +29,8 @@ import report
 import summary
 import timeslice
 from plan import Plan, plan_for
-from targets import (BASELINE, BENCH, MEMCACHED, MOLT, MOLT_C, REFERENCE, ROOT, TARGETS, Settings, Target,
-                     snapshot_binaries, split_available)
+from targets import (BASELINE, BENCH, MEMCACHED, MOLT, MOLT_C, REFERENCE, ROOT, TARGETS, TLS_REFERENCE, Settings,
+                     Target, snapshot_binaries, split_available)
 from workloads import WORKLOADS
 
 
@@ -165,6 +166,10 @@ def figures(plan: Plan, targets: list[Target], results: dict) -> list[Figure]:
     maximum("t2_max_a", "a", 2, bases)
     maximum("t2_max_b", "b", 2, bases)
     at_load("t2_load_a", "a", 2, "t2_max_a", plan.main_load, bases)
+    for kind in measure_handshakes.KINDS:  # TLS set-up rate: the TLS targets only
+        figs.append(Figure(measure_handshakes.figure_name(kind), [t for t in targets if t.bench_args],
+                           lambda t, kind=kind: measure_handshakes.measure(t, plan, kind), measure_handshakes.show,
+                           plan.handshake_run_seconds(), plan.runs))
     # Memory, capacity and instruction counts describe storage, not the
     # transport: they are measured on the plaintext targets only; memory and
     # capacity not on variants (the protocol does not change them, and
@@ -207,7 +212,7 @@ def main() -> int:
         return " ".join(argv).replace(ROOT + "/", "")
 
     results = {
-        "plan": plan.as_dict(), "baseline": BASELINE, "reference": REFERENCE,
+        "plan": plan.as_dict(), "baseline": BASELINE, "reference": REFERENCE, "tls_reference": TLS_REFERENCE,
         "targets": {t.name: server_command(t) for t in targets}, "skipped": skipped,
         "binaries_from": sources, "source": source_state(args.built_in),
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),

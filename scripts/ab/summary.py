@@ -45,7 +45,17 @@ def is_load(figure: str) -> bool:
     return figure.startswith(("load_", "t2_load_"))
 
 
+def is_handshakes(figure: str) -> bool:
+    return figure.startswith("handshakes_")
+
+
 def metrics_for(figure: str) -> list[Metric]:
+    if is_handshakes(figure):
+        return [Metric(figure, "handshakes per second", "handshakes/s", lambda r: r["handshakes_per_sec"], True),
+                Metric(figure, "server busy", "% of one core", lambda r: 100 * r["server_busy"], True),
+                Metric(figure, "server CPU per handshake", "us", lambda r: r["cpu_us_per_handshake"], False),
+                Metric(figure, "resumed", "% of handshakes", lambda r: 100 * r["resumed"] / r["handshakes"], True,
+                       reading="the share the server resumed: 0 when the client does not ask, near 100 when it does")]
     if is_max(figure):
         return [Metric(figure, "throughput", "ops/s", lambda r: r["ops_per_sec"], True),
                 Metric(figure, "server busy", "% of one core", lambda r: 100 * r["server_busy"], True,

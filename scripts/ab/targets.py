@@ -160,6 +160,7 @@ class Target:
 
 BASELINE = "molt-c"
 REFERENCE = "memcached"
+TLS_REFERENCE = "memcached -Z"  # what the TLS figures compare against
 
 TARGETS: list[Target] = [
     Target("molt-c", _molt(MOLT_C), _exists(MOLT_C), engine="slab"),

@@ -67,6 +67,39 @@ class ClientBoundRule(unittest.TestCase):
         self.assertIn("| molt seg / molt-c | 1.00x | 1.00x | client-bound |", text)
 
 
+TLS_TARGETS = ["molt seg+TLS", "molt-rs+TLS", "memcached -Z"]
+
+
+def handshake_run(target: str, rnd: int, kind: str, per_sec: float, busy: float = 0.98) -> dict:
+    n = int(per_sec * 3)
+    return {"target": target, "round": rnd, "kind": kind, "connections": 4, "handshakes_per_sec": per_sec,
+            "handshakes": n, "full": n if kind == "full" else 0, "resumed": 0 if kind == "full" else n,
+            "server_busy": busy, "cpu_us_per_handshake": busy * 1e6 / per_sec, "bench": ["molt-bench ..."]}
+
+
+class HandshakeTable(unittest.TestCase):
+    def test_rates_spreads_and_ratios_to_memcached_tls(self):
+        rate = {"molt seg+TLS": 1000, "molt-rs+TLS": 800, "memcached -Z": 500}
+        runs = {f"handshakes_{kind}": [handshake_run(t, r, kind, rate[t] * scale * (1 + r / 10))
+                                       for r in range(3) for t in TLS_TARGETS]
+                for kind, scale in (("full", 1), ("resumed", 2))}
+        res = results([])
+        res.update(targets={t: "cmd" for t in TARGETS + TLS_TARGETS}, tls_reference="memcached -Z", runs=runs)
+        res["plan"].update(handshake_seconds=3.0, warmup=0.5)
+        text = "\n".join(report.handshakes_section(res))
+        self.assertIn("4 connections", text)
+        # median of 1000, 1100, 1200; per-round ratio 2.0 in every round; busy 98%: 980 us CPU at 1100/s is 891
+        self.assertIn("| full | molt seg+TLS | 1,100 | 1,000 - 1,200 | 2.00x | 98 | 891 | 0 | 3 |", text)
+        self.assertIn("| full | molt-rs+TLS | 880 | 800 - 960 | 1.60x | 98 | 1,114 | 0 | 3 |", text)
+        self.assertIn("| resumed | memcached -Z | 1,100 | 1,000 - 1,200 | 1.00x | 98 | 891 | 100 | 3 |", text)
+        # plaintext targets have no handshake runs: no rows
+        self.assertNotIn("| molt-c |", text)
+        # a failed run leaves the others' rows, and is not counted
+        runs["handshakes_full"][1] = {"target": "molt-rs+TLS", "round": 0, "error": "RuntimeError: boom"}
+        text = "\n".join(report.handshakes_section(res))
+        self.assertIn("| full | molt-rs+TLS | 920 | 880 - 960 | 1.60x | 98 | 1,067 | 0 | 2 |", text)
+
+
 class MachineCheck(unittest.TestCase):
     def test_cpu_pressure_marks_busy_figures(self):
         res = results([])

@@ -1,5 +1,6 @@
 """molt over TLS vs memcached -Z, side by side: requests/s over TLS and
-handshakes/s (full and resumed), alternating targets A B C A B C ...
+handshakes/s (full and resumed, as make ab's handshake figures measure them:
+measure_handshakes.py), alternating targets A B C A B C ...
 
 Usage: tls_compare.py [--rounds 3] [--threads 1 2] [--seconds 5] [--out FILE]
 
@@ -21,12 +22,13 @@ import sys
 import tempfile
 import time
 
+import measure_handshakes
 import targets
 from server import CLIENT_CPU, SERVER_CPU, free_port, stop, wait_port
 
 MOLT = os.path.join(targets.ROOT, "target/release/molt")
 BENCH = os.path.join(targets.ROOT, "target/release/molt-bench")
-REF = "memcached -Z"
+REF = targets.TLS_REFERENCE
 
 
 def server_argv(name: str, port: int, threads: int, pki: str) -> list[str]:
@@ -50,8 +52,8 @@ def figures(seconds: float) -> dict[str, list[str]]:
     return {
         "rps": ["--flush", "--preload", "--expect-hits", "-c", "8", "-d", "16", "--ratio", "9:1",
                 "--value-size", "100", *w],
-        "hs_full": ["--handshake-bench", "-c", "4", "--tls-resume=off", *w],
-        "hs_resumed": ["--handshake-bench", "-c", "4", "--tls-resume=on", *w],
+        "hs_full": measure_handshakes.bench_args("full", seconds, 1),
+        "hs_resumed": measure_handshakes.bench_args("resumed", seconds, 1),
     }
 
 
@@ -83,7 +85,7 @@ def run_one(name: str, threads: int, fig: str, args: list[str], pki: str) -> dic
         rec.update(value=res["ops_per_sec"], p50_us=res["latency_us"]["all"]["p50"],
                    p99_us=res["latency_us"]["all"]["p99"], wrong=res["wrong"], errors=res["errors"])
     else:
-        h = res["handshakes"]
+        h = measure_handshakes.handshakes_of(res)
         rec.update(value=h["per_sec"], full=h["full"], resumed=h["resumed"], p50_us=h["latency_us"]["p50"],
                    p99_us=h["latency_us"]["p99"], errors=res["errors"])
     return rec

@@ -1,7 +1,10 @@
 //! `--config FILE`: the TOML file read with the toml crate, handed to the
 //! settings one `[table]` header and one `key = value` at a time (as
 //! c-core/src/util/config.c hands them to options.c), so a key is checked
-//! exactly as its flag is. Errors read "config <file>:<line>: <what>".
+//! exactly as its flag is. Errors read "config <file>:<line>: <what>", a
+//! syntax error in molt-c's words (config_syntax.rs).
+
+use crate::config_syntax;
 
 /// molt-c reads at most this much (config.c CONFIG_FILE_MAX).
 const FILE_MAX: u64 = 1024 * 1024;
@@ -20,7 +23,14 @@ pub fn load(path: &str, entry: &mut Entry<'_>) -> Result<(), String> {
         .read_to_end(&mut bytes)
         .map_err(|e| format!("config {path}: cannot read: {}", os(&e)))?;
     if bytes.len() as u64 > FILE_MAX {
-        return Err(format!("config {path}: file too large (over 1 MiB)"));
+        return Err(format!(
+            "config {path}: file too large (over {FILE_MAX} bytes)"
+        ));
+    }
+    if bytes.contains(&0) {
+        return Err(format!(
+            "config {path}: not a text file (contains NUL bytes)"
+        ));
     }
     let text = String::from_utf8(bytes).map_err(|_| format!("config {path}: not UTF-8 text"))?;
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
@@ -28,13 +38,12 @@ pub fn load(path: &str, entry: &mut Entry<'_>) -> Result<(), String> {
             .span()
             .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
             .unwrap_or(1);
-        let msg = e
-            .message()
-            .lines()
-            .next()
-            .unwrap_or("syntax error")
-            .to_string();
-        format!("config {path}:{line}: {msg}")
+        // molt-c's words where molt-c refuses the line too; else toml's
+        let what = config_syntax::describe(&text, line).unwrap_or_else(|| {
+            let msg = e.message().lines().next().unwrap_or("");
+            format!("syntax error: {msg}")
+        });
+        format!("config {path}:{line}: {what}")
     })?;
     let at = |table: &str, key: Option<&str>| line_of(&text, table, key);
     let fail = |table: &str, key: Option<&str>, msg: String| {

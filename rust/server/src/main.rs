@@ -8,6 +8,7 @@
 mod admin;
 mod buf;
 mod config_file;
+mod config_syntax;
 mod conn;
 mod host;
 mod latency;

@@ -1,11 +1,16 @@
 //! Server-side cost of TLS handshakes and bulk records over in-memory
-//! sockets. Only time spent inside `TlsAcceptor::accept` and `TlsSession`
-//! calls is measured, as the calling thread's CPU time (the sockets never
-//! block, so on an idle machine this equals wall time; on a shared one it
-//! is far less noisy). The rustls client's own work is outside the clock.
+//! sockets, for every crypto provider in the build side by side (built with
+//! both aws-lc-rs and graviola: the bench requires the two features). Each
+//! workload runs the providers in turn, ROUNDS times (A B A B), so a change
+//! in the machine's load falls on both. Only time spent inside
+//! `TlsAcceptor::accept` and `TlsSession` calls is measured, as the calling
+//! thread's CPU time (the sockets never block, so on an idle machine this
+//! equals wall time; on a shared one it is far less noisy). The rustls
+//! client (the default provider) works outside the clock.
 //!
-//! Run: `cargo bench --manifest-path rust/tls/Cargo.toml` (add
-//! `--no-default-features --features ring` for the ring provider).
+//! Run: `cargo bench -p molt-tls --bench tls --features graviola` (add
+//! `ring` to the features for a third provider; `-- --quick` for a short
+//! run).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -17,24 +22,46 @@ use std::time::Duration;
 use cpu_time::ThreadTime;
 
 use common::*;
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Bencher, Criterion, Throughput};
 use molt_tls::rustls::ClientConfig;
-use molt_tls::{IoOutcome, Progress, TlsAcceptor, TlsServerConfig, TlsSession};
+use molt_tls::{IoOutcome, Progress, Provider, TlsAcceptor, TlsServerConfig, TlsSession};
 
+/// Runs of every provider per workload, alternating.
+const ROUNDS: usize = 2;
+const MEASUREMENT: Duration = Duration::from_secs(2);
+
+/// One acceptor per provider in the build, all with the same certificate.
 struct Setup {
-    acc: TlsAcceptor,
     pki: Pki,
+    acceptors: Vec<(Provider, TlsAcceptor)>,
 }
 
 fn setup() -> Setup {
     let pki = Pki::new("bench ca");
-    let cfg =
-        TlsServerConfig::from_pem(pki.server.cert.as_bytes(), pki.server.key.as_bytes(), None)
+    let acceptors = [Provider::AwsLcRs, Provider::Ring, Provider::Graviola]
+        .into_iter()
+        .filter(|p| p.available())
+        .map(|p| {
+            let cfg = TlsServerConfig::from_pem_with(
+                p,
+                pki.server.cert.as_bytes(),
+                pki.server.key.as_bytes(),
+                None,
+            )
             .unwrap();
-    Setup {
-        acc: TlsAcceptor::new(cfg),
-        pki,
-    }
+            (p, TlsAcceptor::new(cfg))
+        })
+        .collect();
+    Setup { pki, acceptors }
+}
+
+/// (provider, acceptor) in bench order: every provider once per round.
+fn alternating(s: &Setup) -> impl Iterator<Item = (String, &(Provider, TlsAcceptor))> {
+    (1..=ROUNDS).flat_map(move |round| {
+        s.acceptors
+            .iter()
+            .map(move |pa| (format!("{}/run{round}", pa.0.name()), pa))
+    })
 }
 
 /// One handshake; returns the time spent in the server's calls.
@@ -65,95 +92,114 @@ fn timed_handshake(
 
 fn handshakes(c: &mut Criterion) {
     let s = setup();
-    let mut g = c.benchmark_group(format!("handshake/{}", molt_tls::CRYPTO_PROVIDER));
-    g.measurement_time(Duration::from_secs(4));
     for (name, versions) in [("tls13", Versions::Tls13), ("tls12", Versions::Tls12)] {
         // Full: a client without session cache.
         let mut full = (*client_config(&s.pki.ca_der, versions, None)).clone();
         full.resumption = molt_tls::rustls::client::Resumption::disabled();
         let full = Arc::new(full);
-        g.bench_function(BenchmarkId::new("full", name), |b| {
-            b.iter_custom(|iters| {
-                (0..iters)
-                    .map(|_| black_box(timed_handshake(&s.acc, &full)).0)
-                    .sum()
-            })
-        });
-        // Resumed: a client that keeps tickets / session ids.
-        let resuming = client_config(&s.pki.ca_der, versions, None);
-        timed_handshake(&s.acc, &resuming);
-        g.bench_function(BenchmarkId::new("resumed", name), |b| {
-            b.iter_custom(|iters| {
-                (0..iters)
-                    .map(|_| {
-                        let (d, server, ..) = timed_handshake(&s.acc, &resuming);
-                        assert!(server.was_resumed());
-                        d
-                    })
-                    .sum()
-            })
-        });
+        let mut g = c.benchmark_group(format!("handshake full {name}"));
+        g.measurement_time(MEASUREMENT);
+        for (id, (_, acc)) in alternating(&s) {
+            g.bench_function(id, |b| {
+                b.iter_custom(|iters| {
+                    (0..iters)
+                        .map(|_| black_box(timed_handshake(acc, &full)).0)
+                        .sum()
+                })
+            });
+        }
+        g.finish();
+        // Resumed: a client that keeps tickets / session ids, one per
+        // acceptor (a ticket is only good with the acceptor that made it).
+        let mut g = c.benchmark_group(format!("handshake resumed {name}"));
+        g.measurement_time(MEASUREMENT);
+        for (id, (_, acc)) in alternating(&s) {
+            let resuming = client_config(&s.pki.ca_der, versions, None);
+            timed_handshake(acc, &resuming);
+            g.bench_function(id, |b| {
+                b.iter_custom(|iters| {
+                    (0..iters)
+                        .map(|_| {
+                            let (d, server, ..) = timed_handshake(acc, &resuming);
+                            assert!(server.was_resumed());
+                            d
+                        })
+                        .sum()
+                })
+            });
+        }
+        g.finish();
     }
-    g.finish();
 }
+
+/// Server -> client: encrypt and send `data` (the socket never blocks).
+fn encrypt_and_send(b: &mut Bencher, acc: &TlsAcceptor, ccfg: &Arc<ClientConfig>, data: &[u8]) {
+    let (_, mut server, mut sio, mut client) = timed_handshake(acc, ccfg);
+    b.iter_custom(|iters| {
+        let mut spent = Duration::ZERO;
+        for _ in 0..iters {
+            let t = ThreadTime::now();
+            let mut off = 0;
+            while off < data.len() {
+                match server.write(&mut sio, &data[off..]).unwrap() {
+                    IoOutcome::Bytes(n) => off += n,
+                    other => panic!("{other:?}"),
+                }
+            }
+            assert_eq!(server.flush(&mut sio), Progress::Done);
+            spent += t.elapsed();
+            // Keep the client in step (untimed), then drop it.
+            let got = client.recv_all();
+            assert_eq!(got.len(), data.len());
+        }
+        spent
+    })
+}
+
+/// Client -> server: receive and decrypt `data`.
+fn receive_and_decrypt(b: &mut Bencher, acc: &TlsAcceptor, ccfg: &Arc<ClientConfig>, data: &[u8]) {
+    let (_, mut server, mut sio, mut client) = timed_handshake(acc, ccfg);
+    let mut buf = vec![0u8; 64 * 1024];
+    b.iter_custom(|iters| {
+        let mut spent = Duration::ZERO;
+        for _ in 0..iters {
+            client.send(data);
+            client.pump();
+            let t = ThreadTime::now();
+            let mut got = 0;
+            while got < data.len() {
+                match server.read(&mut sio, &mut buf).unwrap() {
+                    IoOutcome::Bytes(n) => got += n,
+                    other => panic!("{other:?} after {got}"),
+                }
+            }
+            spent += t.elapsed();
+        }
+        spent
+    })
+}
+
+type Transfer = fn(&mut Bencher, &TlsAcceptor, &Arc<ClientConfig>, &[u8]);
 
 fn bulk(c: &mut Criterion) {
     let s = setup();
-    let mut g = c.benchmark_group(format!("bulk/{}", molt_tls::CRYPTO_PROVIDER));
-    g.measurement_time(Duration::from_secs(4));
     let ccfg = client_config(&s.pki.ca_der, Versions::Tls13, None);
-    for size in [16 * 1024usize, 1024 * 1024] {
+    // 128 B: a small cache reply or request, one record each
+    for size in [128usize, 16 * 1024, 1024 * 1024] {
         let data: Vec<u8> = (0..size).map(|i| i as u8).collect();
-        g.throughput(Throughput::Bytes(size as u64));
-
-        // Server -> client: encrypt and send (socket never blocks).
-        g.bench_function(BenchmarkId::new("write", size), |b| {
-            let (_, mut server, mut sio, mut client) = timed_handshake(&s.acc, &ccfg);
-            b.iter_custom(|iters| {
-                let mut spent = Duration::ZERO;
-                for _ in 0..iters {
-                    let t = ThreadTime::now();
-                    let mut off = 0;
-                    while off < size {
-                        match server.write(&mut sio, &data[off..]).unwrap() {
-                            IoOutcome::Bytes(n) => off += n,
-                            other => panic!("{other:?}"),
-                        }
-                    }
-                    assert_eq!(server.flush(&mut sio), Progress::Done);
-                    spent += t.elapsed();
-                    // Keep the client in step (untimed), then drop it.
-                    let got = client.recv_all();
-                    assert_eq!(got.len(), size);
-                }
-                spent
-            })
-        });
-
-        // Client -> server: receive and decrypt.
-        g.bench_function(BenchmarkId::new("read", size), |b| {
-            let (_, mut server, mut sio, mut client) = timed_handshake(&s.acc, &ccfg);
-            let mut buf = vec![0u8; 64 * 1024];
-            b.iter_custom(|iters| {
-                let mut spent = Duration::ZERO;
-                for _ in 0..iters {
-                    client.send(&data);
-                    client.pump();
-                    let t = ThreadTime::now();
-                    let mut got = 0;
-                    while got < size {
-                        match server.read(&mut sio, &mut buf).unwrap() {
-                            IoOutcome::Bytes(n) => got += n,
-                            other => panic!("{other:?} after {got}"),
-                        }
-                    }
-                    spent += t.elapsed();
-                }
-                spent
-            })
-        });
+        for (what, transfer) in [
+            ("write", encrypt_and_send as Transfer),
+            ("read", receive_and_decrypt),
+        ] {
+            let mut g = c.benchmark_group(format!("bulk {what} {size}"));
+            g.measurement_time(MEASUREMENT);
+            g.throughput(Throughput::Bytes(size as u64));
+            for (id, (_, acc)) in alternating(&s) {
+                g.bench_function(id, |b| transfer(b, acc, &ccfg, &data));
+            }
+            g.finish();
+        }
     }
-    g.finish();
 }
 
 criterion_group!(benches, handshakes, bulk);

@@ -100,8 +100,19 @@ impl TlsServerConfig {
         key_pem: &[u8],
         client_ca_pem: Option<&[u8]>,
     ) -> Result<Self, TlsError> {
+        Self::from_pem_with(Provider::DEFAULT, cert_pem, key_pem, client_ca_pem)
+    }
+
+    /// [`TlsServerConfig::from_pem`] with the named crypto provider (an
+    /// error when this build does not have it).
+    pub fn from_pem_with(
+        provider: Provider,
+        cert_pem: &[u8],
+        key_pem: &[u8],
+        client_ca_pem: Option<&[u8]>,
+    ) -> Result<Self, TlsError> {
         build(
-            Provider::DEFAULT,
+            provider,
             (cert_pem, "tls cert"),
             (key_pem, "tls key"),
             client_ca_pem.map(|b| (b, "tls client CA")),

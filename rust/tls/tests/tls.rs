@@ -9,7 +9,7 @@ use common::*;
 use molt_tls::rustls::client::{Resumption, Tls12Resumption};
 use molt_tls::rustls::ClientConfig;
 use molt_tls::{
-    IoOutcome, Progress, TlsAcceptor, TlsError, TlsServerConfig, TlsSession, TlsVersion,
+    IoOutcome, Progress, Provider, TlsAcceptor, TlsError, TlsServerConfig, TlsSession, TlsVersion,
     SEND_BUFFER_LIMIT,
 };
 use rcgen::KeyPair;
@@ -157,6 +157,34 @@ fn tls13_handshake_and_echo() {
 #[test]
 fn tls12_handshake_and_echo() {
     handshake_and_echo(Versions::Tls12, TlsVersion::Tls12);
+}
+
+/// A configuration serves with the provider it names; one this build does
+/// not have is refused by name.
+#[test]
+fn each_provider_in_the_build_serves_and_the_others_are_refused() {
+    let pki = Pki::new("ca");
+    let (cert, key) = (pki.server.cert.as_bytes(), pki.server.key.as_bytes());
+    for p in [Provider::AwsLcRs, Provider::Ring, Provider::Graviola] {
+        match TlsServerConfig::from_pem_with(p, cert, key, None) {
+            Ok(cfg) => {
+                assert!(p.available(), "{p:?}");
+                assert_eq!(cfg.provider(), p);
+                let acc = TlsAcceptor::new(cfg);
+                let ccfg = client_config(&pki.ca_der, Versions::Both, None);
+                let mut c = connect_ok(&acc, &ccfg);
+                c.echo(b"get k\r\n");
+                assert_eq!(acc.config().provider(), p);
+            }
+            Err(e) => {
+                assert!(!p.available(), "{p:?}: {e}");
+                assert_eq!(
+                    e.reason(),
+                    format!("tls: crypto provider {} is not in this build", p.name())
+                );
+            }
+        }
+    }
 }
 
 #[test]
