@@ -81,7 +81,11 @@ fn stop(mut server: Server, how: &str) -> String {
     }
     let status = wait_exit(&mut server);
     let log = server.stderr_text();
-    assert!(status.success(), "{}: {status}: {log}", server.target_name());
+    assert!(
+        status.success(),
+        "{}: {status}: {log}",
+        server.target_name()
+    );
     log
 }
 
@@ -116,7 +120,11 @@ fn key(i: usize) -> String {
 }
 
 fn value(i: usize, round: usize) -> Vec<u8> {
-    format!("value {i:07} round {round} {:012x}", i.wrapping_mul(0x9e37_79b9_7f4a)).into_bytes()
+    format!(
+        "value {i:07} round {round} {:012x}",
+        i.wrapping_mul(0x9e37_79b9_7f4a)
+    )
+    .into_bytes()
 }
 
 /// Stores keys `keys` with `ms ... q` (silent unless it fails), then a

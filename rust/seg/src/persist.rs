@@ -443,9 +443,9 @@ impl Inner {
         let started = Instant::now();
         // Segments whose TTL passed are freed first, not saved.
         self.tick(now);
-        let (segments, bytes) = self
-            .write_file(path, SAVED, true, now)
-            .map_err(|e| PersistError(format!("cannot save memory file {}: {e}", path.display())))?;
+        let (segments, bytes) = self.write_file(path, SAVED, true, now).map_err(|e| {
+            PersistError(format!("cannot save memory file {}: {e}", path.display()))
+        })?;
         Ok(Saved {
             path: path.to_path_buf(),
             items: self.counters.curr_items,
@@ -485,10 +485,7 @@ impl Inner {
         self.counters.restored_segments = r.segments;
         self.counters.restore_dropped_segments = r.dropped_segments;
         self.write_file(path, IN_USE, false, now).map_err(|e| {
-            PersistError(format!(
-                "cannot write memory file {}: {e}",
-                path.display()
-            ))
+            PersistError(format!("cannot write memory file {}: {e}", path.display()))
         })?;
         r.elapsed = started.elapsed();
         Ok(r)
@@ -548,7 +545,10 @@ impl Inner {
             };
             let id = self.take_for(&rec);
             let len = rec.len as usize;
-            if rd.read_exact(&mut self.segs.data[id as usize][..len]).is_err() {
+            if rd
+                .read_exact(&mut self.segs.data[id as usize][..len])
+                .is_err()
+            {
                 self.segs.release(id);
                 r.stopped_early = Some(format!(
                     "the file is cut short after {i} of {} segments",

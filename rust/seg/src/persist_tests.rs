@@ -14,10 +14,7 @@ struct TempFile(PathBuf);
 
 impl TempFile {
     fn new(tag: &str) -> TempFile {
-        let p = std::env::temp_dir().join(format!(
-            "molt-seg-persist-{}-{tag}",
-            std::process::id()
-        ));
+        let p = std::env::temp_dir().join(format!("molt-seg-persist-{}-{tag}", std::process::id()));
         let _ = std::fs::remove_file(&p);
         TempFile(p)
     }
@@ -60,6 +57,11 @@ fn read(s: &Seg, key: &[u8], now: i64) -> Result<Got, Error> {
     })
 }
 
+/// Keys with what they must read back as.
+type Live = Vec<(Vec<u8>, Got)>;
+/// Keys that must not be found.
+type Gone = Vec<Vec<u8>>;
+
 fn key(i: usize) -> Vec<u8> {
     format!("key:{i:08}").into_bytes()
 }
@@ -68,7 +70,7 @@ fn key(i: usize) -> Vec<u8> {
 /// (i % 3), flags, deletes (i % 10 == 0), overwrites (i % 10 == 1), some
 /// read, and one item larger than a segment (a span). Returns what must
 /// be readable at T0 + 10, and the keys that must not be.
-fn fill(s: &Seg, n: usize) -> (Vec<(Vec<u8>, Got)>, Vec<Vec<u8>>) {
+fn fill(s: &Seg, n: usize) -> (Live, Gone) {
     let mut live = Vec::new();
     let mut gone = Vec::new();
     for i in 0..n {
@@ -144,7 +146,7 @@ fn figure(s: &Seg, name: &str, now: i64) -> u64 {
 /// A saved file of a 16 MiB engine (64 segments of 256 KiB) and what it
 /// holds: the short-TTL bucket's segments first, then the hour's, then
 /// those of items that never expire.
-fn saved(tag: &str) -> (TempFile, Vec<(Vec<u8>, Got)>, Vec<Vec<u8>>) {
+fn saved(tag: &str) -> (TempFile, Live, Gone) {
     let f = TempFile::new(tag);
     let s = engine(16);
     let (live, gone) = fill(&s, 20_000);
@@ -187,7 +189,10 @@ fn a_file_is_refused_until_a_graceful_stop_saves_it() {
     let killed = engine(16);
     let r = killed.restore(f.path(), T0 + 11).unwrap();
     assert!(
-        r.cold.as_deref().unwrap().contains("not closed by a graceful stop"),
+        r.cold
+            .as_deref()
+            .unwrap()
+            .contains("not closed by a graceful stop"),
         "{r}"
     );
     assert_eq!(never_wrong(&killed, &live, &gone, T0 + 11), 0);
@@ -284,7 +289,10 @@ fn a_truncated_file_keeps_only_whole_segments_before_the_cut() {
         if cut < HEADER_LEN {
             assert!(r.cold.as_deref().unwrap().contains("cut short"), "{r}");
         } else {
-            assert!(r.stopped_early.as_deref().unwrap().contains("cut short"), "{r}");
+            assert!(
+                r.stopped_early.as_deref().unwrap().contains("cut short"),
+                "{r}"
+            );
         }
         s.check();
         let found = never_wrong(&s, &live, &gone, T0 + 10);
@@ -319,7 +327,11 @@ fn another_memory_limit_or_format_starts_cold_and_says_why() {
     assert!(r.cold.as_deref().unwrap().contains("format version"), "{r}");
     assert_eq!(never_wrong(&s, &live, &gone, T0 + 10), 0);
 
-    std::fs::write(f.path(), b"some other file, long enough to hold a header? no").unwrap();
+    std::fs::write(
+        f.path(),
+        b"some other file, long enough to hold a header? no",
+    )
+    .unwrap();
     let r = engine(16).restore(f.path(), T0 + 10).unwrap();
     assert!(r.cold.is_some(), "{r}");
 }

@@ -6,8 +6,8 @@
 
 use std::io::{ErrorKind, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::path::Path;
 use std::os::fd::AsRawFd;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
