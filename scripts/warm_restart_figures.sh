@@ -42,6 +42,12 @@ rss() {
     awk '/^VmRSS/ {printf "%.1f MiB", $2 / 1024}' "/proc/$pid/status"
 }
 
+# CPU the server has used so far (user + system): right after a start,
+# what the restore cost, whatever else runs on the machine.
+cpu() {
+    awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f s", ($14 + $15) / hz}' "/proc/$pid/stat"
+}
+
 read_workload() {
     "$bench" -p "$port" --keys "$keys" --ratio 1:0 -c 2 -d 16 -n "$reads" -t 120 -w 0 \
         --seed 7 -q | grep -o 'hit ratio [0-9.]*%'
@@ -57,9 +63,9 @@ grep -o 'saved .*' "$log" | tail -1
 echo "file: $(du -m "$file" | cut -f1) MiB"
 start -e "$file"
 grep -o 'restored .*' "$log" | tail -1
-echo "after the warm start: RSS $(rss), $(read_workload)"
+echo "after the warm start: CPU $(cpu), RSS $(rss), $(read_workload)"
 kill -INT "$pid" # (SIGINT saves too; the cold start below has no file)
 wait "$pid"
 start
-echo "after a cold start: RSS $(rss), $(read_workload)"
+echo "after a cold start: CPU $(cpu), RSS $(rss), $(read_workload)"
 stop

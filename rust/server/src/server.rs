@@ -121,6 +121,23 @@ fn tls_acceptor(o: &Settings) -> Result<Option<TlsAcceptor>, String> {
 }
 
 fn start(o: Settings) -> Result<(), String> {
+    // The engine (restored) first, as molt: nothing listens meanwhile.
+    let storage = Seg::new(SegConfig {
+        memory_limit: o.memory_mb * 1024 * 1024,
+        item_size_max: o.item_size_max,
+        ..SegConfig::default()
+    })
+    .map_err(|e| format!("cannot start storage engine 'seg': {e}"))?;
+    if !o.memory_file.is_empty() {
+        let r = storage
+            .restore(Path::new(&o.memory_file), wall_seconds())
+            .map_err(|e| e.to_string())?;
+        if r.clean() {
+            log!(Info, "{r}");
+        } else {
+            log!(Warn, "{r}");
+        }
+    }
     let tls = tls_acceptor(&o)?;
     let mut listener = listen(&o)?;
     let mut poll = Poll::new().map_err(|e| format!("cannot start: {e}"))?;
@@ -146,22 +163,6 @@ fn start(o: Settings) -> Result<(), String> {
     }
     let workers: Vec<Arc<WorkerShared>> = workers.into_iter().map(Arc::new).collect();
     let watch = Arc::new(Watch::new());
-    let storage = Seg::new(SegConfig {
-        memory_limit: o.memory_mb * 1024 * 1024,
-        item_size_max: o.item_size_max,
-        ..SegConfig::default()
-    })
-    .map_err(|e| format!("cannot start storage engine 'seg': {e}"))?;
-    if !o.memory_file.is_empty() {
-        let r = storage
-            .restore(Path::new(&o.memory_file), wall_seconds())
-            .map_err(|e| e.to_string())?;
-        if r.clean() {
-            log!(Info, "{r}");
-        } else {
-            log!(Warn, "{r}");
-        }
-    }
     {
         let (watch, workers) = (watch.clone(), workers.clone());
         storage.set_eviction_hook(Box::new(move |e: &storage::Evicted<'_>| {
