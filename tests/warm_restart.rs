@@ -2,7 +2,8 @@
 //! stop (SIGTERM, SIGUSR1, `shutdown graceful`) saves the items, the next
 //! start on the same file serves every one of them with the same value,
 //! flags, cas and remaining TTL, in molt (`--storage seg`) and molt-rs
-//! alike, each reading the other's file. A file from another `-m`, with
+//! alike, each reading the other's file (and with `memory_file` in the
+//! config file). A file from another `-m`, with
 //! flipped bits, cut short, or left by a killed server never yields a
 //! value that was not stored.
 
@@ -412,5 +413,41 @@ fn the_slab_engine_refuses_a_memory_file() {
             t.name
         );
         assert!(!file.exists());
+    }
+}
+
+#[test]
+fn the_config_file_names_the_memory_file() {
+    for t in [molt_seg(), molt_rs()] {
+        let dir = TempDir::new("warm-config");
+        let file = dir.path("cache");
+        let config = dir.path("molt.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "memory_file = \"{}\"\nmemory_limit_mb = 64\n",
+                file.display()
+            ),
+        )
+        .unwrap();
+        let printed = Command::new(&t.program)
+            .args(&t.args)
+            .args(["--config", path_str(&config), "--print-config"])
+            .output()
+            .unwrap();
+        let printed = String::from_utf8(printed.stdout).unwrap();
+        assert!(
+            printed.contains(&format!("\nmemory_file = \"{}\"\n", file.display())),
+            "{}: {printed}",
+            t.name
+        );
+        let server = Server::start(&t, &["--config", path_str(&config), "-A"]);
+        write(&server, 0..1000, 0);
+        let before = read(&server, 0..1000);
+        let stopped = Instant::now();
+        stop(server, "shutdown graceful");
+        let server = Server::start(&t, &["--config", path_str(&config)]);
+        let after = read(&server, 0..1000);
+        assert_same(t.name, &before, &after, stopped.elapsed());
     }
 }
