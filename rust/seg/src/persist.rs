@@ -395,7 +395,27 @@ impl Inner {
         now: i64,
     ) -> io::Result<(u64, u64)> {
         let tmp = tmp_path(path);
-        let mut w = BufWriter::with_capacity(IO_BUF, File::create(&tmp)?);
+        let r = self.write_tmp(&tmp, state, segments, now).and_then(|done| {
+            fs::rename(&tmp, path)?;
+            sync_dir(path)?;
+            Ok(done)
+        });
+        if r.is_err() {
+            // (A disk that filled up gets its space back.)
+            let _ = fs::remove_file(&tmp);
+        }
+        r
+    }
+
+    /// [`Inner::write_file`]'s writing of `PATH.tmp`, fsynced.
+    fn write_tmp(
+        &self,
+        tmp: &Path,
+        state: u32,
+        segments: bool,
+        now: i64,
+    ) -> io::Result<(u64, u64)> {
+        let mut w = BufWriter::with_capacity(IO_BUF, File::create(tmp)?);
         // A placeholder until the records are counted and written.
         w.write_all(&[0u8; HEADER_LEN])?;
         let (mut records, mut bytes) = (0u64, HEADER_LEN as u64);
@@ -431,9 +451,6 @@ impl Inner {
         f.seek(SeekFrom::Start(0))?;
         f.write_all(&self.file_header(state, records, now).encode())?;
         f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)?;
-        sync_dir(path)?;
         Ok((records, bytes))
     }
 
