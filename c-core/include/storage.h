@@ -298,6 +298,20 @@ typedef struct molt_storage_ops {
     molt_status (*figures)(void *self, int64_t now, molt_figure_sink sink,
                            void *ctx);
     void (*destroy)(void *self);
+    /* Warm restart (memcached's -e memory file). restore: at start, before
+     * any other operation, load what a graceful stop saved in `path`, then
+     * mark the file in use, so that a stop without a save leaves it
+     * refused. A missing file restores nothing (MOLT_OK); an incompatible,
+     * unclean or damaged one nothing or only what passes its checksums
+     * (MOLT_NOT_STORED: worth a warning); the start goes on. save: at a
+     * graceful stop, after the last operation. Both put one log line in
+     * note (NUL-terminated, cut to note_len) and return MOLT_INTERNAL when
+     * the file cannot be written. NULL: the engine keeps nothing across a
+     * restart. */
+    molt_status (*restore)(void *self, const char *path, int64_t now,
+                           char *note, size_t note_len);
+    molt_status (*save)(void *self, const char *path, int64_t now,
+                        char *note, size_t note_len);
 } molt_storage_ops;
 
 /* An engine instance: its table and its state. */
@@ -354,6 +368,12 @@ molt_status molt_storage_walk(molt_storage *st, int64_t now,
  * has no figures slot. */
 molt_status molt_storage_figures(molt_storage *st, int64_t now,
                                  molt_figure_sink sink, void *ctx);
+/* The engine's restore and save (see molt_storage_ops); MOLT_INVALID for
+ * an engine without them, with note empty. */
+molt_status molt_storage_restore(molt_storage *st, const char *path, int64_t now,
+                                 char *note, size_t note_len);
+molt_status molt_storage_save(molt_storage *st, const char *path, int64_t now,
+                              char *note, size_t note_len);
 
 molt_status molt_storage_meta_get(molt_storage *st, const uint8_t *key,
                                   size_t key_len, int64_t now,

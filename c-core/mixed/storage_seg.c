@@ -18,4 +18,6 @@ const molt_storage_ops molt_seg_ops = {
     .walk = molt_seg_walk,
     .figures = molt_seg_figures,
     .destroy = molt_seg_free,
+    .restore = molt_seg_restore,
+    .save = molt_seg_save,
 };

@@ -147,6 +147,26 @@ molt_status molt_seg_walk(void *seg, int64_t now, molt_walk_cursor *cursor, size
 molt_status molt_seg_figures(void *seg, int64_t now, molt_figure_sink sink, void *ctx);
 
 /*
+ storage.h `restore`: warm restart from the memory file `path` (see
+ `seg::Seg::restore`); the log line goes to `note`. MOLT_NOT_STORED when
+ a file was there but refused or partly dropped.
+
+ # Safety
+ `seg` a live handle; `path` a NUL-terminated string; `note` NULL or
+ writable for `note_len` bytes.
+ */
+molt_status molt_seg_restore(void *seg, const char *path, int64_t now, char *note, size_t note_len);
+
+/*
+ storage.h `save`: at a graceful stop, every segment holding items to
+ the memory file `path`; the log line goes to `note`.
+
+ # Safety
+ As [`molt_seg_restore`].
+ */
+molt_status molt_seg_save(void *seg, const char *path, int64_t now, char *note, size_t note_len);
+
+/*
  Loads the certificate chain, key and (optional) client CA; on
  MOLT_CONFIG_OK `*out` holds the transport (free with `molt_tls_free`).
  On MOLT_CONFIG_REFUSED `err` names the file at fault.

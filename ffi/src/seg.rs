@@ -14,8 +14,11 @@ use crate::sys::{
     molt_walk_sink,
 };
 use seg::{Seg, SegConfig};
+use std::ffi::{CStr, OsStr};
 use std::mem::MaybeUninit;
-use std::os::raw::c_void;
+use std::os::raw::{c_char, c_void};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 use storage::{ArithOptions, ArithResult, Error, GetOptions, Storage, StoreOptions};
 
 /// The engine behind a `void *self` handle.
@@ -425,5 +428,84 @@ pub unsafe extern "C" fn molt_seg_figures(
             unsafe { sink(ctx, &fig) };
         });
         molt_status::MOLT_OK
+    })
+}
+
+/// A log line into the caller's `note` buffer: NUL-terminated, cut to fit.
+fn write_note(note: Option<&mut [MaybeUninit<c_char>]>, text: &str) {
+    let Some(buf) = note else { return };
+    let n = text.len().min(buf.len() - 1);
+    for (dst, &b) in buf.iter_mut().zip(&text.as_bytes()[..n]) {
+        dst.write(b as c_char);
+    }
+    buf[n].write(0);
+}
+
+/// A restore's or save's status, its log line (or error) to `note`.
+fn noted<T: std::fmt::Display>(
+    r: Result<T, seg::PersistError>,
+    note: Option<&mut [MaybeUninit<c_char>]>,
+) -> molt_status {
+    match r {
+        Ok(done) => {
+            write_note(note, &done.to_string());
+            molt_status::MOLT_OK
+        }
+        Err(e) => {
+            write_note(note, &e.to_string());
+            molt_status::MOLT_INTERNAL
+        }
+    }
+}
+
+/// A C path as a `Path` (bytes as given: Unix paths need not be UTF-8).
+fn c_path(path: &CStr) -> &Path {
+    Path::new(OsStr::from_bytes(path.to_bytes()))
+}
+
+/// storage.h `restore`: warm restart from the memory file `path` (see
+/// `seg::Seg::restore`); the log line goes to `note`. MOLT_NOT_STORED when
+/// a file was there but refused or partly dropped.
+///
+/// # Safety
+/// `seg` a live handle; `path` a NUL-terminated string; `note` NULL or
+/// writable for `note_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn molt_seg_restore(
+    seg: *mut c_void,
+    path: *const c_char,
+    now: i64,
+    note: *mut c_char,
+    note_len: usize,
+) -> molt_status {
+    boundary(|| {
+        let (s, path) = (arg!(ref engine(seg)), arg!(str path));
+        let note = arg!(opt_buf note, note_len);
+        let r = s.restore(c_path(path), now);
+        let whole = r.as_ref().is_ok_and(|r| r.clean());
+        match noted(r, note) {
+            molt_status::MOLT_OK if !whole => molt_status::MOLT_NOT_STORED,
+            st => st,
+        }
+    })
+}
+
+/// storage.h `save`: at a graceful stop, every segment holding items to
+/// the memory file `path`; the log line goes to `note`.
+///
+/// # Safety
+/// As [`molt_seg_restore`].
+#[no_mangle]
+pub unsafe extern "C" fn molt_seg_save(
+    seg: *mut c_void,
+    path: *const c_char,
+    now: i64,
+    note: *mut c_char,
+    note_len: usize,
+) -> molt_status {
+    boundary(|| {
+        let (s, path) = (arg!(ref engine(seg)), arg!(str path));
+        let note = arg!(opt_buf note, note_len);
+        noted(s.save(c_path(path), now), note)
     })
 }

@@ -1,5 +1,6 @@
-/* server.c - molt_main: options, engines, the listener and the workers,
- * and clean shutdown on SIGINT/SIGTERM. */
+/* server.c - molt_main: options, engines (with a memory file: restored at
+ * start, saved at a graceful stop), the listener and the workers, and clean
+ * shutdown on SIGINT/SIGTERM/SIGUSR1. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -95,8 +96,8 @@ static int take_signal(int sfd) {
     return (int)si.ssi_signo;
 }
 
-/* Accept until SIGINT/SIGTERM arrives on sfd or the shutdown command
- * wakes s->stop_fd. */
+/* Accept until SIGINT/SIGTERM/SIGUSR1 arrives on sfd or the shutdown
+ * command wakes s->stop_fd. */
 static void listen_loop(molt_server *s, int lfd, int sfd) {
     int ep = epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0) return;
@@ -129,6 +130,7 @@ static int block_signals(sigset_t *set) {
     sigemptyset(set);
     sigaddset(set, SIGINT);
     sigaddset(set, SIGTERM);
+    sigaddset(set, SIGUSR1); /* memcached's graceful stop */
     sigaddset(set, SIGHUP);
     signal(SIGPIPE, SIG_IGN);
     /* Blocked before any thread starts, so every thread inherits it and the
@@ -151,6 +153,43 @@ static void report_storage_error(const char *name, molt_status st) {
     } else {
         fprintf(stderr, "molt: cannot start storage engine '%s' (status %d)\n", name, (int)st);
     }
+}
+
+/* Warm restart, at start: the engine loads the memory file (-e). 0, or -1
+ * (said why on stderr) when the server must not run with it. */
+static int restore_memory_file(molt_server *s) {
+    const molt_options *o = &s->opts;
+    char note[MOLT_PATH_MAX + 512];
+    molt_status st = molt_storage_restore(s->storage, o->memory_file, (int64_t)time(NULL), note,
+                                          sizeof(note));
+    if (st == MOLT_INVALID && o->shadow_storage[0]) {
+        fprintf(stderr, "molt: --memory-file does not work in shadow mode\n");
+        return -1;
+    }
+    if (st == MOLT_INVALID) {
+        fprintf(stderr,
+                "molt: storage engine '%s' cannot keep its items across a restart "
+                "(--memory-file needs --storage seg)\n",
+                o->storage);
+        return -1;
+    }
+    if (st != MOLT_OK && st != MOLT_NOT_STORED) {
+        fprintf(stderr, "molt: %s\n", note[0] ? note : "cannot use the memory file");
+        return -1;
+    }
+    /* MOLT_NOT_STORED: the file was refused or partly dropped. */
+    log_msg(st == MOLT_OK ? MOLT_LOG_INFO : MOLT_LOG_WARN, "%s", note);
+    return 0;
+}
+
+/* Warm restart, at a graceful stop: the engine saves its items. 0 or -1. */
+static int save_memory_file(molt_server *s) {
+    char note[MOLT_PATH_MAX + 512];
+    molt_status st = molt_storage_save(s->storage, s->opts.memory_file, (int64_t)time(NULL),
+                                       note, sizeof(note));
+    log_msg(st == MOLT_OK ? MOLT_LOG_INFO : MOLT_LOG_ERROR, "%s",
+            note[0] ? note : "cannot save the memory file");
+    return st == MOLT_OK ? 0 : -1;
 }
 
 static int run(molt_server *s) {
@@ -187,6 +226,10 @@ static int run(molt_server *s) {
         }
     } else if ((st = molt_storage_open(o->storage, &cfg, &s->storage)) != MOLT_OK) {
         report_storage_error(o->storage, st);
+        return 1;
+    }
+    if (o->memory_file[0] && restore_memory_file(s) != 0) {
+        molt_storage_free(s->storage);
         return 1;
     }
     molt_transport_config tcfg = {
@@ -304,6 +347,12 @@ static int run(molt_server *s) {
     if (s->stop_fd >= 0) close(s->stop_fd);
     molt_protocol_free(s->protocol);
     molt_transport_free(s->transport);
+    /* As memcached: `shutdown` (not graceful) does not save, so the next
+     * start refuses the file, still marked in use. */
+    if (o->memory_file[0] &&
+        atomic_load_explicit(&s->stop_mode, memory_order_acquire) != SERVER_STOP_NOW &&
+        save_memory_file(s) != 0)
+        rc = 1;
     molt_storage_free(s->storage);
     if (rc == 0) log_msg(MOLT_LOG_INFO, "stopped");
     log_teardown();
@@ -327,7 +376,7 @@ int molt_main(int argc, char **argv) {
         fprintf(stderr, "molt: %s\n", err);
         return 64;
     case OPTIONS_PRINT_CONFIG: {
-        static char text[4 * MOLT_PATH_MAX + 4096];
+        static char text[5 * MOLT_PATH_MAX + 4096];
         int n = options_to_toml(&server.opts, text, sizeof(text));
         if (n < 0) {
             fprintf(stderr, "molt: cannot format the configuration\n");

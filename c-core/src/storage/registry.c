@@ -114,6 +114,20 @@ molt_status molt_storage_figures(molt_storage *st, int64_t now,
     return st->ops->figures(st->self, now, sink, ctx);
 }
 
+molt_status molt_storage_restore(molt_storage *st, const char *path, int64_t now,
+                                 char *note, size_t note_len) {
+    if (note && note_len) note[0] = '\0';
+    if (st == NULL || path == NULL || st->ops->restore == NULL) return MOLT_INVALID;
+    return st->ops->restore(st->self, path, now, note, note_len);
+}
+
+molt_status molt_storage_save(molt_storage *st, const char *path, int64_t now,
+                              char *note, size_t note_len) {
+    if (note && note_len) note[0] = '\0';
+    if (st == NULL || path == NULL || st->ops->save == NULL) return MOLT_INVALID;
+    return st->ops->save(st->self, path, now, note, note_len);
+}
+
 molt_status molt_storage_meta_get(molt_storage *st, const uint8_t *key,
                                   size_t key_len, int64_t now,
                                   const molt_meta_get_opts *opts,

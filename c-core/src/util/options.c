@@ -33,6 +33,7 @@ typedef enum key_id {
     K_TLS_CA,
     K_ENABLE_SHUTDOWN,
     K_IDLE_TIMEOUT,
+    K_MEMORY_FILE,
     K_COUNT
 } key_id;
 
@@ -94,6 +95,8 @@ static const struct key_def {
                            "true or false"},
     [K_IDLE_TIMEOUT] = {"", "idle_timeout", T_INT, 0, INT32_MAX, "idle timeout",
                         "seconds, 0 = off"},
+    [K_MEMORY_FILE] = {"", "memory_file", T_STRING, 1, MOLT_PATH_MAX - 1, "memory file path",
+                       "a file"},
 };
 
 static const char usage_text[] =
@@ -125,6 +128,10 @@ static const char usage_text[] =
     "      --idle-timeout=SECONDS close connections idle longer than this;\n"
     "                             0 = never (default: 0)\n"
     "  -o idle_timeout=SECONDS    the same, memcached's spelling\n"
+    "  -e, --memory-file=FILE     warm restart (--storage seg): a graceful stop\n"
+    "                             (SIGTERM, SIGINT, SIGUSR1, shutdown graceful)\n"
+    "                             saves the items to FILE, the next start loads\n"
+    "                             them\n"
     "      --config=FILE          read settings from a TOML file; flags win\n"
     "      --print-config         print the effective settings as TOML and exit\n"
     "  -v, --verbose              log info (-v) or debug (-vv) events to stderr\n"
@@ -382,6 +389,8 @@ static int apply(molt_options *o, key_id k, const source *src, char *err, size_t
         if (get_int(k, src, &v, err, err_len) != 0) return -1;
         o->idle_timeout = (int)v;
         return 0;
+    case K_MEMORY_FILE:
+        return get_string(k, src, o->memory_file, sizeof(o->memory_file), err, err_len);
     case K_COUNT:
         break;
     }
@@ -431,6 +440,7 @@ static key_id flag_key(int c) {
     case OPT_TLS_CA: return K_TLS_CA;
     case 'A': return K_ENABLE_SHUTDOWN;
     case OPT_IDLE_TIMEOUT: return K_IDLE_TIMEOUT;
+    case 'e': return K_MEMORY_FILE;
     default: return K_COUNT;
     }
 }
@@ -486,6 +496,7 @@ options_action options_parse(molt_options *o, int argc, char **argv,
         {"tls-ca", required_argument, NULL, OPT_TLS_CA},
         {"enable-shutdown", no_argument, NULL, 'A'},
         {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+        {"memory-file", required_argument, NULL, 'e'},
         {"extended", required_argument, NULL, 'o'},
         {"config", required_argument, NULL, OPT_CONFIG},
         {"print-config", no_argument, NULL, OPT_PRINT_CONFIG},
@@ -494,7 +505,7 @@ options_action options_parse(molt_options *o, int argc, char **argv,
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    static const char shortopts[] = ":p:l:m:t:c:I:f:U:o:AvhV";
+    static const char shortopts[] = ":p:l:m:t:c:I:f:U:o:e:AvhV";
     int item_size_set = 0, print_config = 0, verbose_flags = 0;
     opterr = 0;
     for (int pass = 0; pass < 2; pass++) {
@@ -624,6 +635,7 @@ int options_to_toml(const molt_options *o, char *out, size_t len) {
     rc |= put(out, len, &pos, "verbosity = %d\n", o->verbose);
     rc |= put(out, len, &pos, "enable_shutdown = %s\n", o->enable_shutdown ? "true" : "false");
     rc |= put(out, len, &pos, "idle_timeout = %d\n", o->idle_timeout);
+    if (o->memory_file[0]) rc |= put_str(out, len, &pos, "memory_file", o->memory_file);
     if (o->tls_requested) {
         rc |= put(out, len, &pos, "\n[tls]\n");
         if (o->tls_cert[0]) rc |= put_str(out, len, &pos, "cert", o->tls_cert);

@@ -37,6 +37,8 @@ typedef struct molt_options {
     int enable_shutdown;    /* -A: the shutdown command is allowed */
     int idle_timeout;       /* seconds; 0: idle connections stay open */
     char config_path[MOLT_PATH_MAX]; /* "" when no --config */
+    /* -e: warm restart through this file (seg); "" when unset */
+    char memory_file[MOLT_PATH_MAX];
 } molt_options;
 
 typedef enum options_action {

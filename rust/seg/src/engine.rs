@@ -29,7 +29,7 @@ const PREPARE_STEP: usize = 256;
 const DRAIN_STEP: usize = 2;
 
 /// Delayed flushes remembered at once (more are folded into the latest).
-const MAX_PENDING: usize = 8;
+pub(crate) const MAX_PENDING: usize = 8;
 
 /// A live item found by a lookup.
 #[derive(Clone, Copy, Debug)]
@@ -986,19 +986,24 @@ impl Inner {
     /// fills, the last time well before it is full, and then fits: ~13.4
     /// bytes per item rather than up to twice that with doubling.
     fn grow(&mut self) {
-        let items = self.table.items as u64;
-        let fit = u128::from(items) * u128::from(self.memory_limit)
-            / u128::from(self.counters.bytes.max(1));
-        let want = u64::try_from(fit).unwrap_or(u64::MAX).max(items) / TARGET_LOAD as u64;
+        let want = self.table_buckets_for(self.table.items as u64, self.counters.bytes);
         let cur = self.table.buckets();
         let lo = cur * MIN_GROWTH_NUM / 2;
-        let n = usize::try_from(want)
-            .unwrap_or(usize::MAX)
-            .clamp(lo, cur * MAX_GROWTH)
-            .min(MAX_BUCKETS);
+        let n = want.clamp(lo, cur * MAX_GROWTH).min(MAX_BUCKETS);
         self.table.begin_growth(n);
         self.due = i64::MIN;
         self.epoch += 1;
+    }
+
+    /// Home buckets for the items the memory limit will hold at the
+    /// average size of `items` items of `bytes` in all, at [`TARGET_LOAD`]
+    /// per bucket (at least [`INITIAL_BUCKETS`], at most [`MAX_BUCKETS`]).
+    pub(crate) fn table_buckets_for(&self, items: u64, bytes: u64) -> usize {
+        let fit = u128::from(items) * u128::from(self.memory_limit) / u128::from(bytes.max(1));
+        let want = u64::try_from(fit).unwrap_or(u64::MAX).max(items) / TARGET_LOAD as u64;
+        usize::try_from(want)
+            .unwrap_or(usize::MAX)
+            .clamp(INITIAL_BUCKETS, MAX_BUCKETS)
     }
 
     /// One step of a growth: write [`PREPARE_STEP`] buckets of the new

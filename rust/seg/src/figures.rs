@@ -112,6 +112,21 @@ impl Inner {
                 c"Overflow buckets chained to full home buckets.",
                 overflow,
             ),
+            gauge(
+                c"seg_restored_items",
+                c"Items restored from the memory file at start (warm restart).",
+                c.restored_items,
+            ),
+            gauge(
+                c"seg_restored_segments",
+                c"Segments restored from the memory file at start.",
+                c.restored_segments,
+            ),
+            gauge(
+                c"seg_restore_dropped_segments",
+                c"Segments of the memory file dropped at start for failing their checksum.",
+                c.restore_dropped_segments,
+            ),
         ] {
             f(&fig);
         }

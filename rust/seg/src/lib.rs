@@ -33,6 +33,7 @@ mod figures;
 mod hashtable;
 mod item;
 mod num;
+mod persist;
 mod report;
 mod segment;
 mod stats;
@@ -45,6 +46,7 @@ use std::hash::{BuildHasher, Hasher};
 use parking_lot::{Mutex, MutexGuard};
 
 use engine::Inner;
+pub use persist::{PersistError, Restored, Saved, FORMAT_VERSION};
 pub use stats::Figure;
 use storage::{
     ArithOptions, ArithResult, ClassFn, DeleteOptions, Error, GetOptions, ItemInfo, Stats, Storage,
@@ -178,6 +180,23 @@ impl Seg {
     pub fn segment_size(&self) -> usize {
         self.lock().segs.seg_size
     }
+
+    /// Warm restart, at start: load into this new engine what a graceful
+    /// stop saved in `path` ([`Seg::save`]), then mark the file in use so
+    /// that a stop without a save leaves it refused. A missing file, or
+    /// one of another format, memory limit or segment size, or not saved
+    /// by a graceful stop, restores nothing; a damaged one only what passes
+    /// its checksums; the report says which (its `Display` is the log
+    /// line). `Err` when the file cannot be written: do not run with it.
+    pub fn restore(&self, path: &std::path::Path, now: i64) -> Result<Restored, PersistError> {
+        self.lock().restore(path, now)
+    }
+
+    /// Warm restart, at a graceful stop (after the last operation): write
+    /// every segment holding items to `path` for the next start.
+    pub fn save(&self, path: &std::path::Path, now: i64) -> Result<Saved, PersistError> {
+        self.lock().save(path, now)
+    }
 }
 
 impl Storage for Seg {
@@ -268,5 +287,7 @@ impl Seg {
     }
 }
 
+#[cfg(test)]
+mod persist_tests;
 #[cfg(test)]
 mod tests;

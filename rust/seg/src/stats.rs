@@ -35,6 +35,12 @@ pub(crate) struct Counters {
     pub segments_evicted: u64,
     /// Segments freed with nothing live left in them.
     pub segments_expired: u64,
+    /// Items, and segments holding them, restored from a memory file at
+    /// start (warm restart).
+    pub restored_items: u64,
+    pub restored_segments: u64,
+    /// Segments of the memory file dropped for failing their checksum.
+    pub restore_dropped_segments: u64,
 }
 
 /// Why a dead item left the index.

@@ -36,6 +36,8 @@ pub struct Settings {
     pub tls_requested: bool,
     pub enable_shutdown: bool,
     pub idle_timeout: i64,
+    /// -e: warm restart through this file; "" when unset.
+    pub memory_file: String,
 }
 
 impl Default for Settings {
@@ -61,6 +63,7 @@ impl Default for Settings {
             tls_requested: false,
             enable_shutdown: false,
             idle_timeout: 0,
+            memory_file: String::new(),
         }
     }
 }
@@ -94,6 +97,7 @@ pub enum Key {
     TlsCaFile,
     EnableShutdown,
     IdleTimeout,
+    MemoryFile,
 }
 
 /// A setting's TOML name, range and the words of its errors
@@ -282,6 +286,15 @@ pub const KEYS: &[KeyDef] = &[
         "seconds, 0 = off",
         "idle-timeout",
     ),
+    def(
+        Key::MemoryFile,
+        "",
+        "memory_file",
+        (1, PATH_MAX),
+        "memory file path",
+        "a file",
+        "memory-file",
+    ),
 ];
 
 fn key_def(k: Key) -> &'static KeyDef {
@@ -322,6 +335,10 @@ Usage: molt-rs [options]
       --idle-timeout=SECONDS close connections idle longer than this;
                              0 = never (default: 0)
   -o idle_timeout=SECONDS    the same, memcached's spelling
+  -e, --memory-file=FILE     warm restart (--storage seg): a graceful stop
+                             (SIGTERM, SIGINT, SIGUSR1, shutdown graceful)
+                             saves the items to FILE, the next start loads
+                             them
       --config=FILE          read settings from a TOML file; flags win
       --print-config         print the effective settings as TOML and exit
   -v, --verbose              log info (-v) or debug (-vv) events to stderr
@@ -371,6 +388,7 @@ fn command() -> Command {
         .arg(value("tls-ca", None))
         .arg(flag("enable-shutdown", Some('A')))
         .arg(value("idle-timeout", None))
+        .arg(value("memory-file", Some('e')))
         .arg(value("extended", Some('o')))
         .arg(value("config", None))
         .arg(flag("print-config", None))
@@ -744,6 +762,7 @@ pub fn apply(
         }
         Key::EnableShutdown => s.enable_shutdown = get_bool(d, src)?,
         Key::IdleTimeout => s.idle_timeout = get_int(d, src)?,
+        Key::MemoryFile => s.memory_file = get_string(d, src)?,
     }
     Ok(())
 }
@@ -798,6 +817,9 @@ pub fn to_toml(s: &Settings) -> String {
     t += &format!("verbosity = {}\n", s.verbose);
     t += &format!("enable_shutdown = {}\n", s.enable_shutdown);
     t += &format!("idle_timeout = {}\n", s.idle_timeout);
+    if !s.memory_file.is_empty() {
+        t += &toml_str("memory_file", &s.memory_file);
+    }
     if s.tls_requested {
         t += "\n[tls]\n";
         for (k, v) in [

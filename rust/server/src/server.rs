@@ -1,11 +1,13 @@
 //! Start-up, the listener and shutdown (c-core/src/server/server.c): check
-//! what molt-rs cannot do, open the engine, bind, start the -t workers,
-//! accept and hand each socket round-robin to a worker (refusing past -c),
-//! and stop on `shutdown`: workers drain unless the stop is immediate.
+//! what molt-rs cannot do, open the engine (with a memory file: restored
+//! at start, saved at a graceful stop), bind, start the -t workers, accept
+//! and hand each socket round-robin to a worker (refusing past -c), and
+//! stop on `shutdown`: workers drain unless the stop is immediate.
 
 use std::io::{ErrorKind, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::AsRawFd;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
@@ -119,6 +121,23 @@ fn tls_acceptor(o: &Settings) -> Result<Option<TlsAcceptor>, String> {
 }
 
 fn start(o: Settings) -> Result<(), String> {
+    // The engine (restored) first, as molt: nothing listens meanwhile.
+    let storage = Seg::new(SegConfig {
+        memory_limit: o.memory_mb * 1024 * 1024,
+        item_size_max: o.item_size_max,
+        ..SegConfig::default()
+    })
+    .map_err(|e| format!("cannot start storage engine 'seg': {e}"))?;
+    if !o.memory_file.is_empty() {
+        let r = storage
+            .restore(Path::new(&o.memory_file), wall_seconds())
+            .map_err(|e| e.to_string())?;
+        if r.clean() {
+            log!(Info, "{r}");
+        } else {
+            log!(Warn, "{r}");
+        }
+    }
     let tls = tls_acceptor(&o)?;
     let mut listener = listen(&o)?;
     let mut poll = Poll::new().map_err(|e| format!("cannot start: {e}"))?;
@@ -144,12 +163,6 @@ fn start(o: Settings) -> Result<(), String> {
     }
     let workers: Vec<Arc<WorkerShared>> = workers.into_iter().map(Arc::new).collect();
     let watch = Arc::new(Watch::new());
-    let storage = Seg::new(SegConfig {
-        memory_limit: o.memory_mb * 1024 * 1024,
-        item_size_max: o.item_size_max,
-        ..SegConfig::default()
-    })
-    .map_err(|e| format!("cannot start storage engine 'seg': {e}"))?;
     {
         let (watch, workers) = (watch.clone(), workers.clone());
         storage.set_eviction_hook(Box::new(move |e: &storage::Evicted<'_>| {
@@ -223,6 +236,15 @@ fn start(o: Settings) -> Result<(), String> {
     drop(listener); // stop accepting first
     stop_workers(&shared, threads);
     drop(admin);
+    // As memcached: `shutdown` (not graceful) does not save, so the next
+    // start refuses the file, still marked in use.
+    if !o.memory_file.is_empty() && shared.stop_mode() != STOP_NOW {
+        let saved = shared
+            .storage
+            .save(Path::new(&o.memory_file), wall_seconds())
+            .map_err(|e| e.to_string())?;
+        log!(Info, "{saved}");
+    }
     Ok(())
 }
 

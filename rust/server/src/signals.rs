@@ -1,13 +1,14 @@
-//! SIGTERM and SIGINT (graceful stop) and SIGHUP (reload certificates):
-//! signal-hook writes a byte to a socket pair per purpose, whose read ends
-//! the listener polls beside the listening socket (server.c's signalfd).
+//! SIGTERM, SIGINT and SIGUSR1 (graceful stop; SIGUSR1 is memcached's) and
+//! SIGHUP (reload certificates): signal-hook writes a byte to a socket pair
+//! per purpose, whose read ends the listener polls beside the listening
+//! socket (server.c's signalfd).
 
 use std::io::{ErrorKind, Read};
 use std::os::unix::net::UnixStream as StdUnixStream;
 
 use mio::net::UnixStream;
 use mio::{Interest, Registry, Token};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook::low_level::pipe;
 
 /// The read ends the listener polls.
@@ -27,6 +28,7 @@ impl Signals {
         let (mut stop_rx, mut hup_rx) =
             (UnixStream::from_std(stop_rx), UnixStream::from_std(hup_rx));
         pipe::register(SIGTERM, stop_tx.try_clone()?)?;
+        pipe::register(SIGUSR1, stop_tx.try_clone()?)?;
         pipe::register(SIGINT, stop_tx)?;
         pipe::register(SIGHUP, hup_tx)?;
         registry.register(&mut stop_rx, stop, Interest::READABLE)?;
