@@ -603,7 +603,34 @@ impl Inner {
         r
     }
 
+    /// A classic incr/decr (none of the meta options): [`Inner::arith`]
+    /// compiled with the options known, so none is tested at run time.
+    #[inline(never)]
+    pub fn arith_classic(
+        &mut self,
+        key: &[u8],
+        incr: bool,
+        delta: u64,
+        now: i64,
+    ) -> Result<ArithResult, Error> {
+        self.arith_inline(key, incr, delta, now, &ArithOptions::default())
+    }
+
+    /// An incr/decr with any options.
+    #[inline(never)]
     pub fn arith(
+        &mut self,
+        key: &[u8],
+        incr: bool,
+        delta: u64,
+        now: i64,
+        opts: &ArithOptions,
+    ) -> Result<ArithResult, Error> {
+        self.arith_inline(key, incr, delta, now, opts)
+    }
+
+    #[inline(always)]
+    fn arith_inline(
         &mut self,
         key: &[u8],
         incr: bool,
