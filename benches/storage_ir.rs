@@ -59,24 +59,24 @@ fn misses(engine: &str) -> Fixture {
     preload(engine, KEYS, 64, KEYS..2 * KEYS)
 }
 
-fn counters(engine: &str) -> Fixture {
+/// The visited keys as counters holding `value`.
+fn counters_at(engine: &str, value: &[u8]) -> Fixture {
     let f = preload(engine, 0, 0, 0..OPS as u32);
     for k in &f.keys {
-        f.s.store(StoreCommand::Set, k, b"0", 0, 0, NOW)
+        f.s.store(StoreCommand::Set, k, value, 0, 0, NOW)
             .expect("counter");
     }
     f
 }
 
+fn counters(engine: &str) -> Fixture {
+    counters_at(engine, b"0")
+}
+
 /// Counters at 1,000,000: each decr below makes a 6-digit number, which
 /// both engines pad in place to the old 7 bytes (as memcached does).
 fn big_counters(engine: &str) -> Fixture {
-    let f = preload(engine, 0, 0, 0..OPS as u32);
-    for k in &f.keys {
-        f.s.store(StoreCommand::Set, k, b"1000000", 0, 0, NOW)
-            .expect("counter");
-    }
-    f
+    counters_at(engine, b"1000000")
 }
 
 fn mix_keys(engine: &str) -> Fixture {
