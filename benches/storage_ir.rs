@@ -59,13 +59,24 @@ fn misses(engine: &str) -> Fixture {
     preload(engine, KEYS, 64, KEYS..2 * KEYS)
 }
 
-fn counters(engine: &str) -> Fixture {
+/// The visited keys as counters holding `value`.
+fn counters_at(engine: &str, value: &[u8]) -> Fixture {
     let f = preload(engine, 0, 0, 0..OPS as u32);
     for k in &f.keys {
-        f.s.store(StoreCommand::Set, k, b"0", 0, 0, NOW)
+        f.s.store(StoreCommand::Set, k, value, 0, 0, NOW)
             .expect("counter");
     }
     f
+}
+
+fn counters(engine: &str) -> Fixture {
+    counters_at(engine, b"0")
+}
+
+/// Counters at 1,000,000: each decr below makes a 6-digit number, which
+/// both engines pad in place to the old 7 bytes (as memcached does).
+fn big_counters(engine: &str) -> Fixture {
+    counters_at(engine, b"1000000")
 }
 
 fn mix_keys(engine: &str) -> Fixture {
@@ -135,6 +146,16 @@ fn incr(f: Fixture) -> Fixture {
 }
 
 #[library_benchmark(teardown = done)]
+#[bench::slab(args = ("slab"), setup = big_counters)]
+#[bench::seg(args = ("seg"), setup = big_counters)]
+fn decr(f: Fixture) -> Fixture {
+    for k in &f.keys {
+        black_box(f.s.arith(k, false, 1, NOW).expect("decr"));
+    }
+    f
+}
+
+#[library_benchmark(teardown = done)]
 #[bench::slab(args = ("slab"), setup = mix_keys)]
 #[bench::seg(args = ("seg"), setup = mix_keys)]
 fn mix_90get_10set_1m_keys(f: Fixture) -> Fixture {
@@ -151,7 +172,7 @@ fn mix_90get_10set_1m_keys(f: Fixture) -> Fixture {
 
 library_benchmark_group!(
     name = ops;
-    benchmarks = get_hit, get_miss, set, delete, incr, mix_90get_10set_1m_keys
+    benchmarks = get_hit, get_miss, set, delete, incr, decr, mix_90get_10set_1m_keys
 );
 
 main!(library_benchmark_groups = ops);

@@ -1,6 +1,7 @@
 # make bench-ir: instructions per storage operation for slab and seg through
 # the storage.h seam (benches/storage_ir.rs, gungraun = callgrind): get hit,
-# get miss, set 64 B, set 1 KiB, delete, incr, 90/10 mix over 1M keys; and
+# get miss, set 64 B, set 1 KiB, delete, incr, decr (a 7-digit counter
+# padded in place), 90/10 mix over 1M keys; and
 # per request through the protocol.h seam (benches/protocol_ir.rs): get hit,
 # set 100 B, mg with flags, a 100-key get, mn (the floor), for every registered protocol
 # ("c", and "rust" beside it once registered) over slab.

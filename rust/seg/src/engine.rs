@@ -433,48 +433,34 @@ impl Inner {
         r
     }
 
-    /// Make `digits` padded with spaces to `len` bytes (the item's value
-    /// length), `exptime`, `cas` and `access` the new version of `f` where
-    /// it lies, as memcached's incr does, when the header keeps its length:
-    /// the same cas encoding, and an exptime unchanged or rewritable within
-    /// the segment's expiry. Returns whether it was done (else nothing
-    /// changed). The slot and its frequency stay; the old version's bytes
-    /// are gone.
+    /// Make `v` (its digits padded with spaces to the item's value length),
+    /// `exptime`, `cas` and `access` the new version of `f` where it lies,
+    /// as memcached's incr does, when the digits fit and the header keeps
+    /// its length: the same cas encoding, and an exptime unchanged or
+    /// rewritable within the segment's expiry. Returns whether it was done
+    /// (else nothing changed). The slot and its frequency stay; the old
+    /// version's bytes are gone.
     #[inline(always)]
-    fn replace_in_place(
-        &mut self,
-        f: &Found,
-        digits: &[u8],
-        len: usize,
-        exptime: u32,
-        cas: u64,
-        access: u32,
-    ) -> bool {
+    fn replace_in_place(&mut self, f: &Found, v: u64, exptime: u32, cas: u64, access: u32) -> bool {
         let (at, vlen) = f.hdr.value_at();
+        let n = crate::num::digit_count(v);
         let m = &self.segs.meta[f.seg as usize];
         let retime = exptime != f.hdr.exptime;
-        if len != vlen
+        if n > vlen
             || (retime && !(f.hdr.has_exp && exptime != 0 && i64::from(exptime) <= m.expire_at))
         {
             return false;
         }
         let base = m.base_cas;
-        let buf = &mut self.segs.data[f.seg as usize][f.off..];
-        if !item::set_cas(buf, &f.hdr, cas, base) {
+        let item = &mut self.segs.data[f.seg as usize][f.off..];
+        if !item::set_cas(item, &f.hdr, cas, base) {
             return false;
         }
-        item::set_access(buf, access);
+        item::set_access(item, access);
         if retime {
-            item::set_exptime(buf, &f.hdr, exptime);
+            item::set_exptime(item, &f.hdr, exptime);
         }
-        // A counter's few digits: byte loops beat calls to memcpy/memset.
-        let (num, pad) = buf[at..at + len].split_at_mut(digits.len());
-        for (d, s) in num.iter_mut().zip(digits) {
-            *d = *s;
-        }
-        for d in pad {
-            *d = b' ';
-        }
+        crate::num::write_padded(v, n, &mut item[at..at + vlen]);
         if retime {
             self.expires_at(i64::from(exptime));
         }
@@ -617,7 +603,34 @@ impl Inner {
         r
     }
 
+    /// A classic incr/decr (none of the meta options): [`Inner::arith`]
+    /// compiled with the options known, so none is tested at run time.
+    #[inline(never)]
+    pub fn arith_classic(
+        &mut self,
+        key: &[u8],
+        incr: bool,
+        delta: u64,
+        now: i64,
+    ) -> Result<ArithResult, Error> {
+        self.arith_inline(key, incr, delta, now, &ArithOptions::default())
+    }
+
+    /// An incr/decr with any options.
+    #[inline(never)]
     pub fn arith(
+        &mut self,
+        key: &[u8],
+        incr: bool,
+        delta: u64,
+        now: i64,
+        opts: &ArithOptions,
+    ) -> Result<ArithResult, Error> {
+        self.arith_inline(key, incr, delta, now, opts)
+    }
+
+    #[inline(always)]
+    fn arith_inline(
         &mut self,
         key: &[u8],
         incr: bool,
@@ -627,10 +640,16 @@ impl Inner {
     ) -> Result<ArithResult, Error> {
         let hash = hash_key(self.seed, key);
         self.tick(now);
-        let Some(o) = self.find_live(key, hash, now) else {
-            let vexp = opts.vivify.ok_or(Error::NotFound)?;
-            return self.arith_vivify(key, hash, now, vexp, opts);
+        // find_live spelt out: the header is decoded after the Option (see
+        // find_slot).
+        let o = match self.find_slot(key, hash) {
+            Some((loc, seg, off)) => self.found_at(loc, seg, off),
+            None => return self.arith_miss(key, hash, now, opts),
         };
+        if !o.hdr.live(now, self.flush_cas) {
+            self.reclaim_expired(o.loc, o.seg, o.off);
+            return self.arith_miss(key, hash, now, opts);
+        }
         // memcached refuses an empty value before it compares the cas
         if o.hdr.vlen == 0 {
             return Err(Error::NonNumeric);
@@ -644,11 +663,6 @@ impl Inner {
         } else {
             v.saturating_sub(delta)
         };
-        let mut digits = [0u8; 20];
-        let number = crate::num::format_u64(v, &mut digits);
-        // memcached rewrites a shorter number in place, padded with spaces
-        // to the old length ("10" decremented reads "9 ")
-        let len = number.len().max(o.hdr.vlen as usize);
         let cas = self.cas_for(opts.new_cas);
         let exp = match opts.touch {
             None => Some(o.hdr.exptime),
@@ -658,8 +672,8 @@ impl Inner {
         match exp {
             Some(exp) => {
                 let access = self.access_word(0, now);
-                if !self.replace_in_place(&o, number, len, exp, cas, access) {
-                    self.arith_rewrite(key, hash, o, number, len, exp, cas, access)?;
+                if !self.replace_in_place(&o, v, exp, cas, access) {
+                    self.arith_rewrite(key, hash, o, v, exp, cas, access)?;
                 }
             }
             // Touched into the past: the result is reported, then gone.
@@ -673,10 +687,24 @@ impl Inner {
         })
     }
 
+    /// An arith with no live item: `NotFound`, or with N a new one.
+    #[inline(always)]
+    fn arith_miss(
+        &mut self,
+        key: &[u8],
+        hash: u64,
+        now: i64,
+        opts: &ArithOptions,
+    ) -> Result<ArithResult, Error> {
+        let vexp = opts.vivify.ok_or(Error::NotFound)?;
+        self.arith_vivify(key, hash, now, vexp, opts)
+    }
+
     /// An arith's new version where it cannot be written in place (a
-    /// longer number, another cas width, a retime past the segment): the
-    /// padded digits as a new item. Out of line: the in-place path is the
-    /// common one.
+    /// longer number, another cas width, a retime past the segment): `v`'s
+    /// digits, padded with spaces to the old value's length (memcached's
+    /// rule for a shorter number), as a new item. Out of line: the in-place
+    /// path is the common one.
     #[allow(clippy::too_many_arguments)]
     #[inline(never)]
     fn arith_rewrite(
@@ -684,16 +712,16 @@ impl Inner {
         key: &[u8],
         hash: u64,
         o: Found,
-        number: &[u8],
-        len: usize,
+        v: u64,
         exp: u32,
         cas: u64,
         access: u32,
     ) -> Result<(), Error> {
+        let len = crate::num::digit_count(v).max(o.hdr.vlen as usize);
         let mut padded = std::mem::take(&mut self.scratch);
         padded.clear();
-        padded.extend_from_slice(number);
         padded.resize(len, b' ');
+        crate::num::write_padded(v, crate::num::digit_count(v), &mut padded);
         let flags = o.hdr.flags;
         let r = self.write_item(key, hash, &padded, &[], flags, exp, cas, access, Some(o), 0);
         self.scratch = padded;

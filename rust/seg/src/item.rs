@@ -398,8 +398,9 @@ pub(crate) fn set_exptime(buf: &mut [u8], hdr: &Header, exptime: u32) {
 /// Give the item at the start of `buf` (header `hdr`, in a segment whose
 /// base cas is `base`) a new cas in place. Only when the new cas takes the
 /// same encoding as the old one (the header keeps its length); returns
-/// whether it was written.
-#[inline]
+/// whether it was written. Inlined: an in-place incr's call would spill
+/// its registers around it.
+#[inline(always)]
 pub(crate) fn set_cas(buf: &mut [u8], hdr: &Header, cas: u64, base: u64) -> bool {
     let ctrl = buf[0];
     let old_code = (ctrl >> 4) & 3;

@@ -237,7 +237,9 @@ impl Storage for Seg {
         self.lock().delete(key, now, opts)
     }
 
-    #[inline]
+    /// Inlined into its caller (the ffi export), where a classic
+    /// incr/decr's options are known at compile time.
+    #[inline(always)]
     fn meta_arith(
         &self,
         key: &[u8],
@@ -247,7 +249,15 @@ impl Storage for Seg {
         opts: &ArithOptions,
     ) -> Result<ArithResult, Error> {
         check_key(key)?;
-        self.lock().arith(key, incr, delta, now, opts)
+        let classic = opts.compare_cas.is_none()
+            && opts.new_cas.is_none()
+            && opts.vivify.is_none()
+            && opts.touch.is_none();
+        if classic {
+            self.lock().arith_classic(key, incr, delta, now)
+        } else {
+            self.lock().arith(key, incr, delta, now, opts)
+        }
     }
 
     /// O(segments), not O(items): whole segments below the flush

@@ -770,6 +770,60 @@ fn incr_in_place_keeps_access_state_rules_and_touches_within_the_segment() {
     s.check();
 }
 
+/// What a get returns after each incr/decr (memcached 1.6's bytes: a
+/// longer number is a new item of its digits, a shorter one is padded in
+/// place), and the numbers incr/decr refuse.
+#[test]
+fn incr_and_decr_values_read_back_as_memcached_leaves_them() {
+    let s = seg();
+    let arith = |key: &[u8], incr, delta| s.arith(key, incr, delta, T0).map(|(v, _)| v);
+    let value = |key: &[u8]| get(&s, key, T0).unwrap().value;
+    for (stored, incr, delta, want, bytes) in [
+        (&b"99"[..], true, 1, 100, &b"100"[..]),
+        (b"100", false, 1, 99, b"99 "),
+        (b"  5", true, 1, 6, b"6  "),
+        (b"\t7", false, 2, 5, b"5 "),
+        (b"12   ", true, 3, 15, b"15   "),
+        (b"9 ", true, 1, 10, b"10"),
+        (b"3", false, 5, 0, b"0"),
+        (b"1000", false, u64::MAX, 0, b"0   "),
+        (b"18446744073709551615", true, 2, 1, b"1                   "),
+        (
+            b"18446744073709551615",
+            false,
+            0,
+            u64::MAX,
+            b"18446744073709551615",
+        ),
+        (
+            b"18446744073709551614",
+            true,
+            1,
+            u64::MAX,
+            b"18446744073709551615",
+        ),
+        (b"0", true, u64::MAX, u64::MAX, b"18446744073709551615"),
+    ] {
+        set(&s, b"n", stored, 0, 0, T0);
+        assert_eq!(arith(b"n", incr, delta), Ok(want), "{stored:?}");
+        assert_eq!(value(b"n"), bytes, "{stored:?} {incr} {delta}");
+        s.check();
+    }
+    for bad in [
+        &b"18446744073709551616"[..],
+        b"99999999999999999999",
+        b"-1",
+        b"1x",
+        b" ",
+        b"",
+    ] {
+        set(&s, b"n", bad, 0, 0, T0);
+        assert_eq!(arith(b"n", true, 1), Err(Error::NonNumeric), "{bad:?}");
+        assert_eq!(value(b"n"), bad, "refused: unchanged");
+    }
+    assert_eq!(arith(b"missing", true, 1), Err(Error::NotFound));
+}
+
 // ---- early eviction -------------------------------------------------------
 
 /// The hostile suite's set flood (8 KiB values into `-m 8`, small keys
