@@ -2,8 +2,7 @@
 //! Everything here runs with the `Seg` mutex held.
 
 use crate::hashtable::{
-    hash_key, key_eq, pack, slot_freq, slot_off, slot_seg, slot_tag, tag_of, HashTable, Loc,
-    MAX_BUCKETS, SLOTS, TARGET_LOAD,
+    hash_key, key_eq, pack, slot_freq, tag_of, HashTable, Loc, MAX_BUCKETS, TARGET_LOAD_10THS,
 };
 use crate::item::{self, Header, A_FETCHED, A_STALE, A_TIME, A_WON};
 use crate::segment::Segments;
@@ -181,38 +180,23 @@ impl Inner {
     /// integers stay in registers.
     #[inline(always)]
     fn find_slot(&self, key: &[u8], hash: u64) -> Option<(Loc, u32, usize)> {
-        let tag = tag_of(hash);
-        let (table, mut b, flag) = self.table.locate(hash);
-        loop {
-            let bk = table.bucket(b);
-            // Indexed: the iterator form does not unroll (~40 Ir more per
-            // lookup through the seam).
-            #[allow(clippy::needless_range_loop)]
-            for s in 1..SLOTS {
-                let v = bk[s];
-                if v == 0 || slot_tag(v) != tag {
-                    continue;
-                }
-                let seg = slot_seg(v);
-                let off = slot_off(v);
-                let data = &self.segs.data[seg as usize][off..];
-                if data[1] as usize != key.len() {
-                    continue;
-                }
-                let hl = item::header_len_from_ctrl(data[0]);
-                if key_eq(&data[hl..hl + key.len()], key) {
-                    return Some((HashTable::loc(b | flag, s), seg, off));
-                }
+        let segs = &self.segs;
+        let (loc, v) = self.table.find(hash, |v| {
+            let data = &segs.data[segs.seg_of(v) as usize][segs.off_of(v)..];
+            if data[1] as usize != key.len() {
+                return false;
             }
-            b = table.next(b)?;
-        }
+            let hl = item::header_len_from_ctrl(data[0]);
+            key_eq(&data[hl..hl + key.len()], key)
+        })?;
+        Some((loc, segs.seg_of(v), segs.off_of(v)))
     }
 
     /// The item at (seg, off), indexed at `loc`, with its header decoded.
     #[inline(always)]
     fn found_at(&self, loc: Loc, seg: u32, off: usize) -> Found {
         let data = &self.segs.data[seg as usize][off..];
-        let hdr = item::read_header(data, self.segs.meta[seg as usize].base_cas);
+        let hdr = item::read_header(data, self.segs.bases(seg));
         Found { loc, seg, off, hdr }
     }
 
@@ -287,22 +271,61 @@ impl Inner {
     }
 
     /// Record a read or touch of `f` at `now` (recency, fetched, last
-    /// access), also setting `extra` bits (with `bump` false only those),
-    /// and lend its value: one walk to the item's bytes for both.
+    /// access), also setting `extra` bits (with `bump` false only those).
+    /// `Some(access word)` when the item's short access word cannot hold
+    /// `now` (its segment is over 2.3 hours old): the item must move, see
+    /// [`Inner::read_moved`].
     #[inline(always)]
-    fn read_value(&mut self, f: &Found, now: i64, extra: u32, bump: bool) -> &[u8] {
+    fn record_read(&mut self, f: &Found, now: i64, extra: u32, bump: bool) -> Option<u32> {
         let old = f.hdr.access;
         let mut acc = old | extra;
         if bump {
             acc = self.access_word(acc | A_FETCHED, now);
             self.table.bump(f.loc);
         }
-        let item = &mut self.segs.data[f.seg as usize][f.off..];
         if acc != old {
-            item::set_access(item, acc);
+            let base = self.segs.meta[f.seg as usize].access_base;
+            let item = &mut self.segs.data[f.seg as usize][f.off..];
+            if !item::set_access(item, acc, base) {
+                return Some(acc);
+            }
         }
-        let (at, len) = f.hdr.value_at();
-        &item[at..at + len]
+        None
+    }
+
+    /// A read whose access word does not fit its item where it lies: the
+    /// item is copied forward (same cas, flags, exptime; the new access
+    /// word) into its TTL bucket's tail segment, as a touch past its
+    /// segment's expiry copies it, and the value served from the copy
+    /// taken first. Should there be no room at all, the item keeps its
+    /// place and the latest time its word can hold.
+    #[cold]
+    #[inline(never)]
+    fn read_moved<R>(
+        &mut self,
+        key: &[u8],
+        hash: u64,
+        f: Found,
+        access: u32,
+        info: &ItemInfo,
+        serve: impl FnOnce(&ItemInfo, &[u8]) -> R,
+    ) -> R {
+        let mut value = std::mem::take(&mut self.scratch);
+        value.clear();
+        value.extend_from_slice(self.value(&f));
+        let freq = slot_freq(self.table.get(f.loc));
+        let (flags, exp, cas) = (f.hdr.flags, f.hdr.exptime, f.hdr.cas);
+        let epoch = self.epoch;
+        let r = self.write_item(key, hash, &value, &[], flags, exp, cas, access, Some(f), freq);
+        if r.is_err() && self.epoch == epoch {
+            let base = self.segs.meta[f.seg as usize].access_base;
+            let latest = (access & !A_TIME) | (base + item::SHORT_TIME).min(A_TIME);
+            let item = &mut self.segs.data[f.seg as usize][f.off..];
+            item::set_access(item, latest, base);
+        }
+        let out = serve(info, &value);
+        self.scratch = value;
+        out
     }
 
     // ---- writes ---------------------------------------------------------
@@ -351,7 +374,7 @@ impl Inner {
         let epoch = self.epoch;
         let vlen = a.len() + b.len();
         let bucket = ttl::bucket_index(exptime, self.now);
-        let (seg, off, hlen) = self.reserve(bucket, key.len(), vlen, flags, exptime, cas)?;
+        let (seg, off, hlen) = self.reserve(bucket, key.len(), vlen, flags, exptime, cas, access)?;
         let old = if self.epoch == epoch {
             hint
         } else {
@@ -362,18 +385,22 @@ impl Inner {
         let size = hlen + key.len() + vlen;
         let m = &mut self.segs.meta[seg as usize];
         m.add_item(size, cas, exptime);
-        let base = m.base_cas;
+        let base = item::Bases {
+            cas: m.base_cas,
+            access: m.access_base,
+        };
         if exptime != 0 {
             self.expires_at(i64::from(exptime));
         }
         match old {
             Some(o) => {
                 // The new version takes the old one's slot.
-                self.table.repoint(o.loc, seg, off, freq);
+                self.table.repoint(o.loc, self.segs.addr(seg, off), freq);
                 self.retire(&o);
             }
             None => {
-                self.table.insert(hash, pack(tag_of(hash), seg, off, freq));
+                let v = pack(tag_of(hash), self.segs.addr(seg, off), freq);
+                self.table.insert(hash, v);
                 if self.table.wants_growth() {
                     self.grow();
                 }
@@ -382,7 +409,7 @@ impl Inner {
         self.counters.curr_items += 1;
         self.counters.bytes += size as u64;
         let buf = &mut self.segs.data[seg as usize][off..];
-        let h = item::write_header(buf, key.len(), vlen, flags, exptime, cas, base, access);
+        let h = item::write_header(buf, key.len(), vlen, flags, exptime, cas, access, base);
         debug_assert_eq!(h, hlen);
         let mut p = h;
         item::copy_key(&mut buf[p..], key);
@@ -458,12 +485,13 @@ impl Inner {
         {
             return false;
         }
-        let base = m.base_cas;
+        let (base, access_base) = (m.base_cas, m.access_base);
         let buf = &mut self.segs.data[f.seg as usize][f.off..];
-        if !item::set_cas(buf, &f.hdr, cas, base) {
+        if !item::access_fits_item(buf, access, access_base) || !item::set_cas(buf, &f.hdr, cas, base)
+        {
             return false;
         }
-        item::set_access(buf, access);
+        item::set_access(buf, access, access_base);
         if retime {
             item::set_exptime(buf, &f.hdr, exptime);
         }
@@ -830,7 +858,10 @@ impl Inner {
         // The access is recorded before the caller's callback, not after:
         // nothing of the lookup is live across that call (no spills), and
         // the callback sees only `info` and the value, which it leaves alone.
-        Ok(f(&info, self.read_value(&found, now, extra, !opts.no_bump)))
+        if let Some(acc) = self.record_read(&found, now, extra, !opts.no_bump) {
+            return Ok(self.read_moved(key, hash, found, acc, &info, f));
+        }
+        Ok(f(&info, self.value(&found)))
     }
 
     /// [`Inner::get`] of a key with no live item: `NotFound`, or with
@@ -871,7 +902,10 @@ impl Inner {
         };
         let found = self.retime(key, hash, found, exp)?;
         let (info, extra) = self.read_info(&found, i64::from(exp), now, opts);
-        Ok(f(&info, self.read_value(&found, now, extra, !opts.no_bump)))
+        if let Some(acc) = self.record_read(&found, now, extra, !opts.no_bump) {
+            return Ok(self.read_moved(key, hash, found, acc, &info, f));
+        }
+        Ok(f(&info, self.value(&found)))
     }
 
     /// What a read of `found` reports (`exptime` as reported), and the
@@ -978,18 +1012,22 @@ impl Inner {
     // ---- table growth ---------------------------------------------------
 
     /// Start resizing the hash table for the items the memory limit will
-    /// hold at the average item size seen so far (at [`TARGET_LOAD`] per
-    /// bucket, 1.5x to 8x the current size). The new table is written and
+    /// hold at the average item size seen so far (at [`TARGET_LOAD_10THS`]
+    /// per bucket, 1.5x to 8x the current size). The new table is written and
     /// the old one's items moved a little per operation
     /// ([`Inner::grow_step`]), so no operation pays for the whole table.
     /// With steady item sizes the table grows a few times while the cache
-    /// fills, the last time well before it is full, and then fits: ~13.4
+    /// fills, the last time well before it is full, and then fits: ~7.3
     /// bytes per item rather than up to twice that with doubling.
     fn grow(&mut self) {
         let items = self.table.items as u64;
-        let fit = u128::from(items) * u128::from(self.memory_limit)
-            / u128::from(self.counters.bytes.max(1));
-        let want = u64::try_from(fit).unwrap_or(u64::MAX).max(items) / TARGET_LOAD as u64;
+        let memory = (self.segs.count() * self.segs.seg_size) as u64;
+        let fit = u128::from(items) * u128::from(memory) / u128::from(self.counters.bytes.max(1));
+        let want = u64::try_from(fit)
+            .unwrap_or(u64::MAX)
+            .max(items)
+            .saturating_mul(10)
+            / TARGET_LOAD_10THS as u64;
         let cur = self.table.buckets();
         let lo = cur * MIN_GROWTH_NUM / 2;
         let n = usize::try_from(want)
@@ -1004,8 +1042,9 @@ impl Inner {
     /// One step of a growth: write [`PREPARE_STEP`] buckets of the new
     /// table, or once it is complete move [`DRAIN_STEP`] home buckets of
     /// the old table into it, rehashing their keys read back from the
-    /// segments. A growth by at least 1.5x is due again only after 3.5x the
-    /// old bucket count in inserts, so a growth always finishes first.
+    /// segments. A growth by at least 1.5x is due again only after 4.75x
+    /// the old bucket count in inserts (9.5 per bucket), while it takes
+    /// at most ~0.53x in operations, so a growth always finishes first.
     #[cold]
     #[inline(never)]
     fn grow_step(&mut self) {
@@ -1021,7 +1060,7 @@ impl Inner {
                 break;
             }
             for &v in &moved {
-                let data = &self.segs.data[slot_seg(v) as usize][slot_off(v)..];
+                let data = &self.segs.data[self.segs.seg_of(v) as usize][self.segs.off_of(v)..];
                 let hl = item::header_len_from_ctrl(data[0]);
                 let key = &data[hl..hl + data[1] as usize];
                 self.table.insert_moved(hash_key(self.seed, key), v);
@@ -1066,7 +1105,7 @@ impl Inner {
             let data = &self.segs.data[id];
             let (mut off, mut n, mut bytes) = (0, 0u32, 0usize);
             while off < m.write_off {
-                let h = item::read_header(&data[off..], m.base_cas);
+                let h = item::read_header(&data[off..], self.segs.bases(id as u32));
                 if !h.dead {
                     n += 1;
                     bytes += h.total();
@@ -1095,9 +1134,9 @@ impl Inner {
         assert_eq!(self.segs.memory_used, used);
         assert!(used <= self.memory_limit);
         for v in self.table.values() {
-            let m = &self.segs.meta[slot_seg(v) as usize];
+            let m = &self.segs.meta[self.segs.seg_of(v) as usize];
             assert_eq!(m.state, State::Linked);
-            assert!(slot_off(v) < m.write_off);
+            assert!(self.segs.off_of(v) < m.write_off);
         }
     }
 }
