@@ -2,7 +2,8 @@
 //! Everything here runs with the `Seg` mutex held.
 
 use crate::hashtable::{
-    hash_key, key_eq, pack, slot_freq, tag_of, HashTable, Loc, MAX_BUCKETS, TARGET_LOAD_10THS,
+    hash_key, key_eq, pack, slot_freq, tag_of, Bucket, HashTable, Loc, MAX_BUCKETS,
+    TARGET_LOAD_10THS,
 };
 use crate::item::{self, Header, A_FETCHED, A_STALE, A_TIME, A_WON};
 use crate::segment::Segments;
@@ -180,16 +181,54 @@ impl Inner {
     /// integers stay in registers.
     #[inline(always)]
     fn find_slot(&self, key: &[u8], hash: u64) -> Option<(Loc, u32, usize)> {
-        let segs = &self.segs;
-        let (loc, v) = self.table.find(hash, |v| {
-            let data = &segs.data[segs.seg_of(v) as usize][segs.off_of(v)..];
-            if data[1] as usize != key.len() {
-                return false;
+        let tag = tag_of(hash);
+        let [(b1, r1), (b2, r2)] = self.table.homes(hash);
+        if let Some(x) = self.scan(b1, r1, tag, key) {
+            return Some(x);
+        }
+        if let Some(x) = self.scan(b2, r2, tag, key) {
+            return Some(x);
+        }
+        if !self.table.look_further(b1) {
+            return None;
+        }
+        self.find_slot_rest(key, hash)
+    }
+
+    /// The slot of home bucket `b` (reference `r`) holding `key`.
+    #[inline(always)]
+    fn scan(&self, b: &Bucket, r: u32, tag: u64, key: &[u8]) -> Option<(Loc, u32, usize)> {
+        let mut m = b.with_tag(tag);
+        while m != 0 {
+            let s = m.trailing_zeros() as usize;
+            let a = b.addr(s);
+            if self.holds_key(a, key) {
+                return Some((HashTable::loc(r, s), self.segs.seg_of(a), self.segs.off_of(a)));
             }
-            let hl = item::header_len_from_ctrl(data[0]);
-            key_eq(&data[hl..hl + key.len()], key)
-        })?;
-        Some((loc, segs.seg_of(v), segs.off_of(v)))
+            m &= m - 1;
+        }
+        None
+    }
+
+    /// [`Inner::find_slot`] past the two homes (an overflow chain, or the
+    /// old table of a growth): out of line.
+    #[inline(never)]
+    fn find_slot_rest(&self, key: &[u8], hash: u64) -> Option<(Loc, u32, usize)> {
+        let (loc, v) = self.table.find_rest(hash, |v| self.holds_key(v, key))?;
+        Some((loc, self.segs.seg_of(v), self.segs.off_of(v)))
+    }
+
+    /// Whether the index slot value or address `v` (its tag matched)
+    /// points at `key`.
+    #[inline(always)]
+    fn holds_key(&self, v: u64, key: &[u8]) -> bool {
+        let segs = &self.segs;
+        let data = &segs.data[segs.seg_of(v) as usize][segs.off_of(v)..];
+        if data[1] as usize != key.len() {
+            return false;
+        }
+        let hl = item::header_len_from_ctrl(data[0]);
+        key_eq(&data[hl..hl + key.len()], key)
     }
 
     /// The item at (seg, off), indexed at `loc`, with its header decoded.
@@ -299,17 +338,24 @@ impl Inner {
     /// segment's expiry copies it, and the value served from the copy
     /// taken first. Should there be no room at all, the item keeps its
     /// place and the latest time its word can hold.
+    /// The item is named by (loc, seg, off) and its header read again
+    /// here: a decoded header handed over would be kept in memory on the
+    /// read's hot path too.
+    #[allow(clippy::too_many_arguments)]
     #[cold]
     #[inline(never)]
     fn read_moved<R>(
         &mut self,
         key: &[u8],
         hash: u64,
-        f: Found,
+        loc: Loc,
+        seg: u32,
+        off: usize,
         access: u32,
         info: &ItemInfo,
         serve: impl FnOnce(&ItemInfo, &[u8]) -> R,
     ) -> R {
+        let f = self.found_at(loc, seg, off);
         let mut value = std::mem::take(&mut self.scratch);
         value.clear();
         value.extend_from_slice(self.value(&f));
@@ -859,7 +905,8 @@ impl Inner {
         // nothing of the lookup is live across that call (no spills), and
         // the callback sees only `info` and the value, which it leaves alone.
         if let Some(acc) = self.record_read(&found, now, extra, !opts.no_bump) {
-            return Ok(self.read_moved(key, hash, found, acc, &info, f));
+            let (loc, seg, off) = (found.loc, found.seg, found.off);
+            return Ok(self.read_moved(key, hash, loc, seg, off, acc, &info, f));
         }
         Ok(f(&info, self.value(&found)))
     }
@@ -903,7 +950,8 @@ impl Inner {
         let found = self.retime(key, hash, found, exp)?;
         let (info, extra) = self.read_info(&found, i64::from(exp), now, opts);
         if let Some(acc) = self.record_read(&found, now, extra, !opts.no_bump) {
-            return Ok(self.read_moved(key, hash, found, acc, &info, f));
+            let (loc, seg, off) = (found.loc, found.seg, found.off);
+            return Ok(self.read_moved(key, hash, loc, seg, off, acc, &info, f));
         }
         Ok(f(&info, self.value(&found)))
     }

@@ -113,6 +113,8 @@ pub(crate) struct Segments {
     /// log2 of `seg_size`: an item's address in the index is
     /// `segment << shift | offset`.
     pub shift: u32,
+    /// `seg_size - 1`: an address's offset bits.
+    pub off_mask: u64,
     pub memory_used: u64,
 }
 
@@ -129,6 +131,7 @@ impl Segments {
             free: (0..count as u32).rev().collect(),
             seg_size,
             shift: seg_size.trailing_zeros(),
+            off_mask: seg_size as u64 - 1,
             memory_used: 0,
         }
     }
@@ -158,7 +161,7 @@ impl Segments {
     /// The offset in its segment of an index slot value (or address).
     #[inline(always)]
     pub fn off_of(&self, v: u64) -> usize {
-        (v & ((1 << self.shift) - 1)) as usize
+        (v & self.off_mask) as usize
     }
 
     /// Number of segments in the budget.
