@@ -174,6 +174,24 @@ impl Inner {
         Some(self.found_at(loc, seg, off))
     }
 
+    /// [`Inner::find_slot`] in the two home buckets only (nearly every
+    /// lookup); `Err(true)` when the key may still be further (the first
+    /// home has an overflow chain, or a growth's old table is draining:
+    /// see [`Inner::find_slot_rest`]).
+    #[inline(always)]
+    fn find_home(&self, key: &[u8], hash: u64) -> Result<(Loc, u32, usize), bool> {
+        let tag = tag_of(hash);
+        let (b1, r1) = self.table.home1(hash);
+        if let Some(x) = self.scan(b1, r1, tag, key) {
+            return Ok(x);
+        }
+        let (b2, r2) = self.table.home2(hash);
+        match self.scan(b2, r2, tag, key) {
+            Some(x) => Ok(x),
+            None => Err(self.table.look_further(b1)),
+        }
+    }
+
     /// Where `key`'s indexed item is: its slot, segment and offset. The
     /// header is decoded by [`Inner::found_at`] once this has returned: a
     /// decoded header moved out through an `Option` is copied on the stack
@@ -181,18 +199,11 @@ impl Inner {
     /// integers stay in registers.
     #[inline(always)]
     fn find_slot(&self, key: &[u8], hash: u64) -> Option<(Loc, u32, usize)> {
-        let tag = tag_of(hash);
-        let [(b1, r1), (b2, r2)] = self.table.homes(hash);
-        if let Some(x) = self.scan(b1, r1, tag, key) {
-            return Some(x);
+        match self.find_home(key, hash) {
+            Ok(x) => Some(x),
+            Err(false) => None,
+            Err(true) => self.find_slot_rest(key, hash),
         }
-        if let Some(x) = self.scan(b2, r2, tag, key) {
-            return Some(x);
-        }
-        if !self.table.look_further(b1) {
-            return None;
-        }
-        self.find_slot_rest(key, hash)
     }
 
     /// The slot of home bucket `b` (reference `r`) holding `key`.
@@ -310,26 +321,25 @@ impl Inner {
     }
 
     /// Record a read or touch of `f` at `now` (recency, fetched, last
-    /// access), also setting `extra` bits (with `bump` false only those).
-    /// `Some(access word)` when the item's short access word cannot hold
+    /// access), also setting `extra` bits (with `bump` false only those),
+    /// and lend its value: one walk to the item's bytes for both.
+    /// `Err(access word)` when the item's short access word cannot hold
     /// `now` (its segment is over 2.3 hours old): the item must move, see
     /// [`Inner::read_moved`].
     #[inline(always)]
-    fn record_read(&mut self, f: &Found, now: i64, extra: u32, bump: bool) -> Option<u32> {
+    fn read_value(&mut self, f: &Found, now: i64, extra: u32, bump: bool) -> Result<&[u8], u32> {
         let old = f.hdr.access;
         let mut acc = old | extra;
         if bump {
             acc = self.access_word(acc | A_FETCHED, now);
             self.table.bump(f.loc);
         }
-        if acc != old {
-            let base = self.segs.meta[f.seg as usize].access_base;
-            let item = &mut self.segs.data[f.seg as usize][f.off..];
-            if !item::set_access(item, acc, base) {
-                return Some(acc);
-            }
+        let item = &mut self.segs.data[f.seg as usize][f.off..];
+        if acc != old && !item::set_access(item, acc, f.hdr.access_base) {
+            return Err(acc);
         }
-        None
+        let (at, len) = f.hdr.value_at();
+        Ok(&item[at..at + len])
     }
 
     /// A read whose access word does not fit its item where it lies: the
@@ -888,11 +898,47 @@ impl Inner {
         let hash = hash_key(self.seed, key);
         self.tick(now);
         // find_live spelt out: the header is decoded after the Option (see
-        // find_slot).
-        let found = match self.find_slot(key, hash) {
-            Some((loc, seg, off)) => self.found_at(loc, seg, off),
-            None => return self.get_miss(key, hash, now, opts, f),
+        // find_slot), and a lookup past the home buckets is out of line
+        // (no result merged from two paths through the stack).
+        let found = match self.find_home(key, hash) {
+            Ok((loc, seg, off)) => self.found_at(loc, seg, off),
+            Err(false) => return self.get_miss(key, hash, now, opts, f),
+            Err(true) => return self.get_further(key, hash, now, opts, f),
         };
+        self.get_found(key, hash, now, opts, found, f)
+    }
+
+    /// [`Inner::get`] of a key not in its home buckets: in an overflow
+    /// chain or a growth's old table, or a miss.
+    #[inline(never)]
+    fn get_further<R>(
+        &mut self,
+        key: &[u8],
+        hash: u64,
+        now: i64,
+        opts: &GetOptions,
+        f: impl FnOnce(&ItemInfo, &[u8]) -> R,
+    ) -> Result<R, Error> {
+        match self.find_slot_rest(key, hash) {
+            Some((loc, seg, off)) => {
+                let found = self.found_at(loc, seg, off);
+                self.get_found(key, hash, now, opts, found, f)
+            }
+            None => self.get_miss(key, hash, now, opts, f),
+        }
+    }
+
+    /// [`Inner::get`] of the indexed item `found`.
+    #[inline(always)]
+    fn get_found<R>(
+        &mut self,
+        key: &[u8],
+        hash: u64,
+        now: i64,
+        opts: &GetOptions,
+        found: Found,
+        f: impl FnOnce(&ItemInfo, &[u8]) -> R,
+    ) -> Result<R, Error> {
         if !found.hdr.live(now, self.flush_cas) {
             self.reclaim_expired(found.loc, found.seg, found.off);
             return self.get_miss(key, hash, now, opts, f);
@@ -904,11 +950,13 @@ impl Inner {
         // The access is recorded before the caller's callback, not after:
         // nothing of the lookup is live across that call (no spills), and
         // the callback sees only `info` and the value, which it leaves alone.
-        if let Some(acc) = self.record_read(&found, now, extra, !opts.no_bump) {
-            let (loc, seg, off) = (found.loc, found.seg, found.off);
-            return Ok(self.read_moved(key, hash, loc, seg, off, acc, &info, f));
+        match self.read_value(&found, now, extra, !opts.no_bump) {
+            Ok(value) => Ok(f(&info, value)),
+            Err(acc) => {
+                let (loc, seg, off) = (found.loc, found.seg, found.off);
+                Ok(self.read_moved(key, hash, loc, seg, off, acc, &info, f))
+            }
         }
-        Ok(f(&info, self.value(&found)))
     }
 
     /// [`Inner::get`] of a key with no live item: `NotFound`, or with
@@ -949,11 +997,13 @@ impl Inner {
         };
         let found = self.retime(key, hash, found, exp)?;
         let (info, extra) = self.read_info(&found, i64::from(exp), now, opts);
-        if let Some(acc) = self.record_read(&found, now, extra, !opts.no_bump) {
-            let (loc, seg, off) = (found.loc, found.seg, found.off);
-            return Ok(self.read_moved(key, hash, loc, seg, off, acc, &info, f));
+        match self.read_value(&found, now, extra, !opts.no_bump) {
+            Ok(value) => Ok(f(&info, value)),
+            Err(acc) => {
+                let (loc, seg, off) = (found.loc, found.seg, found.off);
+                Ok(self.read_moved(key, hash, loc, seg, off, acc, &info, f))
+            }
         }
-        Ok(f(&info, self.value(&found)))
     }
 
     /// What a read of `found` reports (`exptime` as reported), and the

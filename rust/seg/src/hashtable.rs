@@ -310,6 +310,7 @@ impl Table {
     /// scaled to the bucket count (the tag is the top 8 bits).
     #[inline(always)]
     fn homes(&self, hash: u64) -> (u32, u32) {
+        // (HashTable::home1 and home2 spell these out.)
         let h1 = ((hash & 0xffff_ffff) * self.n) >> 32;
         let h2 = (((hash >> 24) & 0xffff_ffff) * self.n) >> 32;
         (h1 as u32, h2 as u32)
@@ -652,17 +653,21 @@ impl HashTable {
         Self::find_old(&o.t, hash, &mut is_key)
     }
 
-    /// The two home buckets of `hash` in the current table, with their
-    /// references: a lookup's hot path scans these itself (the key
-    /// comparison inlined once, not behind a closure call), then calls
-    /// [`HashTable::find_rest`] if [`HashTable::look_further`] says so.
+    /// The first home bucket of `hash` in the current table, with its
+    /// reference: a lookup's hot path scans it and then [`HashTable::home2`]
+    /// itself (the key comparison inlined, not behind a closure call), then
+    /// calls [`HashTable::find_rest`] if [`HashTable::look_further`] says so.
     #[inline(always)]
-    pub fn homes(&self, hash: u64) -> [(&Bucket, u32); 2] {
-        let (h1, h2) = self.cur.homes(hash);
-        [
-            (&self.cur.main[h1 as usize], h1),
-            (&self.cur.main[h2 as usize], h2),
-        ]
+    pub fn home1(&self, hash: u64) -> (&Bucket, u32) {
+        let h = ((hash & 0xffff_ffff) * self.cur.n) >> 32;
+        (&self.cur.main[h as usize], h as u32)
+    }
+
+    /// The second home bucket of `hash` (see [`HashTable::home1`]).
+    #[inline(always)]
+    pub fn home2(&self, hash: u64) -> (&Bucket, u32) {
+        let h = (((hash >> 24) & 0xffff_ffff) * self.cur.n) >> 32;
+        (&self.cur.main[h as usize], h as u32)
     }
 
     /// Whether a lookup that missed in both homes (`first` = `h1`) must

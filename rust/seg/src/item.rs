@@ -77,6 +77,9 @@ pub(crate) struct Header {
     pub klen: u8,
     /// The access word, long form (A_* bits and the last-access time).
     pub access: u32,
+    /// The access base of the segment it was read in (for rewriting the
+    /// access word in place, see [`set_access`]).
+    pub access_base: u32,
     /// Header bytes (before the key).
     pub hlen: u8,
     pub dead: bool,
@@ -394,6 +397,7 @@ pub(crate) fn read_header(buf: &[u8], base: Bases) -> Header {
     Header {
         klen: w[1],
         access,
+        access_base: base.access,
         vlen,
         flags,
         exptime,
@@ -439,6 +443,7 @@ fn read_header_bytewise(buf: &[u8], base: Bases) -> Header {
     Header {
         klen,
         access,
+        access_base: base.access,
         vlen,
         flags,
         exptime,
