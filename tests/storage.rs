@@ -477,7 +477,10 @@ fn the_hash_table_grows_and_keeps_every_key() {
         assert_eq!(st.curr_items, u64::from(n), "{e}");
         // (Engines count buckets their own way: slab chains items from
         // 8-byte buckets, seg holds 10 in each 64-byte one.)
-        assert!(st.hash_buckets > first, "{e}: table grew from {first}: {st:?}");
+        assert!(
+            st.hash_buckets > first,
+            "{e}: table grew from {first}: {st:?}"
+        );
     });
 }
 

@@ -214,7 +214,11 @@ impl Inner {
             let s = m.trailing_zeros() as usize;
             let a = b.addr(s);
             if self.holds_key(a, key) {
-                return Some((HashTable::loc(r, s), self.segs.seg_of(a), self.segs.off_of(a)));
+                return Some((
+                    HashTable::loc(r, s),
+                    self.segs.seg_of(a),
+                    self.segs.off_of(a),
+                ));
             }
             m &= m - 1;
         }
@@ -372,7 +376,18 @@ impl Inner {
         let freq = slot_freq(self.table.get(f.loc));
         let (flags, exp, cas) = (f.hdr.flags, f.hdr.exptime, f.hdr.cas);
         let epoch = self.epoch;
-        let r = self.write_item(key, hash, &value, &[], flags, exp, cas, access, Some(f), freq);
+        let r = self.write_item(
+            key,
+            hash,
+            &value,
+            &[],
+            flags,
+            exp,
+            cas,
+            access,
+            Some(f),
+            freq,
+        );
         if r.is_err() && self.epoch == epoch {
             let base = self.segs.meta[f.seg as usize].access_base;
             let latest = (access & !A_TIME) | (base + item::SHORT_TIME).min(A_TIME);
@@ -430,7 +445,8 @@ impl Inner {
         let epoch = self.epoch;
         let vlen = a.len() + b.len();
         let bucket = ttl::bucket_index(exptime, self.now);
-        let (seg, off, hlen) = self.reserve(bucket, key.len(), vlen, flags, exptime, cas, access)?;
+        let (seg, off, hlen) =
+            self.reserve(bucket, key.len(), vlen, flags, exptime, cas, access)?;
         let old = if self.epoch == epoch {
             hint
         } else {
@@ -543,7 +559,8 @@ impl Inner {
         }
         let (base, access_base) = (m.base_cas, m.access_base);
         let buf = &mut self.segs.data[f.seg as usize][f.off..];
-        if !item::access_fits_item(buf, access, access_base) || !item::set_cas(buf, &f.hdr, cas, base)
+        if !item::access_fits_item(buf, access, access_base)
+            || !item::set_cas(buf, &f.hdr, cas, base)
         {
             return false;
         }

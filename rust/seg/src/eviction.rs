@@ -15,8 +15,8 @@
 
 use crate::engine::Inner;
 use crate::hashtable::{hash_key, pack, slot_freq, slot_tag, Loc, FREQ_MAX};
-use crate::item::Bases;
 use crate::item;
+use crate::item::Bases;
 use crate::segment::{State, NONE};
 use crate::stats::Gone;
 use crate::ttl::{NEVER, NUM_BUCKETS};

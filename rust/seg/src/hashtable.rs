@@ -798,7 +798,8 @@ impl HashTable {
 
     /// The slot holding exactly `addr` for `hash`.
     pub fn find_exact(&self, hash: u64, addr: u64) -> Option<Loc> {
-        self.find(hash, |v| slot_addr(v) == addr).map(|(loc, _)| loc)
+        self.find(hash, |v| slot_addr(v) == addr)
+            .map(|(loc, _)| loc)
     }
 
     /// Every occupied slot value (both tables).

@@ -189,7 +189,11 @@ pub(crate) fn header_len(
     base: Bases,
 ) -> usize {
     ACCESS_AT
-        + if access_fits(access, base.access) { 2 } else { 4 }
+        + if access_fits(access, base.access) {
+            2
+        } else {
+            4
+        }
         + vlen_width(vlen)
         + cas_code(cas, base.cas).1
         + if flags != 0 { 4 } else { 0 }
@@ -341,7 +345,11 @@ pub(crate) fn write_header_exact(
     buf[1] = klen as u8;
     let mut p = ACCESS_AT;
     if short {
-        put_le(&mut buf[p..], u64::from(short_access(access, base.access)), 2);
+        put_le(
+            &mut buf[p..],
+            u64::from(short_access(access, base.access)),
+            2,
+        );
         p += 2;
     } else {
         put_le(&mut buf[p..], u64::from(access), 4);
@@ -648,7 +656,10 @@ mod tests {
 
     #[test]
     fn the_smallest_item_is_min_item_bytes() {
-        assert_eq!(header_len(0, 0, 0, 10, 5000, Bases { cas: 10, ..B }) + 1, MIN_ITEM);
+        assert_eq!(
+            header_len(0, 0, 0, 10, 5000, Bases { cas: 10, ..B }) + 1,
+            MIN_ITEM
+        );
     }
 
     #[test]
