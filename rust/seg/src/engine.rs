@@ -2,7 +2,7 @@
 //! Everything here runs with the `Seg` mutex held.
 
 use crate::hashtable::{
-    hash_key, key_eq, pack, slot_freq, tag_of, Bucket, HashTable, Loc, MAX_BUCKETS,
+    hash_key, match_slot, key_eq, pack, slot_freq, tag_of, Bucket, HashTable, Loc, MAX_BUCKETS,
     TARGET_LOAD_10THS,
 };
 use crate::item::{self, Header, A_FETCHED, A_STALE, A_TIME, A_WON};
@@ -209,9 +209,11 @@ impl Inner {
     /// The slot of home bucket `b` (reference `r`) holding `key`.
     #[inline(always)]
     fn scan(&self, b: &Bucket, r: u32, tag: u64, key: &[u8]) -> Option<(Loc, u32, usize)> {
-        let mut m = b.with_tag(tag);
+        // One match word, no gathering into a slot mask (see
+        // `Bucket::matches`).
+        let mut m = b.matches(tag);
         while m != 0 {
-            let s = m.trailing_zeros() as usize;
+            let s = match_slot(m);
             let a = b.addr(s);
             if self.holds_key(a, key) {
                 return Some((

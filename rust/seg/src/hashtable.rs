@@ -140,6 +140,18 @@ impl Bucket {
         byte_mask(lo) | byte_mask(hi) << 8
     }
 
+    /// The slots whose tag is `tag` as one word walked with
+    /// [`match_slot`]: slot s < 8 as bit 8s + 7, slot 8 as bit 0 and slot 9
+    /// as bit 8 (no gathering of the match bits into a slot mask).
+    #[inline(always)]
+    pub fn matches(&self, tag: u64) -> u64 {
+        let all = tag.wrapping_mul(0x0101_0101_0101_0101);
+        let lo = zero_bytes(r64(&self.0, 0) ^ all);
+        // Tags 8 and 9; the entry bytes above them are masked off.
+        let hi = zero_bytes(r64(&self.0, 8) ^ all) & 0x8080;
+        lo | hi >> 7
+    }
+
     /// Occupied slots.
     #[inline(always)]
     fn load(&self) -> u32 {
@@ -194,6 +206,13 @@ impl Bucket {
         }
         None
     }
+}
+
+/// The slot of the lowest match of a [`Bucket::matches`] word.
+#[inline(always)]
+pub(crate) fn match_slot(m: u64) -> usize {
+    let t = m.trailing_zeros() as usize;
+    t / 8 + if t % 8 == 0 { 8 } else { 0 }
 }
 
 #[inline(always)]
@@ -846,7 +865,11 @@ mod tests {
         }
         for s in 0..SLOTS {
             assert_eq!(b.with_tag(s as u64 + 1), 1 << s);
+            let m = b.matches(s as u64 + 1);
+            assert_eq!(m.count_ones(), 1);
+            assert_eq!(match_slot(m), s);
         }
+        assert_eq!(b.matches(0x80), 0);
         assert_eq!(b.with_tag(0x80), 0);
         assert_eq!(b.with_tag(0), 0);
     }
