@@ -282,14 +282,17 @@ impl Inner {
     /// Drop an indexed item: clear its slot, mark it dead, fix accounting.
     pub fn unlink(&mut self, f: &Found) {
         self.table.clear(f.loc);
-        self.retire(f);
+        self.retire(f.seg, f.off, f.hdr.total());
     }
 
-    /// Mark an item no slot points at any more dead and fix accounting.
-    fn retire(&mut self, f: &Found) {
-        let size = f.hdr.total();
-        item::mark_dead(&mut self.segs.data[f.seg as usize][f.off..]);
-        let m = &mut self.segs.meta[f.seg as usize];
+    /// Mark the item of `size` bytes at (seg, off), which no slot points at
+    /// any more, dead and fix accounting. Three integers, not a `Found`: a
+    /// reference would make an overwrite keep the whole decoded lookup in
+    /// memory.
+    #[inline]
+    fn retire(&mut self, seg: u32, off: usize, size: usize) {
+        item::mark_dead(&mut self.segs.data[seg as usize][off..]);
+        let m = &mut self.segs.meta[seg as usize];
         m.live_items -= 1;
         m.live_bytes -= size;
         self.counters.curr_items -= 1;
@@ -470,7 +473,7 @@ impl Inner {
             Some(o) => {
                 // The new version takes the old one's slot.
                 self.table.repoint(o.loc, self.segs.addr(seg, off), freq);
-                self.retire(&o);
+                self.retire(o.seg, o.off, o.hdr.total());
             }
             None => {
                 let v = pack(tag_of(hash), self.segs.addr(seg, off), freq);
