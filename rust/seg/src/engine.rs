@@ -336,12 +336,23 @@ impl Inner {
     /// `now` (its segment is over 2.3 hours old): the item must move, see
     /// [`Inner::read_moved`].
     #[inline(always)]
-    fn read_value(&mut self, f: &Found, now: i64, extra: u32, bump: bool) -> Result<&[u8], u32> {
+    fn read_value(
+        &mut self,
+        f: &Found,
+        now: i64,
+        extra: u32,
+        bump: bool,
+        home: bool,
+    ) -> Result<&[u8], u32> {
         let old = f.hdr.access;
         let mut acc = old | extra;
         if bump {
             acc = self.access_word(acc | A_FETCHED, now);
-            self.table.bump(f.loc);
+            if home {
+                self.table.bump_home(f.loc);
+            } else {
+                self.table.bump(f.loc);
+            }
         }
         let item = &mut self.segs.data[f.seg as usize][f.off..];
         if acc != old && !item::set_access(item, acc, f.hdr.access_base) {
@@ -927,7 +938,7 @@ impl Inner {
             Err(false) => return self.get_miss(key, hash, now, opts, f),
             Err(true) => return self.get_further(key, hash, now, opts, f),
         };
-        self.get_found(key, hash, now, opts, found, f)
+        self.get_found(key, hash, now, opts, found, true, f)
     }
 
     /// [`Inner::get`] of a key not in its home buckets: in an overflow
@@ -944,13 +955,16 @@ impl Inner {
         match self.find_slot_rest(key, hash) {
             Some((loc, seg, off)) => {
                 let found = self.found_at(loc, seg, off);
-                self.get_found(key, hash, now, opts, found, f)
+                self.get_found(key, hash, now, opts, found, false, f)
             }
             None => self.get_miss(key, hash, now, opts, f),
         }
     }
 
-    /// [`Inner::get`] of the indexed item `found`.
+    /// [`Inner::get`] of the indexed item `found` (`home`: in a home bucket
+    /// of the current table, whose frequency is bumped without a table or
+    /// overflow choice).
+    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn get_found<R>(
         &mut self,
@@ -959,6 +973,7 @@ impl Inner {
         now: i64,
         opts: &GetOptions,
         found: Found,
+        home: bool,
         f: impl FnOnce(&ItemInfo, &[u8]) -> R,
     ) -> Result<R, Error> {
         if !found.hdr.live(now, self.flush_cas) {
@@ -972,7 +987,7 @@ impl Inner {
         // The access is recorded before the caller's callback, not after:
         // nothing of the lookup is live across that call (no spills), and
         // the callback sees only `info` and the value, which it leaves alone.
-        match self.read_value(&found, now, extra, !opts.no_bump) {
+        match self.read_value(&found, now, extra, !opts.no_bump, home) {
             Ok(value) => Ok(f(&info, value)),
             Err(acc) => {
                 let (loc, seg, off) = (found.loc, found.seg, found.off);
@@ -1019,7 +1034,7 @@ impl Inner {
         };
         let found = self.retime(key, hash, found, exp)?;
         let (info, extra) = self.read_info(&found, i64::from(exp), now, opts);
-        match self.read_value(&found, now, extra, !opts.no_bump) {
+        match self.read_value(&found, now, extra, !opts.no_bump, false) {
             Ok(value) => Ok(f(&info, value)),
             Err(acc) => {
                 let (loc, seg, off) = (found.loc, found.seg, found.off);

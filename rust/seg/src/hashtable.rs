@@ -796,6 +796,19 @@ impl HashTable {
         }
     }
 
+    /// [`HashTable::bump`] of a slot in a home bucket of the current table
+    /// (as [`HashTable::home1`] and [`HashTable::home2`] give): no table
+    /// or overflow choice on a read's hot path.
+    #[inline(always)]
+    pub fn bump_home(&mut self, loc: Loc) {
+        debug_assert_eq!(loc.bucket & (OLD_FLAG | OVER_FLAG), 0);
+        let at = ENTRIES_AT + 5 * loc.slot as usize + 4;
+        let b = &mut self.cur.main[loc.bucket as usize].0[at];
+        if *b >> 4 < FREQ_MAX {
+            *b += 0x10;
+        }
+    }
+
     /// Point the slot at `loc` at a new version of its item (same key, so
     /// same tag) at `addr`, keeping the larger of its frequency and `freq`.
     /// One bucket resolution for the read and the write.
