@@ -461,8 +461,9 @@ impl Inner {
         let epoch = self.epoch;
         let vlen = a.len() + b.len();
         let bucket = ttl::bucket_index(exptime, self.now);
-        let (seg, off, hlen) =
+        let (seg, off, ctrl) =
             self.reserve(bucket, key.len(), vlen, flags, exptime, cas, access)?;
+        let hlen = item::header_len_from_ctrl(ctrl);
         let old = if self.epoch == epoch {
             hint
         } else {
@@ -497,7 +498,7 @@ impl Inner {
         self.counters.curr_items += 1;
         self.counters.bytes += size as u64;
         let buf = &mut self.segs.data[seg as usize][off..];
-        let h = item::write_header(buf, key.len(), vlen, flags, exptime, cas, access, base);
+        let h = item::write_header_ctrl(buf, ctrl, key.len(), vlen, flags, exptime, cas, access, base);
         debug_assert_eq!(h, hlen);
         let mut p = h;
         item::copy_key(&mut buf[p..], key);

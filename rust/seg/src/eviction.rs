@@ -65,7 +65,7 @@ impl Inner {
         exptime: u32,
         cas: u64,
         access: u32,
-    ) -> Result<(u32, usize, usize), Error> {
+    ) -> Result<(u32, usize, u8), Error> {
         let seg_size = self.segs.seg_size;
         let tail = self.ttl.chains[b].tail;
         if tail != NONE {
@@ -75,12 +75,12 @@ impl Inner {
                     cas: m.base_cas,
                     access: m.access_base,
                 };
-                let hl = item::header_len(vlen, flags, exptime, cas, access, base);
-                let end = m.write_off + hl + klen + vlen;
+                let ctrl = item::header_control(vlen, flags, exptime, cas, access, base);
+                let end = m.write_off + item::header_len_from_ctrl(ctrl) + klen + vlen;
                 if end <= seg_size {
                     let off = m.write_off;
                     m.write_off = end;
-                    return Ok((tail, off, hl));
+                    return Ok((tail, off, ctrl));
                 }
             }
         }
@@ -100,14 +100,14 @@ impl Inner {
         exptime: u32,
         cas: u64,
         access: u32,
-    ) -> Result<(u32, usize, usize), Error> {
+    ) -> Result<(u32, usize, u8), Error> {
         let seg_size = self.segs.seg_size;
         let base = Bases {
             cas: self.cas_next,
             access: self.access_now,
         };
-        let hl = item::header_len(vlen, flags, exptime, cas, access, base);
-        let size = hl + klen + vlen;
+        let ctrl = item::header_control(vlen, flags, exptime, cas, access, base);
+        let size = item::header_len_from_ctrl(ctrl) + klen + vlen;
         let k = size.div_ceil(seg_size);
         if k > self.segs.count() {
             return Err(Error::TooLarge);
@@ -152,7 +152,7 @@ impl Inner {
         m.span = span;
         m.write_off = size;
         self.ttl.push_back(&mut self.segs.meta, b, id);
-        Ok((id, 0, hl))
+        Ok((id, 0, ctrl))
     }
 
     /// A free segment id with a buffer of segment size, making room if needed.

@@ -177,10 +177,25 @@ fn long_access(short: u32, base: u32) -> u32 {
     (base + (short & SHORT_TIME)) | ((short & SHORT_BITS) << 16)
 }
 
-/// Header bytes for an item with these fields and access word in a segment
-/// with these bases. Inlined into the store's reserve: a call would pass
-/// six arguments for ~20 instructions of work.
+/// The control byte of a header for an item with these fields and access
+/// word in a segment with these bases: with [`LAYOUT`], where every field
+/// goes (computed once per store, by the reservation of its room).
 #[inline(always)]
+pub(crate) fn header_control(
+    vlen: usize,
+    flags: u32,
+    exptime: u32,
+    cas: u64,
+    access: u32,
+    base: Bases,
+) -> u8 {
+    let long = !access_fits(access, base.access);
+    control(long, vlen_width(vlen), cas_code(cas, base.cas).0, flags, exptime)
+}
+
+/// Header bytes for an item with these fields and access word in a segment
+/// with these bases.
+#[inline]
 pub(crate) fn header_len(
     vlen: usize,
     flags: u32,
@@ -189,16 +204,7 @@ pub(crate) fn header_len(
     access: u32,
     base: Bases,
 ) -> usize {
-    ACCESS_AT
-        + if access_fits(access, base.access) {
-            2
-        } else {
-            4
-        }
-        + vlen_width(vlen)
-        + cas_code(cas, base.cas).1
-        + if flags != 0 { 4 } else { 0 }
-        + if exptime != 0 { 4 } else { 0 }
+    header_len_from_ctrl(header_control(vlen, flags, exptime, cas, access, base))
 }
 
 /// Where a header's fields lie, by the low 7 bits of its control byte:
@@ -267,7 +273,7 @@ fn load8(w: &[u8; WINDOW], at: usize) -> u64 {
 }
 
 /// The control byte of a header.
-#[inline]
+#[inline(always)]
 fn control(long: bool, vw: usize, cc: u8, flags: u32, exptime: u32) -> u8 {
     let mut ctrl = ((vw as u8 - 1) << 2) | (cc << 4) | if long { F_LONG } else { 0 };
     if flags != 0 {
@@ -282,9 +288,11 @@ fn control(long: bool, vw: usize, cc: u8, flags: u32, exptime: u32) -> u8 {
 /// Write a header at the start of `buf`; returns its length. `klen` must be
 /// 1..=250. Where `buf` has room past the header, fields are stored as whole
 /// 8-byte words (their spill lands where the key goes next), so this is for
-/// a new item only; in-place changes use the field writers below.
+/// a new item only; in-place changes use the field writers below. (The
+/// engine computes the control byte when it reserves the room, and calls
+/// [`write_header_ctrl`].)
+#[cfg(test)]
 #[allow(clippy::too_many_arguments)]
-#[inline(always)]
 pub(crate) fn write_header(
     buf: &mut [u8],
     klen: usize,
@@ -295,34 +303,56 @@ pub(crate) fn write_header(
     access: u32,
     base: Bases,
 ) -> usize {
+    let ctrl = header_control(vlen, flags, exptime, cas, access, base);
+    write_header_ctrl(buf, ctrl, klen, vlen, flags, exptime, cas, access, base)
+}
+
+/// [`write_header`] with its control byte already computed
+/// ([`header_control`] of the same fields): the field offsets come from
+/// [`LAYOUT`], nothing is worked out twice.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn write_header_ctrl(
+    buf: &mut [u8],
+    ctrl: u8,
+    klen: usize,
+    vlen: usize,
+    flags: u32,
+    exptime: u32,
+    cas: u64,
+    access: u32,
+    base: Bases,
+) -> usize {
     debug_assert!((1..=250).contains(&klen));
-    let vw = vlen_width(vlen);
-    let (cc, cw) = cas_code(cas, base.cas);
-    let short = access_fits(access, base.access);
-    let ctrl = control(!short, vw, cc, flags, exptime);
+    debug_assert_eq!(ctrl, header_control(vlen, flags, exptime, cas, access, base));
     let Some(w) = buf.first_chunk_mut::<WINDOW>() else {
         return write_header_exact(buf, klen, vlen, flags, exptime, cas, access, base);
     };
-    let casv = if cc == 3 { cas } else { cas - base.cas };
-    let (acc, aw) = if short {
-        (short_access(access, base.access), 2)
+    let (vlen_at, cas_at, tail_at, hlen) = LAYOUT[(ctrl & 0x7f) as usize];
+    let acc = if ctrl & F_LONG != 0 {
+        access
     } else {
-        (access, 4)
+        short_access(access, base.access)
+    };
+    let casv = if (ctrl >> 4) & 3 == 3 {
+        cas
+    } else {
+        cas - base.cas
     };
     let head = u64::from(ctrl) | (klen as u64) << 8 | u64::from(acc) << 16;
     w[..8].copy_from_slice(&head.to_le_bytes());
-    let mut p = ACCESS_AT + aw;
+    let p = vlen_at as usize;
     w[p..p + 8].copy_from_slice(&(vlen as u64).to_le_bytes());
-    p += vw;
+    let p = cas_at as usize;
     w[p..p + 8].copy_from_slice(&casv.to_le_bytes());
-    p += cw;
     let tail = if flags != 0 {
         u64::from(flags) | u64::from(exptime) << 32
     } else {
         u64::from(exptime)
     };
+    let p = tail_at as usize;
     w[p..p + 8].copy_from_slice(&tail.to_le_bytes());
-    p + if flags != 0 { 4 } else { 0 } + if exptime != 0 { 4 } else { 0 }
+    hlen as usize
 }
 
 /// [`write_header`] a field at a time, writing no byte past the header:
