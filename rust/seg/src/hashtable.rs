@@ -208,11 +208,24 @@ impl Bucket {
     }
 }
 
-/// The slot of the lowest match of a [`Bucket::matches`] word.
+/// The slot a [`Bucket::matches`] bit stands for, by bit position: bit
+/// 8s + 7 is slot s, bits 0 and 8 are slots 8 and 9 (no other bit is set).
+const SLOT_OF_BIT: [u8; 64] = {
+    let mut t = [0u8; 64];
+    let mut s = 0;
+    while s < 8 {
+        t[8 * s + 7] = s as u8;
+        s += 1;
+    }
+    t[0] = 8;
+    t[8] = 9;
+    t
+};
+
+/// The slot of the lowest match of a non-zero [`Bucket::matches`] word.
 #[inline(always)]
 pub(crate) fn match_slot(m: u64) -> usize {
-    let t = m.trailing_zeros() as usize;
-    t / 8 + if t % 8 == 0 { 8 } else { 0 }
+    SLOT_OF_BIT[(m.trailing_zeros() & 63) as usize] as usize
 }
 
 #[inline(always)]
