@@ -2,7 +2,7 @@
 //! Everything here runs with the `Seg` mutex held.
 
 use crate::hashtable::{
-    hash_key, match_slot, key_eq, pack, slot_freq, tag_of, Bucket, HashTable, Loc, MAX_BUCKETS,
+    hash_key, key_eq, match_slot, pack, slot_freq, tag_of, Bucket, HashTable, Loc, MAX_BUCKETS,
     TARGET_LOAD_10THS,
 };
 use crate::item::{self, Header, A_FETCHED, A_STALE, A_TIME, A_WON};
@@ -498,7 +498,17 @@ impl Inner {
         self.counters.curr_items += 1;
         self.counters.bytes += size as u64;
         let buf = &mut self.segs.data[seg as usize][off..];
-        let h = item::write_header_ctrl(buf, ctrl, key.len(), vlen, flags, exptime, cas, access, base);
+        let h = item::write_header_ctrl(
+            buf,
+            ctrl,
+            key.len(),
+            vlen,
+            flags,
+            exptime,
+            cas,
+            access,
+            base,
+        );
         debug_assert_eq!(h, hlen);
         let mut p = h;
         item::copy_key(&mut buf[p..], key);

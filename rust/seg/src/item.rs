@@ -190,7 +190,13 @@ pub(crate) fn header_control(
     base: Bases,
 ) -> u8 {
     let long = !access_fits(access, base.access);
-    control(long, vlen_width(vlen), cas_code(cas, base.cas).0, flags, exptime)
+    control(
+        long,
+        vlen_width(vlen),
+        cas_code(cas, base.cas).0,
+        flags,
+        exptime,
+    )
 }
 
 /// Header bytes for an item with these fields and access word in a segment
@@ -324,7 +330,10 @@ pub(crate) fn write_header_ctrl(
     base: Bases,
 ) -> usize {
     debug_assert!((1..=250).contains(&klen));
-    debug_assert_eq!(ctrl, header_control(vlen, flags, exptime, cas, access, base));
+    debug_assert_eq!(
+        ctrl,
+        header_control(vlen, flags, exptime, cas, access, base)
+    );
     let Some(w) = buf.first_chunk_mut::<WINDOW>() else {
         return write_header_exact(buf, klen, vlen, flags, exptime, cas, access, base);
     };
