@@ -297,10 +297,16 @@ pub(crate) fn hash_key(seed: u64, key: &[u8]) -> u64 {
             (0, 0)
         }
     } else {
-        let mut i = 0;
-        while i + 16 < n {
-            h = fold(r64(key, i) ^ K2, r64(key, i + 8) ^ h);
-            i += 16;
+        if n <= 32 {
+            // The loop below run once (typical keys): no loop, no index
+            // checks, the same hash.
+            h = fold(r64(key, 0) ^ K2, r64(key, 8) ^ h);
+        } else {
+            let mut i = 0;
+            while i + 16 < n {
+                h = fold(r64(key, i) ^ K2, r64(key, i + 8) ^ h);
+                i += 16;
+            }
         }
         (r64(key, n - 16), r64(key, n - 8))
     };
