@@ -465,6 +465,7 @@ fn stats_count_items_and_bytes() {
 fn the_hash_table_grows_and_keeps_every_key() {
     each_engine!(|e, s| {
         let n = 300_000u32;
+        let first = s.stats(T0).hash_buckets;
         for i in 0..n {
             set(s, format!("key:{i}").as_bytes(), &i.to_le_bytes(), i, 0, T0);
         }
@@ -474,7 +475,12 @@ fn the_hash_table_grows_and_keeps_every_key() {
         }
         let st = s.stats(T0);
         assert_eq!(st.curr_items, u64::from(n), "{e}");
-        assert!(st.hash_buckets > 65_536, "{e}: table grew: {st:?}");
+        // (Engines count buckets their own way: slab chains items from
+        // 8-byte buckets, seg holds 10 in each 64-byte one.)
+        assert!(
+            st.hash_buckets > first,
+            "{e}: table grew from {first}: {st:?}"
+        );
     });
 }
 

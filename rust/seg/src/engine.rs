@@ -2,8 +2,8 @@
 //! Everything here runs with the `Seg` mutex held.
 
 use crate::hashtable::{
-    hash_key, key_eq, pack, slot_freq, slot_off, slot_seg, slot_tag, tag_of, HashTable, Loc,
-    MAX_BUCKETS, SLOTS, TARGET_LOAD,
+    hash_key, key_eq, match_slot, pack, slot_freq, tag_of, Bucket, HashTable, Loc, MAX_BUCKETS,
+    TARGET_LOAD_10THS,
 };
 use crate::item::{self, Header, A_FETCHED, A_STALE, A_TIME, A_WON};
 use crate::segment::Segments;
@@ -174,6 +174,24 @@ impl Inner {
         Some(self.found_at(loc, seg, off))
     }
 
+    /// [`Inner::find_slot`] in the two home buckets only (nearly every
+    /// lookup); `Err(true)` when the key may still be further (the first
+    /// home has an overflow chain, or a growth's old table is draining:
+    /// see [`Inner::find_slot_rest`]).
+    #[inline(always)]
+    fn find_home(&self, key: &[u8], hash: u64) -> Result<(Loc, u32, usize), bool> {
+        let tag = tag_of(hash);
+        let (b1, r1) = self.table.home1(hash);
+        if let Some(x) = self.scan(b1, r1, tag, key) {
+            return Ok(x);
+        }
+        let (b2, r2) = self.table.home2(hash);
+        match self.scan(b2, r2, tag, key) {
+            Some(x) => Ok(x),
+            None => Err(self.table.look_further(b1)),
+        }
+    }
+
     /// Where `key`'s indexed item is: its slot, segment and offset. The
     /// header is decoded by [`Inner::found_at`] once this has returned: a
     /// decoded header moved out through an `Option` is copied on the stack
@@ -181,38 +199,60 @@ impl Inner {
     /// integers stay in registers.
     #[inline(always)]
     fn find_slot(&self, key: &[u8], hash: u64) -> Option<(Loc, u32, usize)> {
-        let tag = tag_of(hash);
-        let (table, mut b, flag) = self.table.locate(hash);
-        loop {
-            let bk = table.bucket(b);
-            // Indexed: the iterator form does not unroll (~40 Ir more per
-            // lookup through the seam).
-            #[allow(clippy::needless_range_loop)]
-            for s in 1..SLOTS {
-                let v = bk[s];
-                if v == 0 || slot_tag(v) != tag {
-                    continue;
-                }
-                let seg = slot_seg(v);
-                let off = slot_off(v);
-                let data = &self.segs.data[seg as usize][off..];
-                if data[1] as usize != key.len() {
-                    continue;
-                }
-                let hl = item::header_len_from_ctrl(data[0]);
-                if key_eq(&data[hl..hl + key.len()], key) {
-                    return Some((HashTable::loc(b | flag, s), seg, off));
-                }
-            }
-            b = table.next(b)?;
+        match self.find_home(key, hash) {
+            Ok(x) => Some(x),
+            Err(false) => None,
+            Err(true) => self.find_slot_rest(key, hash),
         }
+    }
+
+    /// The slot of home bucket `b` (reference `r`) holding `key`.
+    #[inline(always)]
+    fn scan(&self, b: &Bucket, r: u32, tag: u64, key: &[u8]) -> Option<(Loc, u32, usize)> {
+        // One match word, no gathering into a slot mask (see
+        // `Bucket::matches`).
+        let mut m = b.matches(tag);
+        while m != 0 {
+            let s = match_slot(m);
+            let a = b.addr(s);
+            if self.holds_key(a, key) {
+                return Some((
+                    HashTable::loc(r, s),
+                    self.segs.seg_of(a),
+                    self.segs.off_of(a),
+                ));
+            }
+            m &= m - 1;
+        }
+        None
+    }
+
+    /// [`Inner::find_slot`] past the two homes (an overflow chain, or the
+    /// old table of a growth): out of line.
+    #[inline(never)]
+    fn find_slot_rest(&self, key: &[u8], hash: u64) -> Option<(Loc, u32, usize)> {
+        let (loc, v) = self.table.find_rest(hash, |v| self.holds_key(v, key))?;
+        Some((loc, self.segs.seg_of(v), self.segs.off_of(v)))
+    }
+
+    /// Whether the index slot value or address `v` (its tag matched)
+    /// points at `key`.
+    #[inline(always)]
+    fn holds_key(&self, v: u64, key: &[u8]) -> bool {
+        let segs = &self.segs;
+        let data = &segs.data[segs.seg_of(v) as usize][segs.off_of(v)..];
+        if data[1] as usize != key.len() {
+            return false;
+        }
+        let hl = item::header_len_from_ctrl(data[0]);
+        key_eq(&data[hl..hl + key.len()], key)
     }
 
     /// The item at (seg, off), indexed at `loc`, with its header decoded.
     #[inline(always)]
     fn found_at(&self, loc: Loc, seg: u32, off: usize) -> Found {
         let data = &self.segs.data[seg as usize][off..];
-        let hdr = item::read_header(data, self.segs.meta[seg as usize].base_cas);
+        let hdr = item::read_header(data, self.segs.bases(seg));
         Found { loc, seg, off, hdr }
     }
 
@@ -242,14 +282,17 @@ impl Inner {
     /// Drop an indexed item: clear its slot, mark it dead, fix accounting.
     pub fn unlink(&mut self, f: &Found) {
         self.table.clear(f.loc);
-        self.retire(f);
+        self.retire(f.seg, f.off, f.hdr.total());
     }
 
-    /// Mark an item no slot points at any more dead and fix accounting.
-    fn retire(&mut self, f: &Found) {
-        let size = f.hdr.total();
-        item::mark_dead(&mut self.segs.data[f.seg as usize][f.off..]);
-        let m = &mut self.segs.meta[f.seg as usize];
+    /// Mark the item of `size` bytes at (seg, off), which no slot points at
+    /// any more, dead and fix accounting. Three integers, not a `Found`: a
+    /// reference would make an overwrite keep the whole decoded lookup in
+    /// memory.
+    #[inline]
+    fn retire(&mut self, seg: u32, off: usize, size: usize) {
+        item::mark_dead(&mut self.segs.data[seg as usize][off..]);
+        let m = &mut self.segs.meta[seg as usize];
         m.live_items -= 1;
         m.live_bytes -= size;
         self.counters.curr_items -= 1;
@@ -289,20 +332,87 @@ impl Inner {
     /// Record a read or touch of `f` at `now` (recency, fetched, last
     /// access), also setting `extra` bits (with `bump` false only those),
     /// and lend its value: one walk to the item's bytes for both.
+    /// `Err(access word)` when the item's short access word cannot hold
+    /// `now` (its segment is over 2.3 hours old): the item must move, see
+    /// [`Inner::read_moved`].
     #[inline(always)]
-    fn read_value(&mut self, f: &Found, now: i64, extra: u32, bump: bool) -> &[u8] {
+    fn read_value(
+        &mut self,
+        f: &Found,
+        now: i64,
+        extra: u32,
+        bump: bool,
+        home: bool,
+    ) -> Result<&[u8], u32> {
         let old = f.hdr.access;
         let mut acc = old | extra;
         if bump {
             acc = self.access_word(acc | A_FETCHED, now);
-            self.table.bump(f.loc);
+            if home {
+                self.table.bump_home(f.loc);
+            } else {
+                self.table.bump(f.loc);
+            }
         }
         let item = &mut self.segs.data[f.seg as usize][f.off..];
-        if acc != old {
-            item::set_access(item, acc);
+        if acc != old && !item::set_access(item, acc, f.hdr.access_base) {
+            return Err(acc);
         }
         let (at, len) = f.hdr.value_at();
-        &item[at..at + len]
+        Ok(&item[at..at + len])
+    }
+
+    /// A read whose access word does not fit its item where it lies: the
+    /// item is copied forward (same cas, flags, exptime; the new access
+    /// word) into its TTL bucket's tail segment, as a touch past its
+    /// segment's expiry copies it, and the value served from the copy
+    /// taken first. Should there be no room at all, the item keeps its
+    /// place and the latest time its word can hold.
+    /// The item is named by (loc, seg, off) and its header read again
+    /// here: a decoded header handed over would be kept in memory on the
+    /// read's hot path too.
+    #[allow(clippy::too_many_arguments)]
+    #[cold]
+    #[inline(never)]
+    fn read_moved<R>(
+        &mut self,
+        key: &[u8],
+        hash: u64,
+        loc: Loc,
+        seg: u32,
+        off: usize,
+        access: u32,
+        info: &ItemInfo,
+        serve: impl FnOnce(&ItemInfo, &[u8]) -> R,
+    ) -> R {
+        let f = self.found_at(loc, seg, off);
+        let mut value = std::mem::take(&mut self.scratch);
+        value.clear();
+        value.extend_from_slice(self.value(&f));
+        let freq = slot_freq(self.table.get(f.loc));
+        let (flags, exp, cas) = (f.hdr.flags, f.hdr.exptime, f.hdr.cas);
+        let epoch = self.epoch;
+        let r = self.write_item(
+            key,
+            hash,
+            &value,
+            &[],
+            flags,
+            exp,
+            cas,
+            access,
+            Some(f),
+            freq,
+        );
+        if r.is_err() && self.epoch == epoch {
+            let base = self.segs.meta[f.seg as usize].access_base;
+            let latest = (access & !A_TIME) | (base + item::SHORT_TIME).min(A_TIME);
+            let item = &mut self.segs.data[f.seg as usize][f.off..];
+            item::set_access(item, latest, base);
+        }
+        let out = serve(info, &value);
+        self.scratch = value;
+        out
     }
 
     // ---- writes ---------------------------------------------------------
@@ -351,7 +461,9 @@ impl Inner {
         let epoch = self.epoch;
         let vlen = a.len() + b.len();
         let bucket = ttl::bucket_index(exptime, self.now);
-        let (seg, off, hlen) = self.reserve(bucket, key.len(), vlen, flags, exptime, cas)?;
+        let (seg, off, ctrl) =
+            self.reserve(bucket, key.len(), vlen, flags, exptime, cas, access)?;
+        let hlen = item::header_len_from_ctrl(ctrl);
         let old = if self.epoch == epoch {
             hint
         } else {
@@ -362,18 +474,22 @@ impl Inner {
         let size = hlen + key.len() + vlen;
         let m = &mut self.segs.meta[seg as usize];
         m.add_item(size, cas, exptime);
-        let base = m.base_cas;
+        let base = item::Bases {
+            cas: m.base_cas,
+            access: m.access_base,
+        };
         if exptime != 0 {
             self.expires_at(i64::from(exptime));
         }
         match old {
             Some(o) => {
                 // The new version takes the old one's slot.
-                self.table.repoint(o.loc, seg, off, freq);
-                self.retire(&o);
+                self.table.repoint(o.loc, self.segs.addr(seg, off), freq);
+                self.retire(o.seg, o.off, o.hdr.total());
             }
             None => {
-                self.table.insert(hash, pack(tag_of(hash), seg, off, freq));
+                let v = pack(tag_of(hash), self.segs.addr(seg, off), freq);
+                self.table.insert(hash, v);
                 if self.table.wants_growth() {
                     self.grow();
                 }
@@ -382,7 +498,17 @@ impl Inner {
         self.counters.curr_items += 1;
         self.counters.bytes += size as u64;
         let buf = &mut self.segs.data[seg as usize][off..];
-        let h = item::write_header(buf, key.len(), vlen, flags, exptime, cas, base, access);
+        let h = item::write_header_ctrl(
+            buf,
+            ctrl,
+            key.len(),
+            vlen,
+            flags,
+            exptime,
+            cas,
+            access,
+            base,
+        );
         debug_assert_eq!(h, hlen);
         let mut p = h;
         item::copy_key(&mut buf[p..], key);
@@ -451,12 +577,14 @@ impl Inner {
         {
             return false;
         }
-        let base = m.base_cas;
+        let (base, access_base) = (m.base_cas, m.access_base);
         let item = &mut self.segs.data[f.seg as usize][f.off..];
-        if !item::set_cas(item, &f.hdr, cas, base) {
+        if !item::access_fits_item(item, access, access_base)
+            || !item::set_cas(item, &f.hdr, cas, base)
+        {
             return false;
         }
-        item::set_access(item, access);
+        item::set_access(item, access, access_base);
         if retime {
             item::set_exptime(item, &f.hdr, exptime);
         }
@@ -842,11 +970,51 @@ impl Inner {
         let hash = hash_key(self.seed, key);
         self.tick(now);
         // find_live spelt out: the header is decoded after the Option (see
-        // find_slot).
-        let found = match self.find_slot(key, hash) {
-            Some((loc, seg, off)) => self.found_at(loc, seg, off),
-            None => return self.get_miss(key, hash, now, opts, f),
+        // find_slot), and a lookup past the home buckets is out of line
+        // (no result merged from two paths through the stack).
+        let found = match self.find_home(key, hash) {
+            Ok((loc, seg, off)) => self.found_at(loc, seg, off),
+            Err(false) => return self.get_miss(key, hash, now, opts, f),
+            Err(true) => return self.get_further(key, hash, now, opts, f),
         };
+        self.get_found(key, hash, now, opts, found, true, f)
+    }
+
+    /// [`Inner::get`] of a key not in its home buckets: in an overflow
+    /// chain or a growth's old table, or a miss.
+    #[inline(never)]
+    fn get_further<R>(
+        &mut self,
+        key: &[u8],
+        hash: u64,
+        now: i64,
+        opts: &GetOptions,
+        f: impl FnOnce(&ItemInfo, &[u8]) -> R,
+    ) -> Result<R, Error> {
+        match self.find_slot_rest(key, hash) {
+            Some((loc, seg, off)) => {
+                let found = self.found_at(loc, seg, off);
+                self.get_found(key, hash, now, opts, found, false, f)
+            }
+            None => self.get_miss(key, hash, now, opts, f),
+        }
+    }
+
+    /// [`Inner::get`] of the indexed item `found` (`home`: in a home bucket
+    /// of the current table, whose frequency is bumped without a table or
+    /// overflow choice).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn get_found<R>(
+        &mut self,
+        key: &[u8],
+        hash: u64,
+        now: i64,
+        opts: &GetOptions,
+        found: Found,
+        home: bool,
+        f: impl FnOnce(&ItemInfo, &[u8]) -> R,
+    ) -> Result<R, Error> {
         if !found.hdr.live(now, self.flush_cas) {
             self.reclaim_expired(found.loc, found.seg, found.off);
             return self.get_miss(key, hash, now, opts, f);
@@ -858,7 +1026,13 @@ impl Inner {
         // The access is recorded before the caller's callback, not after:
         // nothing of the lookup is live across that call (no spills), and
         // the callback sees only `info` and the value, which it leaves alone.
-        Ok(f(&info, self.read_value(&found, now, extra, !opts.no_bump)))
+        match self.read_value(&found, now, extra, !opts.no_bump, home) {
+            Ok(value) => Ok(f(&info, value)),
+            Err(acc) => {
+                let (loc, seg, off) = (found.loc, found.seg, found.off);
+                Ok(self.read_moved(key, hash, loc, seg, off, acc, &info, f))
+            }
+        }
     }
 
     /// [`Inner::get`] of a key with no live item: `NotFound`, or with
@@ -899,7 +1073,13 @@ impl Inner {
         };
         let found = self.retime(key, hash, found, exp)?;
         let (info, extra) = self.read_info(&found, i64::from(exp), now, opts);
-        Ok(f(&info, self.read_value(&found, now, extra, !opts.no_bump)))
+        match self.read_value(&found, now, extra, !opts.no_bump, false) {
+            Ok(value) => Ok(f(&info, value)),
+            Err(acc) => {
+                let (loc, seg, off) = (found.loc, found.seg, found.off);
+                Ok(self.read_moved(key, hash, loc, seg, off, acc, &info, f))
+            }
+        }
     }
 
     /// What a read of `found` reports (`exptime` as reported), and the
@@ -1006,12 +1186,12 @@ impl Inner {
     // ---- table growth ---------------------------------------------------
 
     /// Start resizing the hash table for the items the memory limit will
-    /// hold at the average item size seen so far (at [`TARGET_LOAD`] per
-    /// bucket, 1.5x to 8x the current size). The new table is written and
+    /// hold at the average item size seen so far (at [`TARGET_LOAD_10THS`]
+    /// per bucket, 1.5x to 8x the current size). The new table is written and
     /// the old one's items moved a little per operation
     /// ([`Inner::grow_step`]), so no operation pays for the whole table.
     /// With steady item sizes the table grows a few times while the cache
-    /// fills, the last time well before it is full, and then fits: ~13.4
+    /// fills, the last time well before it is full, and then fits: ~7.3
     /// bytes per item rather than up to twice that with doubling.
     fn grow(&mut self) {
         let want = self.table_buckets_for(self.table.items as u64, self.counters.bytes);
@@ -1023,12 +1203,17 @@ impl Inner {
         self.epoch += 1;
     }
 
-    /// Home buckets for the items the memory limit will hold at the
-    /// average size of `items` items of `bytes` in all, at [`TARGET_LOAD`]
+    /// Home buckets for the items the segments will hold at the average
+    /// size of `items` items of `bytes` in all, at [`TARGET_LOAD_10THS`]
     /// per bucket (at least [`INITIAL_BUCKETS`], at most [`MAX_BUCKETS`]).
     pub(crate) fn table_buckets_for(&self, items: u64, bytes: u64) -> usize {
-        let fit = u128::from(items) * u128::from(self.memory_limit) / u128::from(bytes.max(1));
-        let want = u64::try_from(fit).unwrap_or(u64::MAX).max(items) / TARGET_LOAD as u64;
+        let memory = (self.segs.count() * self.segs.seg_size) as u64;
+        let fit = u128::from(items) * u128::from(memory) / u128::from(bytes.max(1));
+        let want = u64::try_from(fit)
+            .unwrap_or(u64::MAX)
+            .max(items)
+            .saturating_mul(10)
+            / TARGET_LOAD_10THS as u64;
         usize::try_from(want)
             .unwrap_or(usize::MAX)
             .clamp(INITIAL_BUCKETS, MAX_BUCKETS)
@@ -1037,8 +1222,9 @@ impl Inner {
     /// One step of a growth: write [`PREPARE_STEP`] buckets of the new
     /// table, or once it is complete move [`DRAIN_STEP`] home buckets of
     /// the old table into it, rehashing their keys read back from the
-    /// segments. A growth by at least 1.5x is due again only after 3.5x the
-    /// old bucket count in inserts, so a growth always finishes first.
+    /// segments. A growth by at least 1.5x is due again only after 4.75x
+    /// the old bucket count in inserts (9.5 per bucket), while it takes
+    /// at most ~0.53x in operations, so a growth always finishes first.
     #[cold]
     #[inline(never)]
     fn grow_step(&mut self) {
@@ -1054,7 +1240,7 @@ impl Inner {
                 break;
             }
             for &v in &moved {
-                let data = &self.segs.data[slot_seg(v) as usize][slot_off(v)..];
+                let data = &self.segs.data[self.segs.seg_of(v) as usize][self.segs.off_of(v)..];
                 let hl = item::header_len_from_ctrl(data[0]);
                 let key = &data[hl..hl + data[1] as usize];
                 self.table.insert_moved(hash_key(self.seed, key), v);
@@ -1099,7 +1285,7 @@ impl Inner {
             let data = &self.segs.data[id];
             let (mut off, mut n, mut bytes) = (0, 0u32, 0usize);
             while off < m.write_off {
-                let h = item::read_header(&data[off..], m.base_cas);
+                let h = item::read_header(&data[off..], self.segs.bases(id as u32));
                 if !h.dead {
                     n += 1;
                     bytes += h.total();
@@ -1128,9 +1314,9 @@ impl Inner {
         assert_eq!(self.segs.memory_used, used);
         assert!(used <= self.memory_limit);
         for v in self.table.values() {
-            let m = &self.segs.meta[slot_seg(v) as usize];
+            let m = &self.segs.meta[self.segs.seg_of(v) as usize];
             assert_eq!(m.state, State::Linked);
-            assert!(slot_off(v) < m.write_off);
+            assert!(self.segs.off_of(v) < m.write_off);
         }
     }
 }

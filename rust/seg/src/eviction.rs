@@ -16,6 +16,7 @@
 use crate::engine::Inner;
 use crate::hashtable::{hash_key, pack, slot_freq, slot_tag, Loc, FREQ_MAX};
 use crate::item;
+use crate::item::Bases;
 use crate::segment::{State, NONE};
 use crate::stats::Gone;
 use crate::ttl::{NEVER, NUM_BUCKETS};
@@ -53,6 +54,7 @@ impl Inner {
     /// header length). May free, merge or evict segments (bumping `epoch`).
     /// The common case, room left in the bucket's tail segment, inline;
     /// the rest out of line.
+    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     pub(crate) fn reserve(
         &mut self,
@@ -62,26 +64,32 @@ impl Inner {
         flags: u32,
         exptime: u32,
         cas: u64,
-    ) -> Result<(u32, usize, usize), Error> {
+        access: u32,
+    ) -> Result<(u32, usize, u8), Error> {
         let seg_size = self.segs.seg_size;
         let tail = self.ttl.chains[b].tail;
         if tail != NONE {
             let m = &mut self.segs.meta[tail as usize];
             if !m.is_span() {
-                let hl = item::header_len(vlen, flags, exptime, cas, m.base_cas);
-                let end = m.write_off + hl + klen + vlen;
+                let base = Bases {
+                    cas: m.base_cas,
+                    access: m.access_base,
+                };
+                let ctrl = item::header_control(vlen, flags, exptime, cas, access, base);
+                let end = m.write_off + item::header_len_from_ctrl(ctrl) + klen + vlen;
                 if end <= seg_size {
                     let off = m.write_off;
                     m.write_off = end;
-                    return Ok((tail, off, hl));
+                    return Ok((tail, off, ctrl));
                 }
             }
         }
-        self.reserve_segment(b, klen, vlen, flags, exptime, cas)
+        self.reserve_segment(b, klen, vlen, flags, exptime, cas, access)
     }
 
     /// [`Inner::reserve`] in a new segment (or span) at the tail of bucket
     /// `b`.
+    #[allow(clippy::too_many_arguments)]
     #[inline(never)]
     fn reserve_segment(
         &mut self,
@@ -91,11 +99,15 @@ impl Inner {
         flags: u32,
         exptime: u32,
         cas: u64,
-    ) -> Result<(u32, usize, usize), Error> {
+        access: u32,
+    ) -> Result<(u32, usize, u8), Error> {
         let seg_size = self.segs.seg_size;
-        let base = self.cas_next;
-        let hl = item::header_len(vlen, flags, exptime, cas, base);
-        let size = hl + klen + vlen;
+        let base = Bases {
+            cas: self.cas_next,
+            access: self.access_now,
+        };
+        let ctrl = item::header_control(vlen, flags, exptime, cas, access, base);
+        let size = item::header_len_from_ctrl(ctrl) + klen + vlen;
         let k = size.div_ceil(seg_size);
         if k > self.segs.count() {
             return Err(Error::TooLarge);
@@ -136,11 +148,11 @@ impl Inner {
         let now = self.now;
         let m = &mut self.segs.meta[id as usize];
         let span = std::mem::take(&mut m.span);
-        m.open(b as u16, base, now, b == NEVER);
+        m.open(b as u16, base.cas, now, base.access, b == NEVER);
         m.span = span;
         m.write_off = size;
         self.ttl.push_back(&mut self.segs.meta, b, id);
-        Ok((id, 0, hl))
+        Ok((id, 0, ctrl))
     }
 
     /// A free segment id with a buffer of segment size, making room if needed.
@@ -166,7 +178,7 @@ impl Inner {
     pub(crate) fn free_segment(&mut self, id: u32, evict: bool) {
         let now = self.now;
         let flush_cas = self.flush_cas;
-        let base = self.segs.meta[id as usize].base_cas;
+        let base = self.segs.bases(id);
         let end = self.segs.meta[id as usize].write_off;
         let mut evicted = false;
         if self.segs.meta[id as usize].live_items > 0 {
@@ -177,7 +189,8 @@ impl Inner {
                 if !h.dead {
                     let kstart = off + h.key_at();
                     let hash = hash_key(self.seed, &data[kstart..kstart + h.klen as usize]);
-                    let loc = self.table.find_exact(hash, id, off).expect("indexed item");
+                    let addr = self.segs.addr(id, off);
+                    let loc = self.table.find_exact(hash, addr).expect("indexed item");
                     self.table.clear(loc);
                     if evict && h.live(now, flush_cas) {
                         self.counters.evictions += 1;
@@ -306,7 +319,7 @@ impl Inner {
         let mut hist = [0usize; FREQ_MAX as usize + 1];
         let mut live_total = 0;
         for (i, &id) in run.iter().enumerate() {
-            let base = self.segs.meta[id as usize].base_cas;
+            let base = self.segs.bases(id);
             let end = self.segs.meta[id as usize].write_off;
             let data = &self.segs.data[id as usize];
             let mut off = 0;
@@ -315,7 +328,8 @@ impl Inner {
                 if !h.dead {
                     let kstart = off + h.key_at();
                     let hash = hash_key(self.seed, &data[kstart..kstart + h.klen as usize]);
-                    let loc = self.table.find_exact(hash, id, off).expect("indexed item");
+                    let addr = self.segs.addr(id, off);
+                    let loc = self.table.find_exact(hash, addr).expect("indexed item");
                     let freq = slot_freq(self.table.get(loc));
                     if h.live(now, flush_cas) {
                         hist[freq as usize] += h.total();
@@ -348,7 +362,7 @@ impl Inner {
         self.counters.merges += 1;
         // Pass 2: compact into run[0].
         let dest = run[0];
-        let dest_base = self.segs.meta[dest as usize].base_cas;
+        let dest_base = self.segs.bases(dest);
         let never = self.segs.meta[dest as usize].bucket as usize == NEVER;
         {
             let m = &mut self.segs.meta[dest as usize];
@@ -364,15 +378,12 @@ impl Inner {
             let off = (it.at & ((1 << AT_OFF_BITS) - 1)) as usize;
             // Read again: unchanged since pass 1 (a slide down this segment
             // writes only below the items still to come).
-            let h = item::read_header(
-                &self.segs.data[seg as usize][off..],
-                self.segs.meta[seg as usize].base_cas,
-            );
+            let h = item::read_header(&self.segs.data[seg as usize][off..], self.segs.bases(seg));
             let size = h.total();
             let live = h.live(now, flush_cas);
             let keep = live && it.freq >= cutoff;
             let (klen, vlen, hl) = (h.klen as usize, h.vlen as usize, h.hlen as usize);
-            let new_hl = item::header_len(vlen, h.flags, h.exptime, h.cas, dest_base);
+            let new_hl = item::header_len(vlen, h.flags, h.exptime, h.cas, h.access, dest_base);
             let new_size = new_hl + klen + vlen;
             if !keep || w + new_size > seg_size {
                 // The run's other slots are still to be visited: move none.
@@ -410,8 +421,8 @@ impl Inner {
                     h.flags,
                     h.exptime,
                     h.cas,
-                    dest_base,
                     h.access,
+                    dest_base,
                 );
                 d.copy_within(off + hl..off + hl + kv, w + new_hl);
             } else {
@@ -425,14 +436,14 @@ impl Inner {
                     h.flags,
                     h.exptime,
                     h.cas,
-                    dest_base,
                     h.access,
+                    dest_base,
                 );
                 d[w + new_hl..w + new_hl + kv].copy_from_slice(&scratch);
             }
             let v = self.table.get(it.loc);
-            self.table
-                .set(it.loc, pack(slot_tag(v), dest, w, it.freq / 2));
+            let addr = self.segs.addr(dest, w);
+            self.table.set(it.loc, pack(slot_tag(v), addr, it.freq / 2));
             self.segs.meta[dest as usize].add_item(new_size, h.cas, h.exptime);
             self.counters.bytes = self.counters.bytes + new_size as u64 - size as u64;
             w += new_size;

@@ -105,7 +105,7 @@ impl Inner {
             gauge(
                 c"seg_hash_slots",
                 c"Item slots in the hash table (home and overflow buckets).",
-                (t.buckets() as u64 + overflow) * (SLOTS as u64 - 1),
+                (t.buckets() as u64 + overflow) * SLOTS as u64,
             ),
             gauge(
                 c"seg_hash_overflow_buckets",

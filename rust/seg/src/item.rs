@@ -11,34 +11,52 @@
 //!             bits 4-5 cas encoding: 0/1/2 = 1/2/4-byte delta from the
 //!                      segment's base cas (1 is the narrowest written),
 //!                      3 = 8-byte absolute cas
-//!             bit 6    dead (deleted, overwritten or moved)
+//!             bit 6    long access word (4 bytes, else 2)
+//!             bit 7    dead (deleted, overwritten or moved)
 //! byte 1      key length (1..=250)
-//! bytes 2-5   access word (u32 LE, rewritten in place by reads):
-//!             bits 0-28  last access, seconds after the engine's time base
-//!             bit 29     fetched (read at least once since stored)
-//!             bit 30     stale (invalidated by a meta delete/store with I)
-//!             bit 31     win handed out (meta W; later readers see Z)
+//! bytes 2-3   access word, rewritten in place by reads; short (u16 LE):
+//!             bits 0-12  last access, seconds after the segment's
+//!                        `access_base` (its creation: a 2.3-hour window)
+//!             bit 13     fetched (read at least once since stored)
+//!             bit 14     stale (invalidated by a meta delete/store with I)
+//!             bit 15     win handed out (meta W; later readers see Z)
+//!   or 2-5    long (u32 LE), when the time is outside that window (an
+//!             access word carried over from an older version): bits 0-28
+//!             seconds after the engine's time base, the bits 29-31 as above
 //! then        value length (LE, 1-4 bytes), cas (1-8 bytes),
 //!             [flags u32 LE], [exptime u32 LE], key, value
 //! ```
 //!
-//! A 14-byte key, 100-byte value, no flags, no expiry and a cas within 65535
-//! of its segment's base costs 2 + 4 + 1 + 2 = 9 header bytes: 123 bytes in
+//! Decoded, an access word is always the long form ([`Header::access`]).
+//! A read whose time does not fit a short word's window copies the item
+//! forward (the engine's `read_moved`), as a touch that outlives its
+//! segment does.
+//!
+//! A 16-byte key, 100-byte value, no flags, no expiry and a cas within 65535
+//! of its segment's base costs 2 + 2 + 1 + 2 = 7 header bytes: 123 bytes in
 //! all.
 
-/// The fewest bytes an item takes: the shortest header (no flags, no
-/// exptime, 1-byte value length, 2-byte cas delta) and a 1-byte key.
-pub(crate) const MIN_ITEM: usize = 10;
+/// The fewest bytes an item takes: the shortest header (short access word,
+/// no flags, no exptime, 1-byte value length, 2-byte cas delta) and a
+/// 1-byte key.
+pub(crate) const MIN_ITEM: usize = 8;
 
 /// Control bit: client flags follow the cas.
 const F_FLAGS: u8 = 0x01;
 /// Control bit: an absolute u32 exptime follows the flags.
 const F_EXP: u8 = 0x02;
+/// Control bit: the access word is the long (4-byte) form.
+const F_LONG: u8 = 0x40;
 /// Control bit: the item is dead (no hash slot points at it).
-pub(crate) const F_DEAD: u8 = 0x40;
+pub(crate) const F_DEAD: u8 = 0x80;
 
 /// Offset of the access word in the header.
 const ACCESS_AT: usize = 2;
+/// A short access word's time field (seconds after its segment's base).
+pub(crate) const SHORT_TIME: u32 = (1 << 13) - 1;
+/// A short access word's bits (fetched, stale, won: the long form's, 16
+/// places lower).
+const SHORT_BITS: u32 = 0xe000;
 /// Access word: the last-access time field (seconds after the time base).
 pub(crate) const A_TIME: u32 = (1 << 29) - 1;
 /// Access word: read at least once since stored.
@@ -57,8 +75,11 @@ pub(crate) struct Header {
     /// Absolute unix seconds, 0 = never.
     pub exptime: u32,
     pub klen: u8,
-    /// The access word (A_* bits and the last-access time).
+    /// The access word, long form (A_* bits and the last-access time).
     pub access: u32,
+    /// The access base of the segment it was read in (for rewriting the
+    /// access word in place, see [`set_access`]).
+    pub access_base: u32,
     /// Header bytes (before the key).
     pub hlen: u8,
     pub dead: bool,
@@ -127,25 +148,82 @@ const fn cas_width(code: u8) -> usize {
     }
 }
 
-/// Header bytes for an item with these fields in a segment with base cas `base`.
-#[inline]
-pub(crate) fn header_len(vlen: usize, flags: u32, exptime: u32, cas: u64, base: u64) -> usize {
-    6 + vlen_width(vlen)
-        + cas_code(cas, base).1
-        + if flags != 0 { 4 } else { 0 }
-        + if exptime != 0 { 4 } else { 0 }
+/// Where a segment's short access words count from, and the time they
+/// can hold: an item's access word is short when its time is within
+/// `base..=base + 8191` (see the module comment).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Bases {
+    /// The segment's base cas.
+    pub cas: u64,
+    /// The segment's access base (an access-word time).
+    pub access: u32,
 }
 
-/// Where a header's fields lie, by the low 6 bits of its control byte:
-/// (cas offset, flags/exptime offset, header length).
-const LAYOUT: [(u8, u8, u8); 64] = {
-    let mut t = [(0u8, 0u8, 0u8); 64];
+/// Whether a (long form) access word fits the short form against `base`.
+#[inline(always)]
+pub(crate) fn access_fits(access: u32, base: u32) -> bool {
+    (access & A_TIME).wrapping_sub(base) <= SHORT_TIME
+}
+
+/// The short form of `access` (which [`access_fits`] `base`).
+#[inline(always)]
+fn short_access(access: u32, base: u32) -> u32 {
+    ((access & A_TIME) - base) | ((access >> 16) & SHORT_BITS)
+}
+
+/// The long form of a short access word.
+#[inline(always)]
+fn long_access(short: u32, base: u32) -> u32 {
+    (base + (short & SHORT_TIME)) | ((short & SHORT_BITS) << 16)
+}
+
+/// The control byte of a header for an item with these fields and access
+/// word in a segment with these bases: with [`LAYOUT`], where every field
+/// goes (computed once per store, by the reservation of its room).
+#[inline(always)]
+pub(crate) fn header_control(
+    vlen: usize,
+    flags: u32,
+    exptime: u32,
+    cas: u64,
+    access: u32,
+    base: Bases,
+) -> u8 {
+    let long = !access_fits(access, base.access);
+    control(
+        long,
+        vlen_width(vlen),
+        cas_code(cas, base.cas).0,
+        flags,
+        exptime,
+    )
+}
+
+/// Header bytes for an item with these fields and access word in a segment
+/// with these bases.
+#[inline]
+pub(crate) fn header_len(
+    vlen: usize,
+    flags: u32,
+    exptime: u32,
+    cas: u64,
+    access: u32,
+    base: Bases,
+) -> usize {
+    header_len_from_ctrl(header_control(vlen, flags, exptime, cas, access, base))
+}
+
+/// Where a header's fields lie, by the low 7 bits of its control byte:
+/// (value length offset, cas offset, flags/exptime offset, header length).
+const LAYOUT: [(u8, u8, u8, u8); 128] = {
+    let mut t = [(0u8, 0u8, 0u8, 0u8); 128];
     let mut c = 0;
-    while c < 64 {
-        let cas_at = 6 + ((c >> 2) & 3) + 1;
+    while c < 128 {
+        let vlen_at = ACCESS_AT + if c & F_LONG as usize != 0 { 4 } else { 2 };
+        let cas_at = vlen_at + ((c >> 2) & 3) + 1;
         let tail_at = cas_at + cas_width(((c >> 4) & 3) as u8);
         let hlen = tail_at + 4 * (c & 1) + 4 * ((c >> 1) & 1);
-        t[c] = (cas_at as u8, tail_at as u8, hlen as u8);
+        t[c] = (vlen_at as u8, cas_at as u8, tail_at as u8, hlen as u8);
         c += 1;
     }
     t
@@ -154,7 +232,7 @@ const LAYOUT: [(u8, u8, u8); 64] = {
 /// Header length from the first byte alone (for fast key comparison).
 #[inline(always)]
 pub(crate) fn header_len_from_ctrl(ctrl: u8) -> usize {
-    LAYOUT[(ctrl & 0x3f) as usize].2 as usize
+    LAYOUT[(ctrl & 0x7f) as usize].3 as usize
 }
 
 /// Store the low `width` (1, 2, 3, 4 or 8) bytes of `v`, little endian, with
@@ -201,9 +279,9 @@ fn load8(w: &[u8; WINDOW], at: usize) -> u64 {
 }
 
 /// The control byte of a header.
-#[inline]
-fn control(vw: usize, cc: u8, flags: u32, exptime: u32) -> u8 {
-    let mut ctrl = ((vw as u8 - 1) << 2) | (cc << 4);
+#[inline(always)]
+fn control(long: bool, vw: usize, cc: u8, flags: u32, exptime: u32) -> u8 {
+    let mut ctrl = ((vw as u8 - 1) << 2) | (cc << 4) | if long { F_LONG } else { 0 };
     if flags != 0 {
         ctrl |= F_FLAGS;
     }
@@ -216,9 +294,11 @@ fn control(vw: usize, cc: u8, flags: u32, exptime: u32) -> u8 {
 /// Write a header at the start of `buf`; returns its length. `klen` must be
 /// 1..=250. Where `buf` has room past the header, fields are stored as whole
 /// 8-byte words (their spill lands where the key goes next), so this is for
-/// a new item only; in-place changes use the field writers below.
+/// a new item only; in-place changes use the field writers below. (The
+/// engine computes the control byte when it reserves the room, and calls
+/// [`write_header_ctrl`].)
+#[cfg(test)]
 #[allow(clippy::too_many_arguments)]
-#[inline]
 pub(crate) fn write_header(
     buf: &mut [u8],
     klen: usize,
@@ -226,31 +306,62 @@ pub(crate) fn write_header(
     flags: u32,
     exptime: u32,
     cas: u64,
-    base: u64,
     access: u32,
+    base: Bases,
+) -> usize {
+    let ctrl = header_control(vlen, flags, exptime, cas, access, base);
+    write_header_ctrl(buf, ctrl, klen, vlen, flags, exptime, cas, access, base)
+}
+
+/// [`write_header`] with its control byte already computed
+/// ([`header_control`] of the same fields): the field offsets come from
+/// [`LAYOUT`], nothing is worked out twice.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn write_header_ctrl(
+    buf: &mut [u8],
+    ctrl: u8,
+    klen: usize,
+    vlen: usize,
+    flags: u32,
+    exptime: u32,
+    cas: u64,
+    access: u32,
+    base: Bases,
 ) -> usize {
     debug_assert!((1..=250).contains(&klen));
-    let vw = vlen_width(vlen);
-    let (cc, cw) = cas_code(cas, base);
-    let ctrl = control(vw, cc, flags, exptime);
+    debug_assert_eq!(
+        ctrl,
+        header_control(vlen, flags, exptime, cas, access, base)
+    );
     let Some(w) = buf.first_chunk_mut::<WINDOW>() else {
-        return write_header_exact(buf, klen, vlen, flags, exptime, cas, base, access);
+        return write_header_exact(buf, klen, vlen, flags, exptime, cas, access, base);
     };
-    let casv = if cc == 3 { cas } else { cas - base };
-    let head = u64::from(ctrl) | (klen as u64) << 8 | u64::from(access) << 16;
+    let (vlen_at, cas_at, tail_at, hlen) = LAYOUT[(ctrl & 0x7f) as usize];
+    let acc = if ctrl & F_LONG != 0 {
+        access
+    } else {
+        short_access(access, base.access)
+    };
+    let casv = if (ctrl >> 4) & 3 == 3 {
+        cas
+    } else {
+        cas - base.cas
+    };
+    let head = u64::from(ctrl) | (klen as u64) << 8 | u64::from(acc) << 16;
     w[..8].copy_from_slice(&head.to_le_bytes());
-    let mut p = ACCESS_AT + 4;
+    let p = vlen_at as usize;
     w[p..p + 8].copy_from_slice(&(vlen as u64).to_le_bytes());
-    p += vw;
+    let p = cas_at as usize;
     w[p..p + 8].copy_from_slice(&casv.to_le_bytes());
-    p += cw;
     let tail = if flags != 0 {
         u64::from(flags) | u64::from(exptime) << 32
     } else {
         u64::from(exptime)
     };
+    let p = tail_at as usize;
     w[p..p + 8].copy_from_slice(&tail.to_le_bytes());
-    p + if flags != 0 { 4 } else { 0 } + if exptime != 0 { 4 } else { 0 }
+    hlen as usize
 }
 
 /// [`write_header`] a field at a time, writing no byte past the header:
@@ -264,18 +375,29 @@ pub(crate) fn write_header_exact(
     flags: u32,
     exptime: u32,
     cas: u64,
-    base: u64,
     access: u32,
+    base: Bases,
 ) -> usize {
     let vw = vlen_width(vlen);
-    let (cc, cw) = cas_code(cas, base);
-    buf[0] = control(vw, cc, flags, exptime);
+    let (cc, cw) = cas_code(cas, base.cas);
+    let short = access_fits(access, base.access);
+    buf[0] = control(!short, vw, cc, flags, exptime);
     buf[1] = klen as u8;
-    buf[ACCESS_AT..ACCESS_AT + 4].copy_from_slice(&access.to_le_bytes());
-    let mut p = ACCESS_AT + 4;
+    let mut p = ACCESS_AT;
+    if short {
+        put_le(
+            &mut buf[p..],
+            u64::from(short_access(access, base.access)),
+            2,
+        );
+        p += 2;
+    } else {
+        put_le(&mut buf[p..], u64::from(access), 4);
+        p += 4;
+    }
     put_le(&mut buf[p..], vlen as u64, vw);
     p += vw;
-    let casv = if cc == 3 { cas } else { cas - base };
+    let casv = if cc == 3 { cas } else { cas - base.cas };
     put_le(&mut buf[p..], casv, cw);
     p += cw;
     if flags != 0 {
@@ -293,18 +415,23 @@ pub(crate) fn write_header_exact(
 /// last [`WINDOW`] bytes of a segment (nearly all) are decoded with whole
 /// 8-byte loads and masks instead of a branch per field width.
 #[inline]
-pub(crate) fn read_header(buf: &[u8], base: u64) -> Header {
+pub(crate) fn read_header(buf: &[u8], base: Bases) -> Header {
     let Some(w) = buf.first_chunk::<WINDOW>() else {
         return read_header_bytewise(buf, base);
     };
     let ctrl = w[0];
     let vc = ((ctrl >> 2) & 3) as usize;
     let cc = ((ctrl >> 4) & 3) as usize;
-    let (cas_at, tail_at, hlen) = LAYOUT[(ctrl & 0x3f) as usize];
-    let access = (load8(w, 0) >> 16) as u32;
-    let vlen = (load8(w, ACCESS_AT + 4) & VLEN_MASK[vc]) as u32;
+    let (vlen_at, cas_at, tail_at, hlen) = LAYOUT[(ctrl & 0x7f) as usize];
+    let word = (load8(w, 0) >> 16) as u32;
+    let access = if ctrl & F_LONG != 0 {
+        word
+    } else {
+        long_access(word, base.access)
+    };
+    let vlen = (load8(w, vlen_at as usize) & VLEN_MASK[vc]) as u32;
     let raw = load8(w, cas_at as usize) & CAS_MASK[cc];
-    let cas = if cc == 3 { raw } else { base + raw };
+    let cas = if cc == 3 { raw } else { base.cas + raw };
     let tail = load8(w, tail_at as usize);
     let has_flags = ctrl & F_FLAGS != 0;
     let has_exp = ctrl & F_EXP != 0;
@@ -318,6 +445,7 @@ pub(crate) fn read_header(buf: &[u8], base: u64) -> Header {
     Header {
         klen: w[1],
         access,
+        access_base: base.access,
         vlen,
         flags,
         exptime,
@@ -330,19 +458,25 @@ pub(crate) fn read_header(buf: &[u8], base: u64) -> Header {
 
 /// [`read_header`] a field at a time (an item in a segment's last bytes).
 #[cold]
-fn read_header_bytewise(buf: &[u8], base: u64) -> Header {
+fn read_header_bytewise(buf: &[u8], base: Bases) -> Header {
     let ctrl = buf[0];
     let klen = buf[1];
     let vw = ((ctrl >> 2) & 3) as usize + 1;
-    let access = get_le(&buf[ACCESS_AT..], 4) as u32;
-    let mut p = ACCESS_AT + 4;
+    let mut p = ACCESS_AT;
+    let access = if ctrl & F_LONG != 0 {
+        p += 4;
+        get_le(&buf[ACCESS_AT..], 4) as u32
+    } else {
+        p += 2;
+        long_access(get_le(&buf[ACCESS_AT..], 2) as u32, base.access)
+    };
     let vlen = get_le(&buf[p..], vw) as u32;
     p += vw;
     let cc = (ctrl >> 4) & 3;
     let cw = cas_width(cc);
     let raw = get_le(&buf[p..], cw);
     p += cw;
-    let cas = if cc == 3 { raw } else { base + raw };
+    let cas = if cc == 3 { raw } else { base.cas + raw };
     let mut flags = 0;
     if ctrl & F_FLAGS != 0 {
         flags = get_le(&buf[p..], 4) as u32;
@@ -357,6 +491,7 @@ fn read_header_bytewise(buf: &[u8], base: u64) -> Header {
     Header {
         klen,
         access,
+        access_base: base.access,
         vlen,
         flags,
         exptime,
@@ -408,7 +543,7 @@ pub(crate) fn set_cas(buf: &mut [u8], hdr: &Header, cas: u64, base: u64) -> bool
     if code != old_code {
         return false;
     }
-    let p = ACCESS_AT + 4 + ((ctrl >> 2) & 3) as usize + 1;
+    let p = LAYOUT[(ctrl & 0x7f) as usize].1 as usize;
     debug_assert!(p + width <= hdr.hlen as usize);
     put_le(
         &mut buf[p..],
@@ -418,10 +553,29 @@ pub(crate) fn set_cas(buf: &mut [u8], hdr: &Header, cas: u64, base: u64) -> bool
     true
 }
 
-/// Rewrite the access word of the item at the start of `buf`.
+/// Rewrite the access word of the item at the start of `buf` (in a segment
+/// whose access base is `base`). False, changing nothing, when the item's
+/// access word is short and `access` does not fit it (see
+/// [`access_fits_item`]).
+#[inline(always)]
+pub(crate) fn set_access(buf: &mut [u8], access: u32, base: u32) -> bool {
+    if buf[0] & F_LONG != 0 {
+        buf[ACCESS_AT..ACCESS_AT + 4].copy_from_slice(&access.to_le_bytes());
+        return true;
+    }
+    if !access_fits(access, base) {
+        return false;
+    }
+    let short = short_access(access, base) as u16;
+    buf[ACCESS_AT..ACCESS_AT + 2].copy_from_slice(&short.to_le_bytes());
+    true
+}
+
+/// Whether [`set_access`] can write `access` into the item at the start of
+/// `buf`.
 #[inline]
-pub(crate) fn set_access(buf: &mut [u8], access: u32) {
-    buf[ACCESS_AT..ACCESS_AT + 4].copy_from_slice(&access.to_le_bytes());
+pub(crate) fn access_fits_item(buf: &[u8], access: u32, base: u32) -> bool {
+    buf[0] & F_LONG != 0 || access_fits(access, base)
 }
 
 /// Mark the item at the start of `buf` dead.
@@ -452,19 +606,25 @@ pub(crate) fn norm_exptime(exptime: i64, now: i64) -> Option<u32> {
 mod tests {
     use super::*;
 
+    const B: Bases = Bases {
+        cas: 0,
+        access: 5000,
+    };
+
     #[test]
     fn roundtrip_all_encodings() {
         let mut buf = [0u8; 64];
-        for &(vlen, flags, exp, cas, base) in &[
-            (0usize, 0u32, 0u32, 5u64, 5u64),
-            (100, 0, 0, 300, 10),
-            (70_000, 7, 0, 1 << 20, 1),
-            (1 << 24, u32::MAX, 1_800_000_000, 1 << 40, 1),
-            (5, 1, 9, 3, 10), // cas below base: absolute
+        for &(vlen, flags, exp, cas, base_cas, access) in &[
+            (0usize, 0u32, 0u32, 5u64, 5u64, 5000u32),
+            (100, 0, 0, 300, 10, 5000 + 8191),
+            (70_000, 7, 0, 1 << 20, 1, 4999),
+            (1 << 24, u32::MAX, 1_800_000_000, 1 << 40, 1, 5000 + 8192),
+            (5, 1, 9, 3, 10, 12345), // cas below base: absolute
         ] {
-            let access = A_FETCHED | A_WON | 12345;
-            let n = write_header(&mut buf, 14, vlen, flags, exp, cas, base, access);
-            assert_eq!(n, header_len(vlen, flags, exp, cas, base));
+            let base = Bases { cas: base_cas, ..B };
+            let access = A_FETCHED | A_WON | access;
+            let n = write_header(&mut buf, 14, vlen, flags, exp, cas, access, base);
+            assert_eq!(n, header_len(vlen, flags, exp, cas, access, base));
             assert_eq!(n, header_len_from_ctrl(buf[0]));
             let h = read_header(&buf, base);
             assert_eq!(
@@ -480,19 +640,22 @@ mod tests {
                 ),
                 (14, vlen, flags, exp, cas, n, false, access)
             );
-            set_access(&mut buf, A_STALE | 7);
-            assert_eq!(read_header(&buf, base).access, A_STALE | 7);
+            // A short word takes a time within its window only.
+            let long = !access_fits(access, base.access);
+            assert_eq!(set_access(&mut buf, A_STALE | 7, base.access), long);
+            assert!(set_access(&mut buf, A_STALE | 5001, base.access));
+            assert_eq!(read_header(&buf, base).access, A_STALE | 5001);
             assert_eq!(read_header(&buf, base).cas, cas);
             let h = read_header(&buf, base);
             // A cas with the same encoding is rewritten in place, another is refused.
-            let (code, _) = cas_code(cas, base);
+            let (code, _) = cas_code(cas, base_cas);
             let same = if code == 3 { cas ^ (1 << 50) } else { cas + 1 };
-            if cas_code(same, base).0 == code {
-                assert!(set_cas(&mut buf, &h, same, base));
+            if cas_code(same, base_cas).0 == code {
+                assert!(set_cas(&mut buf, &h, same, base_cas));
                 assert_eq!(read_header(&buf, base), Header { cas: same, ..h });
             }
             if code != 3 {
-                assert!(!set_cas(&mut buf, &h, base + (1 << 40), base));
+                assert!(!set_cas(&mut buf, &h, base_cas + (1 << 40), base_cas));
             }
             mark_dead(&mut buf);
             assert!(read_header(&buf, base).dead);
@@ -501,15 +664,17 @@ mod tests {
 
     #[test]
     fn window_and_exact_paths_agree() {
-        for &(vlen, flags, exp, cas, base) in &[
-            (0usize, 0u32, 0u32, 5u64, 5u64),
-            (300, 9, 0, 70_000, 10),
-            (70_000, 0, 1_800_000_000, 1 << 20, 1),
-            (1 << 24, u32::MAX, 7, 1 << 40, 1),
+        for &(vlen, flags, exp, cas, base_cas, access) in &[
+            (0usize, 0u32, 0u32, 5u64, 5u64, 5000u32),
+            (300, 9, 0, 70_000, 10, 1),
+            (70_000, 0, 1_800_000_000, 1 << 20, 1, 6000),
+            (1 << 24, u32::MAX, 7, 1 << 40, 1, A_TIME),
         ] {
+            let base = Bases { cas: base_cas, ..B };
+            let access = A_FETCHED | access;
             let (mut a, mut b) = ([0xaau8; 64], [0xaau8; 64]);
-            let n = write_header(&mut a, 20, vlen, flags, exp, cas, base, A_FETCHED | 77);
-            let m = write_header_exact(&mut b, 20, vlen, flags, exp, cas, base, A_FETCHED | 77);
+            let n = write_header(&mut a, 20, vlen, flags, exp, cas, access, base);
+            let m = write_header_exact(&mut b, 20, vlen, flags, exp, cas, access, base);
             assert_eq!((n, &a[..n]), (m, &b[..m]));
             assert!(b[m..].iter().all(|&x| x == 0xaa), "exact writes no further");
             // A header in a segment's last bytes is read a field at a time.
@@ -532,13 +697,20 @@ mod tests {
 
     #[test]
     fn the_smallest_item_is_min_item_bytes() {
-        assert_eq!(header_len(0, 0, 0, 10, 10) + 1, MIN_ITEM);
+        assert_eq!(
+            header_len(0, 0, 0, 10, 5000, Bases { cas: 10, ..B }) + 1,
+            MIN_ITEM
+        );
     }
 
     #[test]
-    fn typical_small_item_header_is_nine_bytes() {
-        assert_eq!(header_len(100, 0, 0, 1000, 10), 9);
-        assert_eq!(header_len(100, 0, 0, 10, 10), 9);
+    fn typical_small_item_header_is_seven_bytes() {
+        let base = Bases { cas: 10, ..B };
+        assert_eq!(header_len(100, 0, 0, 1000, 5000 + 100, base), 7);
+        assert_eq!(header_len(100, 0, 0, 10, A_FETCHED | 5000, base), 7);
+        // An access time before the segment's base, or past its window.
+        assert_eq!(header_len(100, 0, 0, 10, 4999, base), 9);
+        assert_eq!(header_len(100, 0, 0, 10, 5000 + 8192, base), 9);
     }
 
     #[test]

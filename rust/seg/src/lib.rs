@@ -61,8 +61,11 @@ pub const DEFAULT_ITEM_SIZE_MAX: u32 = 1 << 20;
 pub const LARGEST_ITEM_SIZE_MAX: u32 = 1 << 30;
 /// Smallest segment the engine uses.
 pub const MIN_SEGMENT_SIZE: u32 = 4096;
-/// Largest segment (item offsets in the index are 24 bits).
+/// Largest segment.
 pub const MAX_SEGMENT_SIZE: u32 = 1 << 24;
+/// Most segment memory used, whatever the limit: the index addresses items
+/// with 36 bits (64 GiB).
+pub const MAX_SEGMENT_MEMORY: u64 = 1 << hashtable::ADDR_BITS;
 /// With a small memory limit the segment size is halved until there are at
 /// least this many segments (or the minimum size is reached).
 pub const MIN_SEGMENTS: u64 = 8;
@@ -84,8 +87,8 @@ pub struct SegConfig {
     pub memory_limit: u64,
     /// Largest [`storage::item_size`] accepted (0 = the 1 MiB default).
     pub item_size_max: u32,
-    /// Segment size (0 = 1 MiB default); clamped to 4 KiB..=16 MiB and
-    /// lowered for small memory limits (see [`FINE_SEGMENTS`] and
+    /// Segment size (0 = 1 MiB default); clamped to 4 KiB..=16 MiB, rounded
+    /// down to a power of two and lowered for small memory limits (see [`FINE_SEGMENTS`] and
     /// [`MIN_SEGMENTS`]). An item
     /// larger than a segment is stored in a span of whole segments, so this
     /// need not exceed the largest item.
@@ -135,12 +138,15 @@ impl Seg {
         if item_max > LARGEST_ITEM_SIZE_MAX || cfg.memory_limit < u64::from(MIN_SEGMENT_SIZE) {
             return Err(Error::Invalid);
         }
-        let mut seg_size = if cfg.segment_size == 0 {
+        // A power of two: the index addresses an item as segment << shift
+        // | offset.
+        let asked = if cfg.segment_size == 0 {
             DEFAULT_SEGMENT_SIZE
         } else {
             cfg.segment_size
         }
-        .clamp(MIN_SEGMENT_SIZE, MAX_SEGMENT_SIZE) as u64;
+        .clamp(MIN_SEGMENT_SIZE, MAX_SEGMENT_SIZE);
+        let mut seg_size = u64::from(1u32 << (31 - asked.leading_zeros()));
         while seg_size > u64::from(FINE_SEGMENT_SIZE) && cfg.memory_limit / seg_size < FINE_SEGMENTS
         {
             seg_size /= 2;
@@ -148,12 +154,8 @@ impl Seg {
         while seg_size > u64::from(MIN_SEGMENT_SIZE) && cfg.memory_limit / seg_size < MIN_SEGMENTS {
             seg_size /= 2;
         }
-        while cfg.memory_limit / seg_size > hashtable::MAX_SEGMENTS as u64
-            && seg_size < u64::from(MAX_SEGMENT_SIZE)
-        {
-            seg_size *= 2;
-        }
-        let count = (cfg.memory_limit / seg_size).min(hashtable::MAX_SEGMENTS as u64) as usize;
+        // Segment memory beyond what the index addresses is not used.
+        let count = (cfg.memory_limit.min(MAX_SEGMENT_MEMORY) / seg_size) as usize;
         let segs = segment::Segments::new(count, seg_size as usize);
         // A per-instance hash seed from std's randomly keyed hasher.
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();

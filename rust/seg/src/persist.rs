@@ -25,6 +25,7 @@
 //!   0  TTL bucket u16  2 segments borrowed (a span) u16
 //!   8  base cas u64    16 max cas u64   24 expire_at i64   32 create_at i64
 //!   40 bytes written u64   48 crc32 of those bytes u32
+//!   52 access base u32 (the segment's short access words count from it)
 //!   RECORD_LEN - 4: crc32 of the record header before it
 //!   then the segment's written bytes
 //! ```
@@ -48,13 +49,13 @@ use std::time::{Duration, Instant};
 
 use crate::engine::{Inner, MAX_PENDING};
 use crate::hashtable::{hash_key, pack, tag_of};
-use crate::item::{self, Header, A_FETCHED};
+use crate::item::{self, Bases, Header, A_FETCHED};
 use crate::segment::{State, NONE};
 use crate::ttl::{NEVER, NUM_BUCKETS};
 
 /// Bumped by any change of this file's layout or of the item layout
 /// (item.rs) the saved segments hold.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 const MAGIC: &[u8; 8] = b"MOLTSEG\0";
 pub(crate) const HEADER_LEN: usize = 160;
@@ -289,6 +290,7 @@ struct Record {
     max_cas: u64,
     expire_at: i64,
     create_at: i64,
+    access_base: u32,
     len: u64,
     data_crc: u32,
 }
@@ -304,6 +306,7 @@ impl Record {
         put_u64(&mut b, 32, self.create_at as u64);
         put_u64(&mut b, 40, self.len);
         put_u32(&mut b, 48, self.data_crc);
+        put_u32(&mut b, 52, self.access_base);
         seal(&mut b);
         b
     }
@@ -318,6 +321,7 @@ impl Record {
             create_at: get_u64(b, 32) as i64,
             len: get_u64(b, 40),
             data_crc: get_u32(b, 48),
+            access_base: get_u32(b, 52),
         })
     }
 }
@@ -325,7 +329,7 @@ impl Record {
 /// Visit the items of a segment's first `end` bytes in order, checking
 /// that each header and item lies within them; false at the first that
 /// does not (a damaged segment: nothing of it may be trusted).
-fn walk_checked(data: &[u8], end: usize, base: u64, mut f: impl FnMut(usize, &Header)) -> bool {
+fn walk_checked(data: &[u8], end: usize, base: Bases, mut f: impl FnMut(usize, &Header)) -> bool {
     let mut off = 0;
     while off < end {
         if end - off < item::header_len_from_ctrl(data[off]) {
@@ -436,6 +440,7 @@ impl Inner {
                         max_cas: m.max_cas,
                         expire_at: m.expire_at,
                         create_at: m.create_at,
+                        access_base: m.access_base,
                         len: data.len() as u64,
                         data_crc: crc32fast::hash(data),
                     };
@@ -577,12 +582,20 @@ impl Inner {
             let flush_cas = self.flush_cas;
             let data = &self.segs.data[id as usize];
             let ok = crc32fast::hash(&data[..len]) == rec.data_crc
-                && walk_checked(data, len, rec.base_cas, |_, it| {
-                    if !it.dead && it.live(now, flush_cas) {
-                        n += 1;
-                        bytes += it.total() as u64;
-                    }
-                });
+                && walk_checked(
+                    data,
+                    len,
+                    Bases {
+                        cas: rec.base_cas,
+                        access: rec.access_base,
+                    },
+                    |_, it| {
+                        if !it.dead && it.live(now, flush_cas) {
+                            n += 1;
+                            bytes += it.total() as u64;
+                        }
+                    },
+                );
             if !ok {
                 self.segs.release(id);
                 r.dropped_segments += 1;
@@ -594,6 +607,7 @@ impl Inner {
                 rec.bucket,
                 rec.base_cas,
                 rec.create_at,
+                rec.access_base,
                 usize::from(rec.bucket) == NEVER,
             );
             m.span = span;
@@ -650,10 +664,7 @@ impl Inner {
         self.table = crate::hashtable::HashTable::new(self.table_buckets_for(items, bytes));
         let mut max_cas = 0;
         for &id in loaded {
-            let (base, end) = {
-                let m = &self.segs.meta[id as usize];
-                (m.base_cas, m.write_off)
-            };
+            let (base, end) = (self.segs.bases(id), self.segs.meta[id as usize].write_off);
             let mut off = 0;
             while off < end {
                 let h = item::read_header(&self.segs.data[id as usize][off..end], base);
@@ -700,7 +711,8 @@ impl Inner {
             self.unlink(&other);
         }
         let freq = u8::from(h.access & A_FETCHED != 0);
-        self.table.insert(hash, pack(tag_of(hash), id, off, freq));
+        self.table
+            .insert(hash, pack(tag_of(hash), self.segs.addr(id, off), freq));
         let m = &mut self.segs.meta[id as usize];
         m.live_items += 1;
         m.live_bytes += h.total();

@@ -373,3 +373,36 @@ fn a_pending_delayed_flush_and_the_flush_watermark_survive() {
     assert_eq!(read(&s, b"kept", T0 + 2).unwrap().value, b"2");
     assert_eq!(read(&s, b"kept", T0 + 100), Err(Error::NotFound));
 }
+
+#[test]
+fn last_access_times_and_segment_access_bases_survive() {
+    // Short access words count from their segment's access base: items
+    // in segments opened hours apart read back their own access times
+    // only if each segment's base makes the round trip.
+    let f = TempFile::new("access");
+    let s = engine(16);
+    let filler = vec![b'f'; 100 << 10];
+    let mut want = Vec::new();
+    for (i, at) in [T0, T0 + 5_000, T0 + 11_000].into_iter().enumerate() {
+        for j in 0..3 {
+            let k = format!("filler-{i}-{j}").into_bytes();
+            s.store(StoreCommand::Set, &k, &filler, 0, 0, at).unwrap();
+        }
+        let k = format!("probe-{i}").into_bytes();
+        s.store(StoreCommand::Set, &k, b"v", 0, 0, at).unwrap();
+        want.push((k, at));
+    }
+    // A read 1,000 s after the store: the word moves off the store time.
+    read(&s, b"probe-1", T0 + 6_000).unwrap();
+    want[1].1 = T0 + 6_000;
+    s.save(f.path(), T0 + 12_000).unwrap();
+
+    let s = engine(16);
+    let r = s.restore(f.path(), T0 + 12_100).unwrap();
+    assert_eq!(r.cold, None, "{r}");
+    for (k, at) in &want {
+        let got = s.get(k, T0 + 12_200, |i, v| (i.last_access, v.to_vec()));
+        assert_eq!(got, Ok((*at, b"v".to_vec())), "{k:?}");
+    }
+    s.check();
+}

@@ -64,7 +64,8 @@ impl Inner {
         while id < self.segs.meta.len() && seen < max {
             let m = &self.segs.meta[id];
             if m.state == State::Linked {
-                let (base, end, class_id) = (m.base_cas, m.write_off, u32::from(m.bucket) + 1);
+                let (end, class_id) = (m.write_off, u32::from(m.bucket) + 1);
+                let base = self.segs.bases(id as u32);
                 let data = &self.segs.data[id];
                 let mut off = if trusted && from <= end { from } else { 0 };
                 while off < end {

@@ -6,6 +6,8 @@
 //! buffer grows to `k * segment_size` and the `k - 1` other segment ids it
 //! borrows give up theirs, keeping the total within the budget.
 
+use crate::hashtable::{slot_addr, ADDR_BITS};
+use crate::item::Bases;
 use storage::Error;
 
 /// "No segment" in chain links.
@@ -42,6 +44,9 @@ pub(crate) struct SegMeta {
     /// No item here is live at or after this time (i64::MAX = never).
     pub expire_at: i64,
     pub create_at: i64,
+    /// Short access words in item headers count seconds from this
+    /// access-word time (`create_at`'s; see `item`).
+    pub access_base: u32,
     /// Ids borrowed by a span head (empty for ordinary segments).
     pub span: Vec<u32>,
 }
@@ -60,12 +65,13 @@ impl SegMeta {
             max_cas: 0,
             expire_at: i64::MIN,
             create_at: 0,
+            access_base: 0,
             span: Vec::new(),
         }
     }
 
     /// Reset to an empty segment about to be linked.
-    pub fn open(&mut self, bucket: u16, base_cas: u64, now: i64, never: bool) {
+    pub fn open(&mut self, bucket: u16, base_cas: u64, now: i64, access_now: u32, never: bool) {
         self.state = State::Linked;
         self.bucket = bucket;
         self.prev = NONE;
@@ -77,6 +83,7 @@ impl SegMeta {
         self.max_cas = 0;
         self.expire_at = if never { i64::MAX } else { i64::MIN };
         self.create_at = now;
+        self.access_base = access_now;
     }
 
     /// Account for one more item written here.
@@ -103,19 +110,58 @@ pub(crate) struct Segments {
     pub data: Vec<Box<[u8]>>,
     pub free: Vec<u32>,
     pub seg_size: usize,
+    /// log2 of `seg_size`: an item's address in the index is
+    /// `segment << shift | offset`.
+    pub shift: u32,
+    /// `seg_size - 1`: an address's offset bits.
+    pub off_mask: u64,
     pub memory_used: u64,
 }
 
 impl Segments {
+    /// `count` segments of `seg_size` bytes, a power of two, at most
+    /// 2^[`ADDR_BITS`] bytes in all.
     pub fn new(count: usize, seg_size: usize) -> Segments {
+        debug_assert!(seg_size.is_power_of_two());
+        debug_assert!((count as u64) << seg_size.trailing_zeros() <= 1 << ADDR_BITS);
         Segments {
             meta: (0..count).map(|_| SegMeta::new()).collect(),
             data: (0..count).map(|_| Box::default()).collect(),
             // Popped from the end: segment 0 first.
             free: (0..count as u32).rev().collect(),
             seg_size,
+            shift: seg_size.trailing_zeros(),
+            off_mask: seg_size as u64 - 1,
             memory_used: 0,
         }
+    }
+
+    /// The index address of the item at `off` in segment `seg`.
+    #[inline(always)]
+    pub fn addr(&self, seg: u32, off: usize) -> u64 {
+        (u64::from(seg) << self.shift) | off as u64
+    }
+
+    /// What the item headers in segment `id` are relative to.
+    #[inline(always)]
+    pub fn bases(&self, id: u32) -> Bases {
+        let m = &self.meta[id as usize];
+        Bases {
+            cas: m.base_cas,
+            access: m.access_base,
+        }
+    }
+
+    /// The segment of an index slot value (or address).
+    #[inline(always)]
+    pub fn seg_of(&self, v: u64) -> u32 {
+        (slot_addr(v) >> self.shift) as u32
+    }
+
+    /// The offset in its segment of an index slot value (or address).
+    #[inline(always)]
+    pub fn off_of(&self, v: u64) -> usize {
+        (v & self.off_mask) as usize
     }
 
     /// Number of segments in the budget.

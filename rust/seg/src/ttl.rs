@@ -21,11 +21,18 @@ pub(crate) const NUM_BUCKETS: usize = 1025;
 /// The bucket of items with exptime 0.
 pub(crate) const NEVER: usize = 1024;
 
-/// The bucket for an item with stored exptime `exptime` written at `now`.
+/// The bucket for an item with stored exptime `exptime` written at `now`
+/// (inlined: most stores never expire).
+#[inline(always)]
 pub(crate) fn bucket_index(exptime: u32, now: i64) -> usize {
     if exptime == 0 {
         return NEVER;
     }
+    bucket_of_ttl(exptime, now)
+}
+
+/// [`bucket_index`] of an item that expires.
+fn bucket_of_ttl(exptime: u32, now: i64) -> usize {
     let ttl = (i64::from(exptime) - now).max(0) as u64;
     if ttl < 1 << 11 {
         (ttl >> 3) as usize
