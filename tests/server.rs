@@ -246,22 +246,6 @@ fn sigterm_and_sigint_shut_down_cleanly() {
     }
 }
 
-/// Waits (at most 10 s) for the server to exit; its status.
-fn wait_exit(server: &mut Server, what: &str) -> std::process::ExitStatus {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(s) = server.exit_status() {
-            return s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{}: still running after {what}",
-            server.target_name()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 #[test]
 fn shutdown_command_with_dash_a_exits_zero() {
     for target in targets!() {
@@ -278,7 +262,7 @@ fn shutdown_command_with_dash_a_exits_zero() {
             c.send_line(command).unwrap();
             // no reply for shutdown itself
             assert!(c.expect_eof().is_ok(), "{}: {command}", target.name);
-            let status = wait_exit(&mut server, command);
+            let status = server.wait_exit(Duration::from_secs(10), command);
             assert!(status.success(), "{}: {command} -> {status}", target.name);
             assert!(idle.expect_eof().is_ok(), "{}: idle client", target.name);
         }

@@ -54,23 +54,6 @@ fn signal(pid: u32, sig: &str) {
     assert!(ok.success());
 }
 
-/// Waits (at most 60 s: a save writes the whole cache) for the server to
-/// exit; its status.
-fn wait_exit(server: &mut Server) -> std::process::ExitStatus {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(s) = server.exit_status() {
-            return s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{}: still running",
-            server.target_name()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// A graceful stop by `how` ("-TERM", "-USR1" or "shutdown graceful");
 /// the server exits 0 having saved.
 fn stop(mut server: Server, how: &str) -> String {
@@ -80,7 +63,8 @@ fn stop(mut server: Server, how: &str) -> String {
         let mut c = server.client();
         c.send_line(how).unwrap();
     }
-    let status = wait_exit(&mut server);
+    // at most 60 s: a save writes the whole cache
+    let status = server.wait_exit(Duration::from_secs(60), how);
     let log = server.stderr_text();
     assert!(
         status.success(),
@@ -376,7 +360,7 @@ fn a_killed_server_leaves_a_file_the_next_start_refuses() {
         assert!(read(&server, 0..10).iter().all(Option::is_some));
         write(&server, 0..10, 1);
         signal(server.pid(), "-KILL");
-        wait_exit(&mut server);
+        server.wait_exit(Duration::from_secs(60), "SIGKILL");
         let server = start(&t, &file, "64", &[]);
         let after = read(&server, 0..before.len());
         assert_eq!(assert_never_wrong(t.name, &before, &after), 0);
@@ -388,7 +372,7 @@ fn a_killed_server_leaves_a_file_the_next_start_refuses() {
         let mut c = server.client();
         c.send_line("shutdown").unwrap();
         let mut server = server;
-        wait_exit(&mut server);
+        server.wait_exit(Duration::from_secs(60), "shutdown");
         let server = start(&t, &file, "64", &[]);
         assert!(read(&server, 0..10).iter().all(Option::is_none));
     }

@@ -135,6 +135,24 @@ impl Server {
         self.child.try_wait().ok().flatten()
     }
 
+    /// Waits at most `limit` for the process to exit (after a signal or a
+    /// shutdown command); its status. Panics, naming `why`, if it is still
+    /// running then.
+    pub fn wait_exit(&mut self, limit: Duration, why: &str) -> std::process::ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(s) = self.exit_status() {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: still running after {why}",
+                self.target_name()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// A new client connection to this server (TLS for a TLS target; see
     /// `Client::connect` for a failed handshake).
     pub fn client(&self) -> Client {
