@@ -1,7 +1,7 @@
 # make ab [QUICK=1] [AB_OUT=DIR]: molt-c, molt (slab, seg) and memcached 1.6
 # side by side: maxima and latency against offered load for three workloads,
 # server CPU per request, -t 2, memory/capacity/large heap and callgrind
-# instructions per request. QUICK=1: about 4-5 min; full: about 29 min; both
+# instructions per request. QUICK=1: about 4-5 min; full: about 28 min; both
 # print a line per run with the time left. Report: AB_OUT/report.md (+
 # results.json, *.svg; default target/ab). make ab-publish [AB_OUT=DIR]
 # [AB_DOCS=DIR] copies the report and charts to docs/ab/ (or AB_DOCS).

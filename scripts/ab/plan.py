@@ -16,7 +16,7 @@ class Plan:
     # open-loop latency runs, each on a fresh server with keys preloaded.
     tput_seconds: float = 3.5  # closed loop, the maximum
     lat_seconds: float = 5.0  # open loop, one load
-    warmup: float = 0.5
+    warmup: float = 0.3
     keys: int = 100_000
     # Offered loads, as fractions of memcached's measured maximum of workload (a).
     loads: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
@@ -36,7 +36,7 @@ class Plan:
     # TLS handshakes per second (full, resumed): measured seconds per run
     handshake_seconds: float = 2.0
     # seconds a fresh server, its preload and the client's start-up take
-    overhead_seconds: float = 1.5
+    overhead_seconds: float = 0.6
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -48,16 +48,17 @@ class Plan:
         return self.handshake_seconds + self.warmup + self.overhead_seconds / 2  # no preload
 
     def large_heap_seconds(self) -> float:
-        return 2.0 + self.large_keys * 4e-6  # fill at ~300k sets/s, sampled read-back, start-up
+        # fill at ~0.7-1.3M sets/s (memcached ~0.3M), sampled read-back, start-up
+        return 1.0 + self.large_keys * 1.5e-6
 
     def rss_seconds(self) -> float:
-        return 1.5 + self.rss_keys * 7e-6
+        return 1.0 + self.rss_keys * 4e-6
 
     def capacity_seconds(self) -> float:
-        return 1.5 + self.cap_keys * 9e-6
+        return 1.0 + self.cap_keys * 5e-6
 
     def callgrind_seconds(self) -> float:
-        return 4.0 + self.cg_requests * 2.5e-5
+        return 1.0 + self.cg_requests * 1.2e-5
 
 
 QUICK = Plan(mode="quick", runs=2, tput_seconds=1.0, lat_seconds=1.0, warmup=0.2, keys=20_000,

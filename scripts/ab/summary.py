@@ -74,6 +74,9 @@ def metrics_for(figure: str) -> list[Metric]:
         "large_heap": [
             Metric("large_heap", "items kept", "items", lambda r: r["items_kept"], True),
             Metric("large_heap", "RSS", "MiB", lambda r: r["rss_kib"] / 1024, False),
+            Metric("large_heap", "items per resident MiB", "items/MiB",
+                   lambda r: r["items_kept"] / (r["rss_kib"] / 1024), True),
+            Metric("large_heap", "sets refused (out of memory)", "sets", lambda r: r.get("sets_refused", 0), False),
             Metric("large_heap", "fill time", "s", lambda r: r["fill_secs"], False),
             Metric("large_heap", "sampled gets that hit", "%", lambda r: 100 * r["sample_hit_ratio"], True)],
         "callgrind": [

@@ -84,6 +84,11 @@ pub struct Args {
     /// Count get misses as wrong (use with --preload and enough memory)
     #[arg(long)]
     pub expect_hits: bool,
+    /// Count a set answered `SERVER_ERROR out of memory storing object` as
+    /// refused, not as an error (a full server may refuse sets under a
+    /// flood: memcached does when its LRU tail is busy)
+    #[arg(long)]
+    pub refused_ok: bool,
     /// Total requests per second, open loop; 0 = closed loop, as fast as possible
     #[arg(short, long, default_value_t = 0.0)]
     pub rate: f64,
@@ -172,6 +177,7 @@ pub struct Plan {
     pub requests: Option<u64>,
     pub timeout: Duration,
     pub expect_hits: bool,
+    pub refused_ok: bool,
     pub preload: bool,
     pub flush: bool,
     pub seed: u64,
@@ -297,6 +303,7 @@ impl Plan {
             requests: a.requests,
             timeout: secs("timeout", a.timeout, true)?,
             expect_hits: a.expect_hits,
+            refused_ok: a.refused_ok,
             preload: a.preload,
             flush: a.flush,
             seed: a.seed,

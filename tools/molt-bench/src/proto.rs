@@ -18,6 +18,9 @@ pub struct Item {
     pub data: Range<usize>,
 }
 
+/// What memcached (and molt) answer a set they have no memory for.
+pub const OUT_OF_MEMORY: &str = "SERVER_ERROR out of memory storing object";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
     /// `STORED`, or `OK` (flush_all).

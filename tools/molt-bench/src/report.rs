@@ -184,6 +184,9 @@ pub struct Results {
     pub wrong: u64,
     /// Whole run: error replies, unexpected lines, connection failures.
     pub errors: u64,
+    /// Whole run, --refused-ok: sets refused with `SERVER_ERROR out of
+    /// memory storing object` (not errors).
+    pub refused: u64,
     /// Requests never answered because their connection failed.
     pub unanswered: u64,
     /// Whole run: replies read and checked.
@@ -248,6 +251,7 @@ impl Results {
                 .then(|| (st.hits as f64 / st.get_keys as f64 * 1e4).round() / 1e4),
             wrong: st.wrong,
             errors: st.errors,
+            refused: st.refused,
             unanswered: st.unanswered,
             verified_replies: st.replies,
             samples: st.samples.clone(),
@@ -316,6 +320,9 @@ impl Report {
         );
         let _ = writeln!(s, "wrong         {}", r.wrong);
         let _ = writeln!(s, "errors        {}", r.errors);
+        if r.refused > 0 {
+            let _ = writeln!(s, "refused       {} sets (out of memory)", r.refused);
+        }
         if r.unanswered > 0 {
             let _ = writeln!(s, "unanswered    {}", r.unanswered);
         }
@@ -516,6 +523,7 @@ mod tests {
             "misses",
             "wrong",
             "errors",
+            "refused",
             "unanswered",
             "verified_replies",
         ] {

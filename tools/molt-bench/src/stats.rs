@@ -37,6 +37,8 @@ pub struct Stats {
     pub replies: u64,
     pub wrong: u64,
     pub errors: u64,
+    /// --refused-ok: sets the server refused for want of memory
+    pub refused: u64,
     pub unanswered: u64,
     pub samples: Vec<String>,
 }
@@ -59,6 +61,7 @@ impl Default for Stats {
             replies: 0,
             wrong: 0,
             errors: 0,
+            refused: 0,
             unanswered: 0,
             samples: Vec::new(),
         }
@@ -107,6 +110,7 @@ impl Stats {
         self.replies += o.replies;
         self.wrong += o.wrong;
         self.errors += o.errors;
+        self.refused += o.refused;
         self.unanswered += o.unanswered;
         for s in &o.samples {
             self.sample(s.clone());

@@ -270,6 +270,9 @@ pub(crate) fn account(
     let bad_before = st.wrong + st.errors;
     st.replies += 1;
     match (&p.kind, reply) {
+        (Kind::Set, Reply::Failure(line)) if plan.refused_ok && line == proto::OUT_OF_MEMORY => {
+            st.refused += 1;
+        }
         (k, Reply::Failure(line)) => {
             st.error(format!("conn {conn}: {} answered: {line}", k.name()));
         }
@@ -1097,6 +1100,30 @@ mod tests {
         assert_eq!(st.wrong, 1);
         assert_eq!(st.errors, 1);
         assert_eq!(st.samples.len(), 2);
+    }
+
+    #[test]
+    fn out_of_memory_on_a_set_is_refused_only_when_allowed() {
+        let progress = Progress::default();
+        let set = Pending {
+            kind: Kind::Set,
+            t0: Instant::now(),
+            measured: false,
+        };
+        let oom = || Reply::Failure(proto::OUT_OF_MEMORY.to_string());
+        let strict = plan(&[]);
+        let mut st = Stats::default();
+        account(&strict, 0, &set, oom(), b"", &[], &mut st, &progress);
+        assert_eq!((st.errors, st.refused), (1, 0));
+
+        let lenient = plan(&["--refused-ok"]);
+        let mut st = Stats::default();
+        account(&lenient, 0, &set, oom(), b"", &[], &mut st, &progress);
+        assert_eq!((st.errors, st.refused), (0, 1));
+        // any other failure stays an error
+        let other = Reply::Failure("SERVER_ERROR object too large for cache".into());
+        account(&lenient, 0, &set, other, b"", &[], &mut st, &progress);
+        assert_eq!((st.errors, st.refused), (1, 1));
     }
 
     #[test]
