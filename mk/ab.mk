@@ -24,7 +24,7 @@ ab-publish:
 # The report's rules (client-bound cells, the validity check, ratios) and the DAMON pause on
 # made-up runs: seconds, no server.
 ab-selftest: ab-deps
-	cd scripts/ab && python3 -m unittest -v test_report test_damon
+	cd scripts/ab && python3 -m unittest -v test_report test_damon test_callgrind
 
 # Instructions per request only (callgrind; molt-c, molt slab, molt seg):
 # the repeatable figure for "did this change make requests dearer".

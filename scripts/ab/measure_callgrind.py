@@ -48,14 +48,24 @@ def control(flag: str, pid: int) -> None:
 
 
 def annotate(path: str, inclusive: bool) -> list[tuple[int, str]]:
-    """(Ir, 'file:function') for every function in a callgrind dump."""
+    """(Ir, 'file:function') for every function in a callgrind dump, each
+    once: a `make ab` run (2026-12-07) listed every inclusive row twice, the
+    same function and cost under two spellings of its file's path, which
+    doubled the engine's share."""
     argv = ["callgrind_annotate", f"--inclusive={'yes' if inclusive else 'no'}", "--threshold=100", "--auto=no", path]
-    out = subprocess.run(argv, check=True, capture_output=True, text=True, timeout=300).stdout
-    rows = []
+    return parse_annotate(subprocess.run(argv, check=True, capture_output=True, text=True, timeout=300).stdout)
+
+
+def parse_annotate(out: str) -> list[tuple[int, str]]:
+    """[`annotate`]'s rows from callgrind_annotate's text."""
+    rows, seen = [], set()
     for line in out.splitlines():
         m = LINE.match(line)
         if m and "PROGRAM TOTALS" not in m.group(2):
-            rows.append((int(m.group(1).replace(",", "")), m.group(2)))
+            row = (int(m.group(1).replace(",", "")), m.group(2))
+            if (row[0], short(row[1])) not in seen:
+                seen.add((row[0], short(row[1])))
+                rows.append(row)
     return rows
 
 
