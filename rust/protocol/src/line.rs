@@ -1,7 +1,7 @@
 //! A reply line composed in place: the session's scratch buffer, reused by
 //! every request (no allocation, no zeroing per request).
 
-use crate::num::{decimal_len, write_digits};
+use crate::num::{decimal_len, digit_pair, write_digits};
 
 /// Room for the longest line composed here: a meta reply ("VA <u32>",
 /// every return flag with a 20-digit number, a 250-byte key base64-encoded,
@@ -53,10 +53,30 @@ impl Line {
         if v < 10 {
             return self.byte(b'0' + v as u8);
         }
+        if v < 1000 {
+            return self.short(v as usize);
+        }
         let n = decimal_len(v);
         let end = self.len + n;
         write_digits(&mut self.buf[self.len..end], v);
         self.len = end;
+        self
+    }
+
+    /// 10..=999, the flags and lengths most replies carry: straight from
+    /// the digit-pair table, without counting digits or looping.
+    #[inline]
+    fn short(&mut self, v: usize) -> &mut Line {
+        let at = self.len;
+        if v < 100 {
+            self.buf[at..at + 2].copy_from_slice(&digit_pair(v));
+            self.len = at + 2;
+        } else {
+            let out = &mut self.buf[at..at + 3];
+            out[0] = b'0' + (v / 100) as u8;
+            out[1..].copy_from_slice(&digit_pair(v % 100));
+            self.len = at + 3;
+        }
         self
     }
 
@@ -83,5 +103,36 @@ impl Line {
     #[inline]
     pub fn crlf(&mut self) -> &mut Line {
         self.push(b"\r\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Line;
+
+    #[test]
+    fn writes_numbers_in_decimal_at_every_length() {
+        let mut line = Line::new();
+        for v in [
+            0u64,
+            7,
+            9,
+            10,
+            42,
+            99,
+            100,
+            101,
+            555,
+            999,
+            1000,
+            65535,
+            4_294_967_295,
+            u64::MAX,
+        ] {
+            line.clear().push(b"x").u64(v).byte(b'y');
+            assert_eq!(line.bytes(), format!("x{v}y").as_bytes());
+        }
+        line.clear().i64(-120).byte(b' ').i64(i64::MIN);
+        assert_eq!(line.bytes(), format!("-120 {}", i64::MIN).as_bytes());
     }
 }

@@ -112,6 +112,12 @@ const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
 6061626364656667686970717273747576777879\
 8081828384858687888990919293949596979899";
 
+/// The two digits of v (below 100), "00" to "99".
+#[inline]
+pub fn digit_pair(v: usize) -> [u8; 2] {
+    [PAIRS[v * 2], PAIRS[v * 2 + 1]]
+}
+
 /// 10, 100, ... 10^19: the smallest number of each decimal length above 1.
 const POW10: [u64; 19] = {
     let mut p = [10u64; 19];

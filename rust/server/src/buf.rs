@@ -42,11 +42,18 @@ impl Buf {
     }
 
     /// Make room for `want` more bytes after the end; false when the limit
-    /// forbids it (molt_buf_reserve).
+    /// forbids it (molt_buf_reserve). Inlined: every reply asks, and there
+    /// is nearly always room already.
+    #[inline]
     pub fn reserve(&mut self, want: usize) -> bool {
-        if self.data.len() - self.end >= want {
-            return true;
-        }
+        self.data.len() - self.end >= want || self.make_room(want)
+    }
+
+    /// [`Buf::reserve`] when the room after the end is short: move the
+    /// queued bytes to the front, else grow.
+    #[cold]
+    #[inline(never)]
+    fn make_room(&mut self, want: usize) -> bool {
         let used = self.len();
         if self.start > 0 {
             self.data.copy_within(self.start..self.end, 0);
