@@ -559,10 +559,15 @@ pub(crate) fn set_cas(buf: &mut [u8], hdr: &Header, cas: u64, base: u64) -> bool
 /// [`access_fits_item`]).
 #[inline(always)]
 pub(crate) fn set_access(buf: &mut [u8], access: u32, base: u32) -> bool {
-    if !access_fits_item(buf, access, base) {
+    if buf[0] & F_LONG != 0 {
+        buf[ACCESS_AT..ACCESS_AT + 4].copy_from_slice(&access.to_le_bytes());
+        return true;
+    }
+    if !access_fits(access, base) {
         return false;
     }
-    put_access(buf, access, base);
+    let short = short_access(access, base) as u16;
+    buf[ACCESS_AT..ACCESS_AT + 2].copy_from_slice(&short.to_le_bytes());
     true
 }
 
@@ -580,7 +585,7 @@ pub(crate) fn put_access(buf: &mut [u8], access: u32, base: u32) {
 
 /// Whether [`set_access`] can write `access` into the item at the start of
 /// `buf`.
-#[inline(always)]
+#[inline]
 pub(crate) fn access_fits_item(buf: &[u8], access: u32, base: u32) -> bool {
     buf[0] & F_LONG != 0 || access_fits(access, base)
 }
