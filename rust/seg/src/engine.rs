@@ -584,7 +584,7 @@ impl Inner {
         {
             return false;
         }
-        item::set_access(item, access, access_base);
+        item::put_access(item, access, access_base);
         if retime {
             item::set_exptime(item, &f.hdr, exptime);
         }
@@ -801,7 +801,7 @@ impl Inner {
             Some(exp) => {
                 let access = self.access_word(0, now);
                 if !self.replace_in_place(&o, v, exp, cas, access) {
-                    self.arith_rewrite(key, hash, o, v, exp, cas, access)?;
+                    self.arith_rewrite(key, hash, (o.loc, o.seg, o.off), v, exp, cas, access)?;
                 }
             }
             // Touched into the past: the result is reported, then gone.
@@ -832,19 +832,22 @@ impl Inner {
     /// longer number, another cas width, a retime past the segment): `v`'s
     /// digits, padded with spaces to the old value's length (memcached's
     /// rule for a shorter number), as a new item. Out of line: the in-place
-    /// path is the common one.
+    /// path is the common one. The old item's header is decoded again
+    /// here: handed over decoded, the hot path would have to decode (and
+    /// keep) the fields only this needs (flags, access word).
     #[allow(clippy::too_many_arguments)]
     #[inline(never)]
     fn arith_rewrite(
         &mut self,
         key: &[u8],
         hash: u64,
-        o: Found,
+        (loc, seg, off): (Loc, u32, usize),
         v: u64,
         exp: u32,
         cas: u64,
         access: u32,
     ) -> Result<(), Error> {
+        let o = self.found_at(loc, seg, off);
         let len = crate::num::digit_count(v).max(o.hdr.vlen as usize);
         let mut padded = std::mem::take(&mut self.scratch);
         padded.clear();

@@ -571,6 +571,18 @@ pub(crate) fn set_access(buf: &mut [u8], access: u32, base: u32) -> bool {
     true
 }
 
+/// [`set_access`] once [`access_fits_item`] has said yes (a caller that
+/// checks every field before writing any tests it once).
+#[inline(always)]
+pub(crate) fn put_access(buf: &mut [u8], access: u32, base: u32) {
+    if buf[0] & F_LONG != 0 {
+        buf[ACCESS_AT..ACCESS_AT + 4].copy_from_slice(&access.to_le_bytes());
+    } else {
+        let short = short_access(access, base) as u16;
+        buf[ACCESS_AT..ACCESS_AT + 2].copy_from_slice(&short.to_le_bytes());
+    }
+}
+
 /// Whether [`set_access`] can write `access` into the item at the start of
 /// `buf`.
 #[inline]

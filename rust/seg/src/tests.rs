@@ -738,6 +738,26 @@ fn incr_and_decr_of_the_same_width_rewrite_the_item_in_place() {
     s.check();
 }
 
+/// A longer number is a new item (written by the out-of-line rewrite,
+/// which reads the old header again): it keeps the old flags and exptime,
+/// and the old version is gone from the segment's accounting.
+#[test]
+fn incr_to_a_longer_number_keeps_flags_and_exptime() {
+    let s = seg();
+    set(&s, b"n", b"99", 0xdead_beef, T0 + 500, T0);
+    let before = written(&s);
+    let r = s
+        .meta_arith(b"n", true, 1, T0 + 1, &ArithOptions::default())
+        .unwrap();
+    assert!(written(&s) > before, "moved: a new version appended");
+    let g = get(&s, b"n", T0 + 1).unwrap();
+    assert_eq!(g.value, b"100");
+    assert_eq!((g.flags, g.exptime, g.cas), (0xdead_beef, T0 + 500, r.cas));
+    assert_eq!(r.exptime, T0 + 500);
+    assert_eq!(s.stats(T0 + 1).curr_items, 1);
+    s.check();
+}
+
 #[test]
 fn incr_in_place_keeps_access_state_rules_and_touches_within_the_segment() {
     let s = seg();
