@@ -216,7 +216,7 @@ def check_section(results: dict, figure: str) -> list[str]:
     again = results.get("repeated", {}).get(figure, [])
     if again:
         rows += ["", f"Measured again because the client was late ({len(again)} run(s), at most "
-                 "2 repeats each; the last attempt stands, the attempts listed here enter no figure): "
+                 "2 repeats each and 8 per figure; the last attempt stands, the attempts listed here enter no figure): "
                  + "; ".join(f"{r['target']} round {r['round'] + 1}, {r['why']}" for r in again) + "."]
     verdict = ("**Valid:** every target's p999 at this load stands (client never the cause) and varies at most "
                f"{MAX_SPREAD:g}x across rounds." if ok else

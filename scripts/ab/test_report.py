@@ -71,7 +71,7 @@ class ClientBoundRule(unittest.TestCase):
 class RepeatWhenTheClientWasLate(unittest.TestCase):
     """run.py measures a validity-figure run again while its p999 is the client's."""
 
-    def alternate(self, late: dict[str, list[bool]]) -> dict:
+    def alternate(self, late: dict[str, list[bool]], rounds: int = 1) -> dict:
         import run as ab_run
 
         def measure(t: SimpleNamespace) -> dict:
@@ -79,7 +79,7 @@ class RepeatWhenTheClientWasLate(unittest.TestCase):
             return run(t.name, 0, 300, bound_p999=queue.pop(0) if queue else False)
 
         targets = [SimpleNamespace(name=t) for t in ("molt-c", "molt seg")]
-        fig = ab_run.Figure("load_a_50", targets, measure, lambda r: "", 0.0, 1, ab_run.client_late_at_p999)
+        fig = ab_run.Figure("load_a_50", targets, measure, lambda r: "", 0.0, rounds, ab_run.client_late_at_p999)
         res = {"runs": {}, "loadavg": {}}
         ab_run.alternate(fig, res, ab_run.Clock([fig]))
         return res
@@ -103,6 +103,12 @@ class RepeatWhenTheClientWasLate(unittest.TestCase):
         self.assertEqual(len(res["repeated"]["load_a_50"]), ab_run.MAX_REPEATS)
         kept = res["runs"]["load_a_50"]
         self.assertEqual(kept[1]["reportable_us"]["p999"], "client-bound")
+
+    def test_a_figure_repeats_at_most_its_budget(self):
+        import run as ab_run
+        res = self.alternate({"molt-c": [True] * 10, "molt seg": [True] * 10}, rounds=4)
+        self.assertEqual(len(res["repeated"]["load_a_50"]), ab_run.REPEAT_BUDGET)
+        self.assertEqual(len(res["runs"]["load_a_50"]), 8)  # every run still kept once
 
 
 TLS_TARGETS = ["molt seg+TLS", "molt-rs+TLS", "memcached -Z"]
