@@ -49,24 +49,24 @@ def control(flag: str, pid: int) -> None:
 
 def annotate(path: str, inclusive: bool) -> list[tuple[int, str]]:
     """(Ir, 'file:function') for every function in a callgrind dump, each
-    once: a `make ab` run (2026-12-07) listed every inclusive row twice, the
-    same function and cost under two spellings of its file's path, which
-    doubled the engine's share."""
+    once: callgrind_annotate may list a function twice, under two spellings
+    of its file's path (`c-core/src/x.c` and `/work/main/c-core/src/x.c`,
+    costs equal or a few Ir apart), which doubled the engine's share in a
+    `make ab` run (2026-12-07). The larger row stands."""
     argv = ["callgrind_annotate", f"--inclusive={'yes' if inclusive else 'no'}", "--threshold=100", "--auto=no", path]
     return parse_annotate(subprocess.run(argv, check=True, capture_output=True, text=True, timeout=300).stdout)
 
 
 def parse_annotate(out: str) -> list[tuple[int, str]]:
     """[`annotate`]'s rows from callgrind_annotate's text."""
-    rows, seen = [], set()
+    best: dict[str, tuple[int, str]] = {}
     for line in out.splitlines():
         m = LINE.match(line)
         if m and "PROGRAM TOTALS" not in m.group(2):
-            row = (int(m.group(1).replace(",", "")), m.group(2))
-            if (row[0], short(row[1])) not in seen:
-                seen.add((row[0], short(row[1])))
-                rows.append(row)
-    return rows
+            ir, name = int(m.group(1).replace(",", "")), m.group(2)
+            if ir > best.get(short(name), (-1, ""))[0]:
+                best[short(name)] = (ir, name)
+    return list(best.values())
 
 
 def function_of(file_fn: str) -> str:
@@ -124,8 +124,11 @@ def measure(target: Target, plan: Plan) -> dict:
               "top_self": [(ir, short(n)) for ir, n in sorted(self_rows, reverse=True) if ir < 0.9 * total][:TOP],
               "bench": [bench_command_line(preload_args(plan)), "callgrind_control --zero PID",
                         bench_command_line(measured_args(plan)), "callgrind_control --dump PID"]}
-    if target.engine:
-        fns = by_function(incl)
+    fns = by_function(incl)
+    # The boundary is the C protocol's: with the Rust protocol (no
+    # write_value) the same subtraction would charge its reply formatting
+    # to the engine, so no engine figure is given.
+    if target.engine and VALUE_SINK in fns:
         engine = sum(ir for fn, ir in fns.items() if fn in STORAGE_ENTRY) - fns.get(VALUE_SINK, 0)
         result["engine_ir"] = engine
         result["engine_ir_per_request"] = engine / requests

@@ -335,7 +335,9 @@ def callgrind_section(results: dict) -> list[str]:
            f"Server under `valgrind --tool=callgrind`; {p['cg_keys']:,} keys preloaded, counters zeroed, then exactly "
            f"{p['cg_requests']:,} requests (90/10, {p['cg_conns']} connections x {p['cg_depth']} pipelined), counters "
            "dumped. User-space instructions only. *Storage engine* = inclusive cost of the storage.h entry points "
-           "the protocol calls (`molt_storage_*`) minus the core's value sink (`write_value`).", "",
+           "the protocol calls (`molt_storage_*`) minus the core's value sink (`write_value`), for the targets running "
+           "the C protocol (the seam where that boundary is defined; a function listed under two spellings of its "
+           "file's path counts once).", "",
            f"![callgrind]({CHARTS['callgrind']})", ""]
     for m in summary.metrics_for("callgrind"):
         out += metric_table(results, m)
