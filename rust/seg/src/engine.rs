@@ -19,10 +19,8 @@ const INITIAL_BUCKETS: usize = 4096;
 /// A growth at most multiplies the bucket count by this (an early estimate
 /// of the item size can be far off) ...
 const MAX_GROWTH: usize = 8;
-/// ... and at least by 5/4: a larger least step overshoots the table the
-/// memory ends up filling (at -m 1024, 1.5x gave 11% more buckets than the
-/// items held called for).
-const MIN_GROWTH_NUM: usize = 5;
+/// ... and at least by 3/2.
+const MIN_GROWTH_NUM: usize = 3;
 
 /// New-table buckets written per operation while a growth prepares it
 /// (16 KiB).
@@ -1189,7 +1187,7 @@ impl Inner {
 
     /// Start resizing the hash table for the items the memory limit will
     /// hold at the average item size seen so far (at [`TARGET_LOAD_10THS`]
-    /// per bucket, 1.25x to 8x the current size). The new table is written and
+    /// per bucket, 1.5x to 8x the current size). The new table is written and
     /// the old one's items moved a little per operation
     /// ([`Inner::grow_step`]), so no operation pays for the whole table.
     /// With steady item sizes the table grows a few times while the cache
@@ -1198,7 +1196,7 @@ impl Inner {
     fn grow(&mut self) {
         let want = self.table_buckets_for(self.table.items as u64, self.counters.bytes);
         let cur = self.table.buckets();
-        let lo = cur * MIN_GROWTH_NUM / 4;
+        let lo = cur * MIN_GROWTH_NUM / 2;
         let n = want.clamp(lo, cur * MAX_GROWTH).min(MAX_BUCKETS);
         self.table.begin_growth(n);
         self.due = i64::MIN;
@@ -1224,9 +1222,9 @@ impl Inner {
     /// One step of a growth: write [`PREPARE_STEP`] buckets of the new
     /// table, or once it is complete move [`DRAIN_STEP`] home buckets of
     /// the old table into it, rehashing their keys read back from the
-    /// segments. A growth by at least 1.25x is due again only after 2.375x
+    /// segments. A growth by at least 1.5x is due again only after 4.75x
     /// the old bucket count in inserts (9.5 per bucket), while it takes
-    /// at most ~0.51x in operations, so a growth always finishes first.
+    /// at most ~0.53x in operations, so a growth always finishes first.
     #[cold]
     #[inline(never)]
     fn grow_step(&mut self) {
