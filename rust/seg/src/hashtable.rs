@@ -546,6 +546,44 @@ impl Table {
         }
     }
 
+    /// Move the value just chained at overflow slot (`b`, `s`) for `hash`
+    /// (both its homes full) into a home slot, by moving one item of those
+    /// homes to its other home when that has room (`rehash` gives a slot
+    /// value's key hash). Returns the value's new position, or `None` when
+    /// no item of either home can move. Under eviction churn most inserts
+    /// that find both homes full can be placed so: an overflow bucket costs
+    /// 64 bytes for an item or two.
+    #[cold]
+    #[inline(never)]
+    fn rehome(
+        &mut self,
+        hash: u64,
+        (b, s): (u32, usize),
+        rehash: &mut dyn FnMut(u64) -> u64,
+    ) -> Option<(u32, usize)> {
+        let (h1, h2) = self.homes(hash);
+        for home in [h1, h2] {
+            for hs in 0..SLOTS {
+                let v = self.main[home as usize].get(hs);
+                if v == 0 {
+                    continue;
+                }
+                let (a1, a2) = self.homes(rehash(v));
+                let alt = if a1 == home { a2 } else { a1 };
+                let empty = self.main[alt as usize].with_tag(0);
+                if alt == home || empty == 0 {
+                    continue;
+                }
+                self.main[alt as usize].put(empty.trailing_zeros() as usize, v);
+                let moved = self.bucket(b).get(s);
+                self.main[home as usize].put(hs, moved);
+                self.clear(b, s);
+                return Some((home, hs));
+            }
+        }
+        None
+    }
+
     /// Every occupied slot value.
     #[cfg(test)]
     fn values(&self) -> impl Iterator<Item = u64> + '_ {
@@ -851,6 +889,24 @@ impl HashTable {
         let (b, s) = self.cur.insert(hash, v);
         self.items += 1;
         Self::loc(b, s)
+    }
+
+    /// Whether `loc` (as [`HashTable::insert`] gave it) is in an overflow
+    /// bucket: both homes were full.
+    #[inline(always)]
+    pub fn overflowed(loc: Loc) -> bool {
+        loc.bucket & OVER_FLAG != 0
+    }
+
+    /// Move the value [`HashTable::insert`] put in overflow slot `loc` for
+    /// `hash` into one of its homes if an item there can move to its other
+    /// home (see `Table::rehome`); true when it did (other `Loc`s into the
+    /// current table may be stale then).
+    pub fn rehome(&mut self, hash: u64, loc: Loc, mut rehash: impl FnMut(u64) -> u64) -> bool {
+        debug_assert!(Self::overflowed(loc) && loc.bucket & OLD_FLAG == 0);
+        self.cur
+            .rehome(hash, (loc.bucket, loc.slot as usize), &mut rehash)
+            .is_some()
     }
 
     /// The slot holding exactly `addr` for `hash`.
