@@ -28,10 +28,10 @@
 pub(crate) const SLOTS: usize = 10;
 /// Grow when items exceed this many tenths per home bucket (9.5 of the 10
 /// slots: 1.3% of inserts then find both their buckets full).
-const GROW_LOAD_10THS: usize = 95;
+const GROW_LOAD_10THS: usize = 99;
 /// Items per home bucket, in tenths, a table is sized for (9 of the 10
 /// slots): ~7.1 bytes per item in home buckets and ~0.2 in overflow ones.
-pub(crate) const TARGET_LOAD_10THS: usize = 90;
+pub(crate) const TARGET_LOAD_10THS: usize = 97;
 /// An insert takes `h1`, looked up first, while it holds fewer items than
 /// this, and the less loaded home only then: ~80% of the items are found
 /// in the first bucket read (two thirds when always taking the less
