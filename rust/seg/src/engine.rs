@@ -1191,7 +1191,7 @@ impl Inner {
     /// Take a just-inserted index entry out of its overflow bucket when an
     /// item of its full homes can move to its own other home (keys are read
     /// back from the segments to find it): without this, eviction churn
-    /// leaves ~10% of home buckets with a chain at -m 1024.
+    /// left 10% of the home buckets with a chain at -m 1024.
     #[cold]
     #[inline(never)]
     fn rehome(&mut self, hash: u64, loc: Loc) {
@@ -1241,8 +1241,8 @@ impl Inner {
     /// One step of a growth: write [`PREPARE_STEP`] buckets of the new
     /// table, or once it is complete move [`DRAIN_STEP`] home buckets of
     /// the old table into it, rehashing their keys read back from the
-    /// segments. A growth by at least 1.5x is due again only after 4.75x
-    /// the old bucket count in inserts (9.5 per bucket), while it takes
+    /// segments. A growth by at least 1.5x is due again only after 4.95x
+    /// the old bucket count in inserts (9.9 per bucket), while it takes
     /// at most ~0.53x in operations, so a growth always finishes first.
     #[cold]
     #[inline(never)]
