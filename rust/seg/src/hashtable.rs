@@ -979,6 +979,45 @@ mod tests {
         (t << 56) | 2
     }
 
+    /// A hash with homes `h1`, `h2` in a table of 4 buckets, tag `t`.
+    fn homed(h1: u64, h2: u64, t: u64) -> u64 {
+        (t << 56) | (h2 << 54) | (h1 << 30)
+    }
+
+    #[test]
+    fn an_insert_into_full_homes_moves_an_item_to_its_other_home() {
+        use std::collections::HashMap;
+        let mut t = HashTable::new(4);
+        let mut hash_of = HashMap::new();
+        let add = |t: &mut HashTable, map: &mut HashMap<u64, u64>, h: u64, i: u64| {
+            let v = pack(tag_of(h), i, 0);
+            map.insert(v, h);
+            (v, t.insert(h, v))
+        };
+        // Bucket 0: one item that may also live in bucket 2, then nine
+        // whose only home is bucket 0.
+        let (mover, _) = add(&mut t, &mut hash_of, homed(0, 2, 7), 100);
+        for i in 0..9 {
+            add(&mut t, &mut hash_of, homed(0, 0, 1 + i), i);
+        }
+        let (x, loc) = add(&mut t, &mut hash_of, homed(0, 0, 50), 50);
+        assert!(HashTable::overflowed(loc), "both homes full: chained");
+        assert!(t.rehome(homed(0, 0, 50), loc, |v| hash_of[&v]));
+        assert_eq!(t.overflow_in_use(), 0, "the chain is gone");
+        let at = t.find_exact(homed(0, 0, 50), 50).expect("indexed");
+        assert!(!HashTable::overflowed(at) && t.get(at) == x);
+        let at = t.find_exact(homed(0, 2, 7), 100).expect("moved, indexed");
+        assert_eq!((at.bucket, t.get(at)), (2, mover));
+        // Nothing left in bucket 0 can move: the next one stays chained.
+        let (_, loc) = add(&mut t, &mut hash_of, homed(0, 0, 60), 60);
+        assert!(!t.rehome(homed(0, 0, 60), loc, |v| hash_of[&v]));
+        assert_eq!(t.find_exact(homed(0, 0, 60), 60), Some(loc));
+        assert_eq!(
+            (t.items, t.values().count(), t.overflow_in_use()),
+            (12, 12, 1)
+        );
+    }
+
     #[test]
     fn overflow_chains_hold_any_number_of_slots() {
         let mut t = HashTable::new(2);
