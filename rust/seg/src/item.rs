@@ -215,17 +215,25 @@ pub(crate) fn header_len(
 }
 
 /// Where a header's fields lie, by the low 7 bits of its control byte:
-/// (value length offset, cas offset, flags/exptime offset, header length).
-const LAYOUT: [(u8, u8, u8, u8); 128] = {
-    let mut t = [(0u8, 0u8, 0u8, 0u8); 128];
+/// (value length offset, cas offset, flags/exptime offset, header length,
+/// bits of client flags before the exptime).
+const LAYOUT: [(u8, u8, u8, u8, u8); 128] = {
+    let mut t = [(0u8, 0u8, 0u8, 0u8, 0u8); 128];
     let mut c = 0;
     while c < 128 {
         let vlen_at = ACCESS_AT + if c & F_LONG as usize != 0 { 4 } else { 2 };
         let cas_at = vlen_at + ((c >> 2) & 3) + 1;
         let cc = ((c >> 4) & 3) as u8;
         let tail_at = cas_at + cas_width(cc);
-        let hlen = tail_at + (c & 1) * flags_width(cc) + 4 * ((c >> 1) & 1);
-        t[c] = (vlen_at as u8, cas_at as u8, tail_at as u8, hlen as u8);
+        let fw = (c & 1) * flags_width(cc);
+        let hlen = tail_at + fw + 4 * ((c >> 1) & 1);
+        t[c] = (
+            vlen_at as u8,
+            cas_at as u8,
+            tail_at as u8,
+            hlen as u8,
+            8 * fw as u8,
+        );
         c += 1;
     }
     t
@@ -295,7 +303,8 @@ fn load8(w: &[u8; WINDOW], at: usize) -> u64 {
 /// flags, and a 100-byte item is then 2.4% smaller.
 #[inline(always)]
 fn control(long: bool, vw: usize, cc: u8, flags: u32, exptime: u32) -> u8 {
-    let cc = if cc == 1 && flags < 1 << 8 && flags != 0 {
+    // (flags 1..=255 in one compare)
+    let cc = if cc == 1 && flags.wrapping_sub(1) < 0xff {
         0
     } else {
         cc
@@ -356,7 +365,7 @@ pub(crate) fn write_header_ctrl(
     let Some(w) = buf.first_chunk_mut::<WINDOW>() else {
         return write_header_exact(buf, klen, vlen, flags, exptime, cas, access, base);
     };
-    let (vlen_at, cas_at, tail_at, hlen) = LAYOUT[(ctrl & 0x7f) as usize];
+    let (vlen_at, cas_at, tail_at, hlen, fbits) = LAYOUT[(ctrl & 0x7f) as usize];
     let acc = if ctrl & F_LONG != 0 {
         access
     } else {
@@ -373,12 +382,7 @@ pub(crate) fn write_header_ctrl(
     w[p..p + 8].copy_from_slice(&(vlen as u64).to_le_bytes());
     let p = cas_at as usize;
     w[p..p + 8].copy_from_slice(&casv.to_le_bytes());
-    let tail = if flags != 0 {
-        let shift = 8 * flags_width((ctrl >> 4) & 3);
-        u64::from(flags) | u64::from(exptime) << shift
-    } else {
-        u64::from(exptime)
-    };
+    let tail = u64::from(flags) | u64::from(exptime) << fbits;
     let p = tail_at as usize;
     w[p..p + 8].copy_from_slice(&tail.to_le_bytes());
     hlen as usize
@@ -444,7 +448,7 @@ pub(crate) fn read_header(buf: &[u8], base: Bases) -> Header {
     let ctrl = w[0];
     let vc = ((ctrl >> 2) & 3) as usize;
     let cc = ((ctrl >> 4) & 3) as usize;
-    let (vlen_at, cas_at, tail_at, hlen) = LAYOUT[(ctrl & 0x7f) as usize];
+    let (vlen_at, cas_at, tail_at, hlen, fbits) = LAYOUT[(ctrl & 0x7f) as usize];
     let word = (load8(w, 0) >> 16) as u32;
     let access = if ctrl & F_LONG != 0 {
         word
@@ -455,13 +459,7 @@ pub(crate) fn read_header(buf: &[u8], base: Bases) -> Header {
     let raw = load8(w, cas_at as usize) & CAS_MASK[cc];
     let cas = if cc == 3 { raw } else { base.cas + raw };
     let tail = load8(w, tail_at as usize);
-    let has_flags = ctrl & F_FLAGS != 0;
     let has_exp = ctrl & F_EXP != 0;
-    let fbits = if has_flags {
-        8 * flags_width(cc as u8)
-    } else {
-        0
-    };
     let flags = (tail & !(u64::MAX << fbits)) as u32;
     let exptime = if has_exp { (tail >> fbits) as u32 } else { 0 };
     let p = hlen as usize;
