@@ -217,8 +217,9 @@ pub(crate) fn header_len(
 /// Where a header's fields lie, by the low 7 bits of its control byte:
 /// (value length offset, cas offset, flags/exptime offset, header length,
 /// bits of client flags before the exptime).
-const LAYOUT: [(u8, u8, u8, u8, u8); 128] = {
-    let mut t = [(0u8, 0u8, 0u8, 0u8, 0u8); 128];
+/// (Rows of 8 bytes: one aligned load each.)
+const LAYOUT: [Layout; 128] = {
+    let mut t = [Layout(0, 0, 0, 0, 0, [0; 3]); 128];
     let mut c = 0;
     while c < 128 {
         let vlen_at = ACCESS_AT + if c & F_LONG as usize != 0 { 4 } else { 2 };
@@ -227,17 +228,23 @@ const LAYOUT: [(u8, u8, u8, u8, u8); 128] = {
         let tail_at = cas_at + cas_width(cc);
         let fw = (c & 1) * flags_width(cc);
         let hlen = tail_at + fw + 4 * ((c >> 1) & 1);
-        t[c] = (
+        t[c] = Layout(
             vlen_at as u8,
             cas_at as u8,
             tail_at as u8,
             hlen as u8,
             8 * fw as u8,
+            [0; 3],
         );
         c += 1;
     }
     t
 };
+
+/// A row of [`LAYOUT`].
+#[derive(Clone, Copy)]
+#[repr(C, align(8))]
+struct Layout(u8, u8, u8, u8, u8, [u8; 3]);
 
 /// Header length from the first byte alone (for fast key comparison).
 #[inline(always)]
@@ -365,7 +372,7 @@ pub(crate) fn write_header_ctrl(
     let Some(w) = buf.first_chunk_mut::<WINDOW>() else {
         return write_header_exact(buf, klen, vlen, flags, exptime, cas, access, base);
     };
-    let (vlen_at, cas_at, tail_at, hlen, fbits) = LAYOUT[(ctrl & 0x7f) as usize];
+    let Layout(vlen_at, cas_at, tail_at, hlen, fbits, _) = LAYOUT[(ctrl & 0x7f) as usize];
     let acc = if ctrl & F_LONG != 0 {
         access
     } else {
@@ -448,7 +455,7 @@ pub(crate) fn read_header(buf: &[u8], base: Bases) -> Header {
     let ctrl = w[0];
     let vc = ((ctrl >> 2) & 3) as usize;
     let cc = ((ctrl >> 4) & 3) as usize;
-    let (vlen_at, cas_at, tail_at, hlen, fbits) = LAYOUT[(ctrl & 0x7f) as usize];
+    let Layout(vlen_at, cas_at, tail_at, hlen, fbits, _) = LAYOUT[(ctrl & 0x7f) as usize];
     let word = (load8(w, 0) >> 16) as u32;
     let access = if ctrl & F_LONG != 0 {
         word
@@ -460,7 +467,7 @@ pub(crate) fn read_header(buf: &[u8], base: Bases) -> Header {
     let cas = if cc == 3 { raw } else { base.cas + raw };
     let tail = load8(w, tail_at as usize);
     let has_exp = ctrl & F_EXP != 0;
-    let flags = (tail & !(u64::MAX << fbits)) as u32;
+    let flags = (tail & ((1 << fbits) - 1)) as u32;
     let exptime = if has_exp { (tail >> fbits) as u32 } else { 0 };
     let p = hlen as usize;
     Header {
