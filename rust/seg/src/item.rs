@@ -214,42 +214,58 @@ pub(crate) fn header_len(
     header_len_from_ctrl(header_control(vlen, flags, exptime, cas, access, base))
 }
 
-/// Where a header's fields lie, by the low 7 bits of its control byte:
-/// (value length offset, cas offset, flags/exptime offset, header length,
-/// bits of client flags before the exptime).
-/// (Rows of 8 bytes: one aligned load each.)
+/// Where a header's fields lie, by the low 7 bits of its control byte
+/// (one aligned row per control byte).
+#[derive(Clone, Copy)]
+#[repr(C, align(16))]
+struct Layout {
+    vlen_at: u8,
+    cas_at: u8,
+    /// The client flags' offset (where the exptime or the key starts
+    /// when there are none).
+    flags_at: u8,
+    hlen: u8,
+    /// The exptime's offset (the header length when there is none).
+    exp_at: u8,
+    /// The client flags' bits in the 4 bytes at `flags_at`.
+    flags_mask: u32,
+}
+
 const LAYOUT: [Layout; 128] = {
-    let mut t = [Layout(0, 0, 0, 0, 0, [0; 3]); 128];
+    let empty = Layout {
+        vlen_at: 0,
+        cas_at: 0,
+        flags_at: 0,
+        hlen: 0,
+        exp_at: 0,
+        flags_mask: 0,
+    };
+    let mut t = [empty; 128];
     let mut c = 0;
     while c < 128 {
         let vlen_at = ACCESS_AT + if c & F_LONG as usize != 0 { 4 } else { 2 };
         let cas_at = vlen_at + ((c >> 2) & 3) + 1;
         let cc = ((c >> 4) & 3) as u8;
-        let tail_at = cas_at + cas_width(cc);
+        let flags_at = cas_at + cas_width(cc);
         let fw = (c & 1) * flags_width(cc);
-        let hlen = tail_at + fw + 4 * ((c >> 1) & 1);
-        t[c] = Layout(
-            vlen_at as u8,
-            cas_at as u8,
-            tail_at as u8,
-            hlen as u8,
-            8 * fw as u8,
-            [0; 3],
-        );
+        let exp_at = flags_at + fw;
+        t[c] = Layout {
+            vlen_at: vlen_at as u8,
+            cas_at: cas_at as u8,
+            flags_at: flags_at as u8,
+            hlen: (exp_at + 4 * ((c >> 1) & 1)) as u8,
+            exp_at: exp_at as u8,
+            flags_mask: ((1u64 << (8 * fw)) - 1) as u32,
+        };
         c += 1;
     }
     t
 };
 
-/// A row of [`LAYOUT`].
-#[derive(Clone, Copy)]
-#[repr(C, align(8))]
-struct Layout(u8, u8, u8, u8, u8, [u8; 3]);
-
 /// Header length from the first byte alone (for fast key comparison).
 #[inline(always)]
 pub(crate) fn header_len_from_ctrl(ctrl: u8) -> usize {
-    LAYOUT[(ctrl & 0x7f) as usize].3 as usize
+    LAYOUT[(ctrl & 0x7f) as usize].hlen as usize
 }
 
 /// Store the low `width` (1, 2, 3, 4 or 8) bytes of `v`, little endian, with
@@ -372,7 +388,7 @@ pub(crate) fn write_header_ctrl(
     let Some(w) = buf.first_chunk_mut::<WINDOW>() else {
         return write_header_exact(buf, klen, vlen, flags, exptime, cas, access, base);
     };
-    let Layout(vlen_at, cas_at, tail_at, hlen, fbits, _) = LAYOUT[(ctrl & 0x7f) as usize];
+    let l = LAYOUT[(ctrl & 0x7f) as usize];
     let acc = if ctrl & F_LONG != 0 {
         access
     } else {
@@ -385,14 +401,16 @@ pub(crate) fn write_header_ctrl(
     };
     let head = u64::from(ctrl) | (klen as u64) << 8 | u64::from(acc) << 16;
     w[..8].copy_from_slice(&head.to_le_bytes());
-    let p = vlen_at as usize;
+    let p = l.vlen_at as usize;
     w[p..p + 8].copy_from_slice(&(vlen as u64).to_le_bytes());
-    let p = cas_at as usize;
+    let p = l.cas_at as usize;
     w[p..p + 8].copy_from_slice(&casv.to_le_bytes());
-    let tail = u64::from(flags) | u64::from(exptime) << fbits;
-    let p = tail_at as usize;
-    w[p..p + 8].copy_from_slice(&tail.to_le_bytes());
-    hlen as usize
+    // Flags then exptime (0 = none: written where the key goes next).
+    let p = l.flags_at as usize;
+    w[p..p + 8].copy_from_slice(&u64::from(flags).to_le_bytes());
+    let p = l.exp_at as usize;
+    w[p..p + 8].copy_from_slice(&u64::from(exptime).to_le_bytes());
+    l.hlen as usize
 }
 
 /// [`write_header`] a field at a time, writing no byte past the header:
@@ -455,21 +473,21 @@ pub(crate) fn read_header(buf: &[u8], base: Bases) -> Header {
     let ctrl = w[0];
     let vc = ((ctrl >> 2) & 3) as usize;
     let cc = ((ctrl >> 4) & 3) as usize;
-    let Layout(vlen_at, cas_at, tail_at, hlen, fbits, _) = LAYOUT[(ctrl & 0x7f) as usize];
+    let l = LAYOUT[(ctrl & 0x7f) as usize];
     let word = (load8(w, 0) >> 16) as u32;
     let access = if ctrl & F_LONG != 0 {
         word
     } else {
         long_access(word, base.access)
     };
-    let vlen = (load8(w, vlen_at as usize) & VLEN_MASK[vc]) as u32;
-    let raw = load8(w, cas_at as usize) & CAS_MASK[cc];
+    let vlen = (load8(w, l.vlen_at as usize) & VLEN_MASK[vc]) as u32;
+    let raw = load8(w, l.cas_at as usize) & CAS_MASK[cc];
     let cas = if cc == 3 { raw } else { base.cas + raw };
-    let tail = load8(w, tail_at as usize);
     let has_exp = ctrl & F_EXP != 0;
-    let flags = (tail & ((1 << fbits) - 1)) as u32;
-    let exptime = if has_exp { (tail >> fbits) as u32 } else { 0 };
-    let p = hlen as usize;
+    let flags = load8(w, l.flags_at as usize) as u32 & l.flags_mask;
+    let exp = load8(w, l.exp_at as usize) as u32;
+    let exptime = if has_exp { exp } else { 0 };
+    let p = l.hlen as usize;
     Header {
         klen: w[1],
         access,
@@ -573,7 +591,7 @@ pub(crate) fn set_cas(buf: &mut [u8], hdr: &Header, cas: u64, base: u64) -> bool
     if code != old_code {
         return false;
     }
-    let p = LAYOUT[(ctrl & 0x7f) as usize].1 as usize;
+    let p = LAYOUT[(ctrl & 0x7f) as usize].cas_at as usize;
     debug_assert!(p + width <= hdr.hlen as usize);
     put_le(
         &mut buf[p..],
