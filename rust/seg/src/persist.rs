@@ -55,7 +55,7 @@ use crate::ttl::{NEVER, NUM_BUCKETS};
 
 /// Bumped by any change of this file's layout or of the item layout
 /// (item.rs) the saved segments hold.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 const MAGIC: &[u8; 8] = b"MOLTSEG\0";
 pub(crate) const HEADER_LEN: usize = 160;
