@@ -523,7 +523,12 @@ fn the_default_engine_is_seg_where_the_binary_has_it() {
         };
         let bare = Target::new(target.name, target.program.clone(), &[]);
         let p = print_config(&bare, &[]);
-        assert_eq!(value_of(&p, "storage"), format!("\"{want}\""), "{}: {p}", target.name);
+        assert_eq!(
+            value_of(&p, "storage"),
+            format!("\"{want}\""),
+            "{}: {p}",
+            target.name
+        );
         let server = Server::start(&bare, &[]);
         let lines = server.client().stats_lines("stats settings");
         assert!(
