@@ -215,8 +215,10 @@ def check_section(results: dict, figure: str) -> list[str]:
         rows.append(f"| {t} | {shown(c)} | {spread:.2f} | {c.n - c.bound}/{c.n} | {'yes' if good else 'NO'} |")
     again = results.get("repeated", {}).get(figure, [])
     if again:
-        rows += ["", f"Measured again because the client was late ({len(again)} run(s), at most "
-                 "2 repeats each and 8 per figure; the last attempt stands, the attempts listed here enter no figure): "
+        rows += ["", f"Measured again because the client was late ({len(again)} run(s): its p999 the client's, "
+                 "or the client's own send lag at p999 over 250 us, a machine stall that stalls the server too; at "
+                 "most 2 repeats each and 12 per figure; the last attempt stands, the attempts listed here enter no "
+                 "figure): "
                  + "; ".join(f"{r['target']} round {r['round'] + 1}, {r['why']}" for r in again) + "."]
     verdict = ("**Valid:** every target's p999 at this load stands (client never the cause) and varies at most "
                f"{MAX_SPREAD:g}x across rounds." if ok else

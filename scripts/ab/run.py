@@ -55,7 +55,13 @@ class Figure:
 # a figure repeats at most REPEAT_BUDGET runs in all (on a busy machine
 # every run could be late: the full run must stay within 30 minutes).
 MAX_REPEATS = 2
-REPEAT_BUDGET = 8
+REPEAT_BUDGET = 12
+# The client's own send lag at p999 in a quiet run of the judged figure:
+# 36-110 us (full runs of 2026-12-07). Above this the machine stalled the
+# client's core, and such a stall (VM preemption, kernel work) stalls the
+# server too: 13.3 ms p999 with the client's lag at 712 us, 5.2 ms and
+# 54 us two minutes later, same server.
+QUIET_LAG_P999_US = 250
 
 
 class Clock:
@@ -123,12 +129,15 @@ def measure_once(fig: Figure, t: Target) -> tuple[dict, str]:
 
 
 def client_late_at_p999(rec: dict) -> str | None:
-    """The validity figure's rule: a p999 the client's own send lag decides
-    (lag above 10% of it, see molt-bench's `reportable_us`) does not stand."""
-    if (rec.get("reportable_us") or {}).get("p999") != "client-bound":
-        return None
+    """Why the judged figure's run must be measured again: its p999 is the
+    client's (lag above 10% of it, see molt-bench's `reportable_us`), or
+    the client's own lag shows the machine stalled during the run."""
     lag, p999 = rec["send_lag_us"]["p999"], rec["latency_us"]["p999"]
-    return f"client send lag p999 {lag:,} us vs p999 {p999:,} us"
+    if (rec.get("reportable_us") or {}).get("p999") == "client-bound":
+        return f"client send lag p999 {lag:,} us vs p999 {p999:,} us"
+    if lag > QUIET_LAG_P999_US:
+        return f"client send lag p999 {lag:,} us (a quiet run's is under {QUIET_LAG_P999_US} us), p999 {p999:,} us"
+    return None
 
 
 def load_rate(results: dict, max_figure: str, load: float) -> tuple[int, str]:
