@@ -5,18 +5,9 @@
 //! answered whole, the connection closes cleanly, the process exits 0 in
 //! bounded time even when a client never reads.
 
-use molt_test_support::{targets, Client, Server};
+use molt_test_support::{signal, targets, Client, Server};
 use std::io::{Read, Write};
-use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn signal(pid: u32, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-}
 
 /// Waits for the server to exit (at most `limit`); returns how long it took.
 fn wait_exit(server: &mut Server, limit: Duration) -> Duration {

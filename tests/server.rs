@@ -2,7 +2,7 @@
 //! -m, concurrent clients on overlapping keys, the connection limit, clean
 //! shutdown, and start-up errors.
 
-use molt_test_support::{require_built, targets, Client, Server, Target};
+use molt_test_support::{require_built, signal, targets, Client, Server, Target};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -206,14 +206,6 @@ fn connections_over_the_limit_are_refused_and_the_server_keeps_serving() {
             target.name
         );
     }
-}
-
-fn signal(pid: u32, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
 }
 
 #[test]

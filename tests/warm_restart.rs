@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use molt_test_support::{free_port, path_str, targets, Server, Target, TempDir};
+use molt_test_support::{free_port, path_str, signal, targets, Server, Target, TempDir};
 
 /// What a key reads back as.
 #[derive(Clone, Debug, PartialEq)]
@@ -44,14 +44,6 @@ fn start(t: &Target, file: &Path, mb: &str, extra: &[&str]) -> Server {
     let mut args = vec!["-m", mb, "-e", path_str(file)];
     args.extend_from_slice(extra);
     Server::start(t, &args)
-}
-
-fn signal(pid: u32, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
 }
 
 /// A graceful stop by `how` ("-TERM", "-USR1" or "shutdown graceful");

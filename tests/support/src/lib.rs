@@ -33,7 +33,7 @@ pub use escape::escape_bytes;
 pub use pki::{tls_files, Pem, Pki, TlsFiles};
 pub use ports::free_port;
 pub use rng::Rng;
-pub use server::Server;
+pub use server::{signal, Server};
 pub use stats::Stats;
 pub use targets::{reference_memcached, require_built, Target};
 pub use temp::{path_str, TempDir};

@@ -182,3 +182,13 @@ impl Drop for Server {
         let _ = fs::remove_file(&self.stderr_path);
     }
 }
+
+/// Send `sig` ("-TERM", "-USR1", "-KILL", ...) to process `pid` with
+/// kill(1); panics when kill fails.
+pub fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success(), "kill {sig} {pid}");
+}
