@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 @dataclass(frozen=True)
 class Plan:
     mode: str
-    runs: int  # alternating rounds: A B C D, A B C D, ...
+    runs: int  # alternating rounds: A B C D, D C B A, A B C D, ...
     threads: int = 1
     memory_mb: int = 64
     value_size: int = 100

@@ -136,16 +136,22 @@ def maxima_section(results: dict) -> list[str]:
            f"![maxima]({CHARTS['max']})", ""]
     for f in figs:
         out += [f"### {WORKLOADS[f[-1]].title}", ""]
-        out += figure_tables(results, f)
+        out += figure_tables(results, f) + unsaturated_note(results, f)
     busy = {f: cells(results, f, "server busy") for f in figs}
     low = sorted({f"{t} in {f}" for f, cs in busy.items() for t, c in cs.items() if c.median < 90})
     out += ["**What this can and cannot say here.** A maximum is the server's only when the server was busy "
-            "(about 100% of its core). "
+            "(about 100% of its core); a full run measures a run again when its server was under 95% busy. "
             + (f"Below 90% busy: {', '.join(low)}: there the client (one thread on the other core) or the machine "
                "set the limit, and the figure is a lower bound for that server. " if low else
                "Every server was at least 90% busy: the maxima are the servers'. ")
             + "With one server core, these are single-core figures; they say nothing about scaling.", ""]
     return out + memcached_pipelining_note(results)
+
+
+def unsaturated_note(results: dict, figure: str) -> list[str]:
+    note = repeats_note(results, figure, "the server was not saturated", "server busy under 95%, so the client or "
+                        "the machine set that maximum")
+    return note[1:] + [""] if note else []
 
 
 def memcached_pipelining_note(results: dict) -> list[str]:
@@ -202,6 +208,16 @@ def sweep_section(results: dict) -> list[str]:
     return out
 
 
+def repeats_note(results: dict, figure: str, because: str, rule: str) -> list[str]:
+    """The runs of `figure` that run.py measured again, and why (none: no note)."""
+    again = results.get("repeated", {}).get(figure, [])
+    if not again:
+        return []
+    return ["", f"Measured again because {because} ({len(again)} run(s): {rule}; at most 2 repeats each and 12 per "
+            "figure; the last attempt stands, the attempts listed here enter no figure): "
+            + "; ".join(f"{r['target']} round {r['round'] + 1}, {r['why']}" for r in again) + "."]
+
+
 def check_section(results: dict, figure: str) -> list[str]:
     """Done-when: workload (a) at 50% load, a valid p999 for every target, spread <= 2x."""
     c999 = cells(results, figure, "p999")
@@ -213,13 +229,8 @@ def check_section(results: dict, figure: str) -> list[str]:
         good = c.valid and spread <= MAX_SPREAD and c.n >= 2
         ok &= good
         rows.append(f"| {t} | {shown(c)} | {spread:.2f} | {c.n - c.bound}/{c.n} | {'yes' if good else 'NO'} |")
-    again = results.get("repeated", {}).get(figure, [])
-    if again:
-        rows += ["", f"Measured again because the client was late ({len(again)} run(s): its p999 the client's, "
-                 "or the client's own send lag at p999 over 250 us, a machine stall that stalls the server too; at "
-                 "most 2 repeats each and 12 per figure; the last attempt stands, the attempts listed here enter no "
-                 "figure): "
-                 + "; ".join(f"{r['target']} round {r['round'] + 1}, {r['why']}" for r in again) + "."]
+    rows += repeats_note(results, figure, "the client was late", "its p999 the client's, or the client's own "
+                         "send lag at p999 over 250 us, a machine stall that stalls the server too")
     verdict = ("**Valid:** every target's p999 at this load stands (client never the cause) and varies at most "
                f"{MAX_SPREAD:g}x across rounds." if ok else
                "**Not valid on this run:** some p999 is client-bound or varies more than "
@@ -290,7 +301,7 @@ def threads2_section(results: dict) -> list[str]:
         name = {"t2_max_a": "maximum, workload (a)", "t2_max_b": "maximum, workload (b)",
                 "t2_load_a": "latency at 50% load, workload (a)"}[f]
         out += [f"### -t 2, {name}", "", *rate_line(results, f)]
-        out += figure_tables(results, f)
+        out += figure_tables(results, f) + unsaturated_note(results, f)
     out += ["**What this can and cannot say here.** With both workers on one core, this measures what a second "
             "thread costs (locking, hand-offs, cache sharing), not how a server scales: on two cores of their own "
             "the figures would differ, and this machine has no third core for the client. As in figure 1, a maximum "
@@ -469,7 +480,7 @@ def render(results: dict) -> str:
            f"Binaries: built from {results.get('source', '?')}; copied to target/ab/bin before the first run "
            "(so a rebuild during the run cannot change them).", "",
            f"Every figure is the median of {p['runs']} alternating rounds (each round runs every target once, "
-           "in order, a fresh server each time; the large heap: one round); spread is min-max over the rounds; a "
+           "in order, the order reversed every other round, a fresh server each time; the large heap: one round); spread is min-max over the rounds; a "
            "ratio is computed per round against the baseline's run in the same round, and the median ratio is "
            f"shown. Servers run with `-t {p['threads']} -m {p['memory_mb']}` (unless said otherwise) pinned to CPU 0 "
            "(`taskset -c 0`), the client on CPU 1, on a free 127.0.0.1 port, and are stopped by PID.", "",

@@ -119,6 +119,39 @@ class RepeatWhenTheClientWasLate(unittest.TestCase):
         self.assertEqual(len(res["runs"]["load_a_50"]), 12)  # every run still kept once
 
 
+class RoundsAndSaturation(unittest.TestCase):
+    """run.py's round order, and a maximum measured again while its server was not saturated."""
+
+    def alternate(self, busy: dict[str, list[float]], rounds: int) -> dict:
+        import run as ab_run
+
+        def measure(t: SimpleNamespace) -> dict:
+            queue = busy.get(t.name, [])
+            return {"ops_per_sec": 100_000.0, "server_busy": queue.pop(0) if queue else 0.97}
+
+        targets = [SimpleNamespace(name=t) for t in ("A", "B", "C")]
+        fig = ab_run.Figure("max_a", targets, measure, lambda r: "", 0.0, rounds, ab_run.server_not_saturated)
+        res = {"runs": {}, "loadavg": {}}
+        ab_run.alternate(fig, res, ab_run.Clock([fig]))
+        return res
+
+    def test_every_other_round_runs_the_targets_in_reverse(self):
+        kept = self.alternate({}, rounds=3)["runs"]["max_a"]
+        self.assertEqual([(r["round"], r["target"]) for r in kept],
+                         [(0, "A"), (0, "B"), (0, "C"), (1, "C"), (1, "B"), (1, "A"), (2, "A"), (2, "B"), (2, "C")])
+
+    def test_an_unsaturated_maximum_is_measured_again_and_listed(self):
+        res = self.alternate({"B": [0.89, 0.96]}, rounds=1)
+        self.assertEqual([round(r["server_busy"], 2) for r in res["runs"]["max_a"]], [0.97, 0.96, 0.97])
+        again = res["repeated"]["max_a"]
+        self.assertEqual([(r["target"], r["why"]) for r in again],
+                         [("B", "server busy 89%, under 95%: the client or the machine set this maximum")])
+        text = "\n".join(report.unsaturated_note(res, "max_a"))
+        self.assertIn("Measured again because the server was not saturated (1 run(s)", text)
+        self.assertIn("B round 1, server busy 89%", text)
+        self.assertEqual(report.unsaturated_note(self.alternate({}, rounds=1), "max_a"), [])
+
+
 TLS_TARGETS = ["molt seg+TLS", "molt-rs+TLS", "memcached -Z"]
 
 
