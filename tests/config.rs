@@ -509,3 +509,32 @@ fn the_protocol_key_picks_the_implementation() {
     }
     std::fs::remove_file(file).unwrap();
 }
+
+/// A start without --storage (or `storage` in the file) runs seg in the
+/// mixed binary and slab in the C-only one (which has no seg); molt-rs has
+/// seg only. `--print-config` and `stats settings` say which.
+#[test]
+fn the_default_engine_is_seg_where_the_binary_has_it() {
+    for target in targets!() {
+        let want = match target.name {
+            "molt-c" => "slab",
+            "molt-slab" | "molt-rs" => "seg",
+            _ => continue,
+        };
+        let bare = Target::new(target.name, target.program.clone(), &[]);
+        let p = print_config(&bare, &[]);
+        assert_eq!(
+            value_of(&p, "storage"),
+            format!("\"{want}\""),
+            "{}: {p}",
+            target.name
+        );
+        let server = Server::start(&bare, &[]);
+        let lines = server.client().stats_lines("stats settings");
+        assert!(
+            lines.contains(&format!("STAT storage_engine {want}")),
+            "{}: {lines:?}",
+            target.name
+        );
+    }
+}

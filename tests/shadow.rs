@@ -480,7 +480,7 @@ fn shadow_from_the_config_file() {
     let path = dir.path("molt.toml");
     std::fs::write(
         &path,
-        "shadow_storage = \"seg\"\nshadow_memory_limit_mb = 16\n",
+        "storage = \"slab\"\nshadow_storage = \"seg\"\nshadow_memory_limit_mb = 16\n",
     )
     .unwrap();
     let f = path_str(&path);
