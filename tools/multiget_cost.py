@@ -18,7 +18,8 @@ Per target, on a fresh server (one worker, 127.0.0.1, stopped by PID):
            pins them; after the preload `perf stat -p PID` counts, for N
            requests at full speed, the server's task-clock, context
            switches and syscalls by kind (tracepoints: no hardware
-           counters needed, little overhead). CPU per request, not a
+           counters needed, little overhead), and user and system time
+           (/proc/PID/stat). CPU per request, not a
            timed figure; the bench's ops/s is printed for orientation only.
 
   tools/multiget_cost.py --mode ir --requests 20000 -c 100 -d 1
@@ -163,6 +164,16 @@ def measure_strace(name: str, a: argparse.Namespace, keep: str) -> dict:
             "total_per_request": round(sum(calls.values()) / n, 3)}
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ticks(pid: int) -> tuple[int, int]:
+    """User and system CPU of the process, all its threads, in clock ticks."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]), int(fields[12])
+
+
 def measure_cpu(name: str, a: argparse.Namespace, keep: str) -> dict:
     preload, measured = workload(a)
     port = free_port()
@@ -176,7 +187,9 @@ def measure_cpu(name: str, a: argparse.Namespace, keep: str) -> dict:
                                     "-p", str(proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)
         try:
+            before = cpu_ticks(proc.pid)
             res = bench(port, ["--one-thread", *measured], pin="1")
+            after = cpu_ticks(proc.pid)
         finally:
             stop(counter, signal.SIGINT)
     finally:
@@ -191,7 +204,9 @@ def measure_cpu(name: str, a: argparse.Namespace, keep: str) -> dict:
             except ValueError:
                 pass
     per = {k: round(v / n, 4) for k, v in counts.items() if k != "task-clock"}
+    user_us, sys_us = ((b - a) * 1e6 / CLOCK_TICKS / n for a, b in zip(before, after))
     return {"target": name, "requests": n, "cpu_us_per_request": round(counts.get("task-clock", 0) * 1e3 / n, 3),
+            "user_us_per_request": round(user_us, 3), "sys_us_per_request": round(sys_us, 3),
             "per_request": per, "ops_per_s": round(res.get("ops_per_sec", 0))}
 
 
