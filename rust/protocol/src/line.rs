@@ -47,8 +47,11 @@ impl Line {
     }
 
     /// v in decimal, written straight into the line (no scratch digits,
-    /// no copy): two digits per division, from the last one back.
-    #[inline]
+    /// no copy): two digits per division, from the last one back. Always
+    /// inline, the long form out of line: a get's value header writes two
+    /// short numbers per key, and as calls their prologues cost about as
+    /// much as the digits.
+    #[inline(always)]
     pub fn u64(&mut self, v: u64) -> &mut Line {
         if v < 10 {
             return self.byte(b'0' + v as u8);
@@ -56,6 +59,12 @@ impl Line {
         if v < 1000 {
             return self.short(v as usize);
         }
+        self.long(v)
+    }
+
+    /// [`Line::u64`] of 1000 and above (cas values, large lengths).
+    #[inline(never)]
+    fn long(&mut self, v: u64) -> &mut Line {
         let n = decimal_len(v);
         let end = self.len + n;
         write_digits(&mut self.buf[self.len..end], v);
@@ -65,7 +74,7 @@ impl Line {
 
     /// 10..=999, the flags and lengths most replies carry: straight from
     /// the digit-pair table, without counting digits or looping.
-    #[inline]
+    #[inline(always)]
     fn short(&mut self, v: usize) -> &mut Line {
         let at = self.len;
         if v < 100 {

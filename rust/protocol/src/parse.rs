@@ -64,7 +64,7 @@ pub fn next_key(line: &[u8], pos: usize) -> Option<(usize, usize)> {
     let rest = line.get(pos..)?;
     let skip = rest.iter().position(|&c| c != b' ')?;
     let start = pos + skip;
-    let len = crate::find::find(&line[start..], b' ').unwrap_or(line.len() - start);
+    let len = crate::find::find_near(&line[start..], b' ').unwrap_or(line.len() - start);
     Some((start, len))
 }
 
