@@ -218,6 +218,20 @@ def repeats_note(results: dict, figure: str, because: str, rule: str) -> list[st
             + "; ".join(f"{r['target']} round {r['round'] + 1}, {r['why']}" for r in again) + "."]
 
 
+def threads_note(results: dict, figure: str) -> list[str]:
+    """The runs in which more than one server thread used CPU, thread by thread: a
+    bad round of a multi-threaded server shows whether a thread beside the
+    one serving ran during it (all the server's threads share CPU 0)."""
+    runs = [r for r in results["runs"].get(figure, []) if len(r.get("thread_cpu_s") or {}) > 1]
+    if not runs:
+        return []
+    def threads(r: dict) -> str:
+        return ", ".join(f"{name} {s:.2f}" for name, s in sorted(r["thread_cpu_s"].items(), key=lambda kv: -kv[1]))
+    return ["", "Server CPU seconds by thread, in the runs where more than one thread ran: "
+            + "; ".join(f"{r['target']} round {r['round'] + 1} (p999 {r['latency_us']['p999']:,} us): {threads(r)}"
+                        for r in runs) + "."]
+
+
 def check_section(results: dict, figure: str) -> list[str]:
     """Done-when: workload (a) at 50% load, a valid p999 for every target, spread <= 2x."""
     c999 = cells(results, figure, "p999")
@@ -231,6 +245,7 @@ def check_section(results: dict, figure: str) -> list[str]:
         rows.append(f"| {t} | {shown(c)} | {spread:.2f} | {c.n - c.bound}/{c.n} | {'yes' if good else 'NO'} |")
     rows += repeats_note(results, figure, "the client was late", "its p999 the client's, or the client's own "
                          "send lag at p999 over 250 us, a machine stall that stalls the server too")
+    rows += threads_note(results, figure)
     verdict = ("**Valid:** every target's p999 at this load stands (client never the cause) and varies at most "
                f"{MAX_SPREAD:g}x across rounds." if ok else
                "**Not valid on this run:** some p999 is client-bound or varies more than "

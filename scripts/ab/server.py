@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import signal
 import socket
@@ -47,12 +48,32 @@ def rss_kib(pid: int) -> int:
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of the process, all its threads (/proc/PID/stat fields 14, 15)."""
-    with open(f"/proc/{pid}/stat") as f:
-        # The command name (field 2) may hold spaces: count fields after its closing parenthesis.
-        fields = f.read().rsplit(")", 1)[1].split()
+def stat_cpu_seconds(stat: str) -> float:
+    """User + system CPU seconds in a /proc .../stat line (fields 14, 15)."""
+    # The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    fields = stat.rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of the process, all its threads."""
+    with open(f"/proc/{pid}/stat") as f:
+        return stat_cpu_seconds(f.read())
+
+
+def thread_cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU seconds per thread name of the live threads (threads of one name summed):
+    which of a server's threads ran, e.g. memcached's LRU maintainer beside its worker."""
+    per_name: dict[str, float] = {}
+    for path in glob.glob(f"/proc/{pid}/task/*/stat"):
+        try:
+            with open(path) as f:
+                stat = f.read()
+        except OSError:  # the thread ended between the listing and the read
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        per_name[name] = per_name.get(name, 0.0) + stat_cpu_seconds(stat)
+    return per_name
 
 
 def stop(proc: subprocess.Popen, grace_s: float = 30.0) -> None:

@@ -68,6 +68,16 @@ class ClientBoundRule(unittest.TestCase):
         self.assertIn("| molt seg / molt-c | 1.00x | 1.00x | client-bound |", text)
 
 
+class ThreadsInTheCheck(unittest.TestCase):
+    def test_runs_where_several_server_threads_ran_are_listed_thread_by_thread(self):
+        runs = [run(t, r, 500) for t in TARGETS for r in range(3)]
+        runs[6]["thread_cpu_s"] = {"memcached": 2.61, "mc-lrumaint": 0.04}  # memcached, round 1
+        runs[0]["thread_cpu_s"] = {"molt-c": 2.5}  # one thread: nothing to say
+        text = "\n".join(report.check_section(results(runs), "load_a_50"))
+        self.assertIn("memcached round 1 (p999 500 us): memcached 2.61, mc-lrumaint 0.04.", text)
+        self.assertNotIn("molt-c round 1 (p999", text)
+
+
 class RepeatWhenTheClientWasLate(unittest.TestCase):
     """run.py measures a validity-figure run again while its p999 is the client's."""
 
