@@ -35,13 +35,14 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(ROOT, "scripts/ab"))
+from server import free_port, stop, wait_port  # noqa: E402  (make ab's: a free port, a start, a stop by PID)
 MOLT_C = os.path.join(ROOT, "target/c-only/molt-c")
 MOLT = os.path.join(ROOT, "target/release/molt")
 MOLT_RS = os.path.join(ROOT, "target/release/molt-rs")
@@ -59,35 +60,6 @@ NOFILE = CONN_LIMIT + 12
 PERF_EVENTS = ["task-clock", "context-switches", "cpu-migrations", "page-faults", "raw_syscalls:sys_enter",
                *(f"syscalls:sys_enter_{c}" for c in ("epoll_wait", "recvfrom", "sendto", "epoll_ctl"))]
 STRACE_ROW = re.compile(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:(\d+)\s+)?(\w+)\s*$")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, proc: subprocess.Popen, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited early with status {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"nothing listening on 127.0.0.1:{port}")
-
-
-def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 def bench(port: int, args: list[str], pin: str | None = None) -> dict:
@@ -151,7 +123,7 @@ def measure_strace(name: str, a: argparse.Namespace, keep: str) -> dict:
         try:
             res = bench(port, measured)
         finally:
-            stop(tracer, signal.SIGINT)
+            stop(tracer, grace_s=60, sig=signal.SIGINT)
     finally:
         stop(proc)
     calls = {}
@@ -191,7 +163,7 @@ def measure_cpu(name: str, a: argparse.Namespace, keep: str) -> dict:
             res = bench(port, ["--one-thread", *measured], pin="1")
             after = cpu_ticks(proc.pid)
         finally:
-            stop(counter, signal.SIGINT)
+            stop(counter, grace_s=60, sig=signal.SIGINT)
     finally:
         stop(proc)
     n = res["ops"]

@@ -157,7 +157,7 @@ def server_not_saturated(rec: dict) -> str | None:
     busy = rec.get("server_busy")
     if busy is None or busy >= SATURATED_BUSY:
         return None
-    return f"server busy {busy:.0%}, under {SATURATED_BUSY:.0%}: the client or the machine set this maximum"
+    return f"server busy {busy:.1%}, under {SATURATED_BUSY:.0%}: the client or the machine set this maximum"
 
 
 def load_rate(results: dict, max_figure: str, load: float) -> tuple[int, str]:

@@ -76,11 +76,12 @@ def thread_cpu_seconds(pid: int) -> dict[str, float]:
     return per_name
 
 
-def stop(proc: subprocess.Popen, grace_s: float = 30.0) -> None:
-    """SIGTERM the PID, wait, then SIGKILL that PID if it is still there."""
+def stop(proc: subprocess.Popen, grace_s: float = 30.0, sig: int = signal.SIGTERM) -> None:
+    """`sig` (SIGTERM; SIGINT makes strace or perf print their counts) to the
+    PID, wait, then SIGKILL that PID if it is still there."""
     if proc.poll() is not None:
         return
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     try:
         proc.wait(timeout=grace_s)
     except subprocess.TimeoutExpired:

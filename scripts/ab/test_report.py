@@ -155,10 +155,10 @@ class RoundsAndSaturation(unittest.TestCase):
         self.assertEqual([round(r["server_busy"], 2) for r in res["runs"]["max_a"]], [0.97, 0.96, 0.97])
         again = res["repeated"]["max_a"]
         self.assertEqual([(r["target"], r["why"]) for r in again],
-                         [("B", "server busy 89%, under 95%: the client or the machine set this maximum")])
+                         [("B", "server busy 89.0%, under 95%: the client or the machine set this maximum")])
         text = "\n".join(report.unsaturated_note(res, "max_a"))
         self.assertIn("Measured again because the server was not saturated (1 run(s)", text)
-        self.assertIn("B round 1, server busy 89%", text)
+        self.assertIn("B round 1, server busy 89.0%", text)
         self.assertEqual(report.unsaturated_note(self.alternate({}, rounds=1), "max_a"), [])
 
 
